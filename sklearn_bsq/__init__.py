@@ -1,0 +1,16 @@
+"""Trainable bitwise soft quantization of input features for scikit-learn."""
+
+from ._estimator import SoftQuantizer, SoftQuantizerClassifier, SoftQuantizerRegressor
+from ._packing import WIRE_FORMAT_VERSION, pack, unpack
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "SoftQuantizer",
+    "SoftQuantizerClassifier",
+    "SoftQuantizerRegressor",
+    "WIRE_FORMAT_VERSION",
+    "pack",
+    "unpack",
+    "__version__",
+]

@@ -1,0 +1,479 @@
+"""``SoftQuantizer`` and its fixed-task forms: validation, fit, transform, predict."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import _packing
+from ._base import BaseMLPEstimator, has_predict_proba
+from ._coding import bin_representatives, encode_codes
+from ._module import QuantizedMLP
+from ._quantizer import REPRESENTATIONS, BitwiseSoftQuantizer, initial_thresholds
+from ._targets import standardization
+
+
+class _BaseSoftQuantizer(
+    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseMLPEstimator
+):
+    """Shared implementation; see :class:`SoftQuantizer` for the documentation."""
+
+    _parameter_constraints: dict = {
+        **BaseMLPEstimator._parameter_constraints,
+        "n_bits": [Interval(Integral, 1, 16, closed="both"), "array-like"],
+        "representation": [StrOptions(set(REPRESENTATIONS))],
+        "steepness": [tuple, list],
+    }
+
+    def __init__(
+        self,
+        n_bits=4,
+        *,
+        representation="thermometer",
+        hidden_layer_sizes=(64, 64),
+        max_epochs=40,
+        batch_size=128,
+        lr=3e-3,
+        weight_decay=1e-4,
+        steepness=(1.0, 64.0),
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_bits = n_bits
+        self.representation = representation
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.steepness = steepness
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = []
+        return tags
+
+    # ------------------------------------------------------------ validation
+    def _validate_n_bits(self, n_features: int) -> np.ndarray:
+        if isinstance(self.n_bits, Integral) and not isinstance(self.n_bits, bool):
+            widths = np.full(n_features, int(self.n_bits))
+        else:
+            if isinstance(self.n_bits, str | bool):
+                raise TypeError(
+                    f"n_bits must be an int or a sequence of ints, got {self.n_bits!r}."
+                )
+            widths = np.asarray(self.n_bits)
+            if widths.ndim != 1 or widths.size != n_features:
+                raise ValueError(
+                    f"n_bits has {widths.size} entries but X has {n_features} "
+                    "features; give one width per feature or a single int."
+                )
+        return _packing.check_bit_widths(widths, allow_zero=False)
+
+    def _validate_steepness(self) -> tuple[float, float]:
+        steep = self.steepness
+        if len(steep) != 2 or not all(
+            isinstance(a, Real) and not isinstance(a, bool) and np.isfinite(a) and a > 0
+            for a in steep
+        ):
+            raise ValueError(
+                "steepness must be a pair (start, end) of positive numbers, got "
+                f"{steep!r}."
+            )
+        return float(steep[0]), float(steep[1])
+
+    # ------------------------------------------------------------------- fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Train the thresholds and the network jointly.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Numeric readings; compared as float32, as a device would.
+        y : array-like of shape (n_samples,)
+            Class labels (any hashable type) or a numeric regression target.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        steepness = self._validate_steepness()
+        hidden = self._check_hidden_layer_sizes()
+        X, y = validate_data(self, X, y, dtype=np.float32)
+        self.n_bits_ = self._validate_n_bits(X.shape[1])
+        target = self._prepare_target(y)
+
+        self.feature_mean_, self.feature_scale_ = standardization(X)
+        X_std = ((X - self.feature_mean_) / self.feature_scale_).astype(np.float32)
+        init = [
+            initial_thresholds(X_std[:, j], 2 ** int(b) - 1)
+            for j, b in enumerate(self.n_bits_)
+        ]
+
+        def build_module():
+            quantizer = BitwiseSoftQuantizer(init, self.representation)
+            return QuantizedMLP(quantizer, hidden, self._n_outputs())
+
+        self._fit_network(X_std, target, build_module, steepness)
+
+        self.thresholds_ = self._raw_thresholds()
+        self.bytes_per_row_ = _packing.bytes_per_row(self.n_bits_)
+        self.compression_ratio_ = 32 * X.shape[1] / (8 * self.bytes_per_row_)
+        self._n_features_out = self.bytes_per_row_
+        codes = encode_codes(X, self.thresholds_, self.n_bits_)
+        self.bin_values_ = bin_representatives(X, codes, self.thresholds_)
+        return self
+
+    def _raw_thresholds(self) -> list[np.ndarray]:
+        """Learned thresholds in the caller's units, as float32 (what a node uses)."""
+        quantizer = self.net_.module_.quantizer
+        standardized = quantizer.thresholds().detach().cpu().numpy().astype(np.float64)
+        result = []
+        for j, b in enumerate(self.n_bits_):
+            t = standardized[j, : 2 ** int(b) - 1]
+            raw = self.feature_mean_[j] + self.feature_scale_[j] * t
+            # Rounding to float32 is monotone, so the thresholds stay sorted.
+            result.append(raw.astype(np.float32))
+        return result
+
+    # ------------------------------------------------------- node-side path
+    def encode(self, X):
+        """Integer code of every reading: the number of thresholds below it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        codes : ndarray of shape (n_samples, n_features)
+            dtype uint8 when every width is at most 8 bits, else uint16. Readings
+            outside the training range get the first or the last code.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        return encode_codes(X, self.thresholds_, self.n_bits_)
+
+    def transform(self, X):
+        """Packed bytes a node sends, wire format v1.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        packed : ndarray of shape (n_samples, bytes_per_row_), dtype uint8
+        """
+        return _packing.pack(self.encode(X), self.n_bits_)
+
+    # ----------------------------------------------------- server-side path
+    def decode(self, packed):
+        """Integer codes from packed bytes (the inverse of ``transform``'s packing).
+
+        Parameters
+        ----------
+        packed : array-like of uint8, shape (n_samples, bytes_per_row_)
+
+        Returns
+        -------
+        codes : ndarray of shape (n_samples, n_features)
+        """
+        check_is_fitted(self)
+        return _packing.unpack(packed, self.n_bits_)
+
+    def inverse_transform(self, packed):
+        """A representative reading for every transmitted code, in raw units.
+
+        The value for a code is the mean of the training readings that fell into
+        that interval (the midpoint of its thresholds when none did).
+
+        Parameters
+        ----------
+        packed : array-like of uint8, shape (n_samples, bytes_per_row_)
+
+        Returns
+        -------
+        X_approx : ndarray of shape (n_samples, n_features), dtype float64
+        """
+        codes = self.decode(packed)
+        columns = [values[codes[:, j]] for j, values in enumerate(self.bin_values_)]
+        return np.stack(columns, axis=1) if columns else np.empty((len(codes), 0))
+
+    def _outputs_from_codes(self, codes) -> np.ndarray:
+        return self.net_.forward({"codes": codes.astype(np.int64)}).numpy()
+
+    def predict_codes(self, codes):
+        """Predict from integer codes (as returned by ``encode`` or ``decode``)."""
+        check_is_fitted(self)
+        return self._predictions(self._outputs_from_codes(self._check_codes(codes)))
+
+    @available_if(has_predict_proba)
+    def predict_proba_codes(self, codes):
+        """Class probabilities from integer codes."""
+        check_is_fitted(self)
+        return self._probabilities(self._outputs_from_codes(self._check_codes(codes)))
+
+    def predict_packed(self, packed):
+        """Predict from the packed bytes alone (what the server receives).
+
+        Equal to ``predict(X)`` for ``packed = transform(X)``, exactly.
+        """
+        return self.predict_codes(self.decode(packed))
+
+    @available_if(has_predict_proba)
+    def predict_proba_packed(self, packed):
+        """Class probabilities from the packed bytes alone."""
+        return self.predict_proba_codes(self.decode(packed))
+
+    def predict(self, X):
+        """Predict through the hard quantizer: exactly what the server computes.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Class labels or regression values in the target's units.
+        """
+        return self.predict_codes(self.encode(X))
+
+    @available_if(has_predict_proba)
+    def predict_proba(self, X):
+        """Class probabilities through the hard quantizer.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns follow ``classes_``.
+        """
+        return self.predict_proba_codes(self.encode(X))
+
+    def _check_codes(self, codes) -> np.ndarray:
+        codes = np.asarray(codes)
+        if codes.ndim != 2 or codes.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"codes must have shape (n_samples, {self.n_features_in_}), got "
+                f"{codes.shape}."
+            )
+        if codes.dtype == bool or not np.issubdtype(codes.dtype, np.integer):
+            raise TypeError(f"codes must be integers, got dtype {codes.dtype}.")
+        limit = (1 << self.n_bits_) - 1
+        if codes.size and (
+            np.any(codes.min(axis=0) < 0) or np.any(codes.max(axis=0) > limit)
+        ):
+            raise ValueError(
+                f"codes out of range: feature j takes codes 0..{limit.tolist()}[j]."
+            )
+        return codes
+
+
+_PARAMETERS_DOC = """
+    Parameters
+    ----------
+    n_bits : int or sequence of int, default=4
+        Bits per feature (1..16), one int for all features or one per feature.
+        Feature ``j`` is cut into ``2**n_bits[j]`` intervals.
+    {task}representation : {{"thermometer", "bits", "levels"}}, default="thermometer"
+        What the network sees of each code: the ``2**b - 1`` step outputs, the
+        ``b`` binary digits of the code, or one trainable level value. All are
+        rebuilt on the server from the code alone.
+    hidden_layer_sizes : tuple of int, default=(64, 64)
+        Widths of the MLP's hidden ReLU layers.
+    max_epochs : int, default=40
+        Training epochs (the upper bound when ``early_stopping`` is on).
+    batch_size : int, default=128
+    lr : float, default=3e-3
+        AdamW learning rate.
+    weight_decay : float, default=1e-4
+        AdamW weight decay.
+    steepness : (float, float), default=(1.0, 64.0)
+        Sigmoid steepness in the first and last epoch, growing geometrically in
+        between. Units are "levels per standard deviation": a value of ``s`` gives
+        feature ``j`` the slope ``s * 2**n_bits[j]`` on the standardized feature.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data, stop when its loss
+        (computed with hard steps) has not improved for ``n_iter_no_change``
+        epochs, and restore the best epoch.
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=10
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, batch order and the validation split. The
+        same value gives the same thresholds and the same bytes.
+    verbose : int, default=0
+        ``1`` prints skorch's table of losses per epoch.
+
+    Attributes
+    ----------
+    thresholds_ : list of ndarray of float32
+        Learned thresholds per feature in the caller's units, sorted, of length
+        ``2**n_bits_[j] - 1``. A reading's code is the number of thresholds
+        strictly below it.
+    n_bits_ : ndarray of int
+        Bits per feature.
+    bytes_per_row_ : int
+        Bytes per packed sample, ``ceil(sum(n_bits_) / 8)``.
+    compression_ratio_ : float
+        ``32 * n_features_in_ / (8 * bytes_per_row_)``: size of float32 readings
+        over size of the packed row.
+    task_ : str
+        "classification" or "regression".
+    classes_ : ndarray
+        Class labels (classification only).
+    bin_values_ : list of ndarray
+        Representative raw value of every code, used by ``inverse_transform``.
+    feature_mean_, feature_scale_ : ndarray
+        Standardization of the features applied before the quantizer.
+    net_ : skorch net
+        The trained network (quantizer + MLP).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when ``X`` had string column names.
+"""
+
+
+class SoftQuantizer(_BaseSoftQuantizer):
+    __doc__ = (
+        """Trainable bitwise soft quantization of input features, with an MLP.
+
+    Learns, for each feature, thresholds that cut it into ``2**n_bits`` intervals,
+    jointly with a downstream MLP (Schrödter et al., arXiv:2603.05172). Training
+    uses sigmoid steps of growing steepness; prediction uses hard steps, so the
+    network sees exactly what a server can rebuild from the transmitted bytes.
+
+    ``transform`` returns the packed bytes a sensor node sends (wire format v1);
+    ``predict_packed`` predicts from them on the server.
+"""
+        + _PARAMETERS_DOC.format(
+            task="""task : {"auto", "classification", "regression"}, default="auto"
+        "auto" reads the target's type (``sklearn.utils.multiclass.type_of_target``):
+        integer or string labels mean classification, non-integer floats mean
+        regression. Pass the task explicitly for integer-valued regression
+        targets; with an explicit task the estimator is a scikit-learn
+        classifier or regressor.
+    """
+        )
+        + """
+    See Also
+    --------
+    SoftQuantizerClassifier, SoftQuantizerRegressor : the same with a fixed task.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn_bsq import SoftQuantizer
+    >>> X, y = load_iris(return_X_y=True)
+    >>> sq = SoftQuantizer(n_bits=2, max_epochs=30, random_state=0).fit(X, y)
+    >>> sq.transform(X[:2])
+    array([[...],
+           [...]], dtype=uint8)
+    >>> sq.bytes_per_row_, sq.compression_ratio_
+    (1, 16.0)
+    >>> bool((sq.predict_packed(sq.transform(X)) == sq.predict(X)).all())
+    True
+    """
+    )
+
+    _parameter_constraints: dict = {
+        **_BaseSoftQuantizer._parameter_constraints,
+        **BaseMLPEstimator._task_constraint,
+    }
+
+    def __init__(
+        self,
+        n_bits=4,
+        *,
+        task="auto",
+        representation="thermometer",
+        hidden_layer_sizes=(64, 64),
+        max_epochs=40,
+        batch_size=128,
+        lr=3e-3,
+        weight_decay=1e-4,
+        steepness=(1.0, 64.0),
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        random_state=None,
+        verbose=0,
+    ):
+        super().__init__(
+            n_bits,
+            representation=representation,
+            hidden_layer_sizes=hidden_layer_sizes,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            lr=lr,
+            weight_decay=weight_decay,
+            steepness=steepness,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            random_state=random_state,
+            verbose=verbose,
+        )
+        self.task = task
+
+
+class SoftQuantizerClassifier(_BaseSoftQuantizer):
+    __doc__ = (
+        """:class:`SoftQuantizer` for classification: a scikit-learn classifier.
+
+    ``score`` is accuracy; ``GridSearchCV`` stratifies its folds.
+"""
+        + _PARAMETERS_DOC.format(task="")
+        + """
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn_bsq import SoftQuantizerClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = SoftQuantizerClassifier(n_bits=2, max_epochs=30, random_state=0)
+    >>> clf.fit(X, y).score(X, y) > 0.8
+    True
+    """
+    )
+
+    def _task_param(self) -> str:
+        return "classification"
+
+
+class SoftQuantizerRegressor(_BaseSoftQuantizer):
+    __doc__ = (
+        """:class:`SoftQuantizer` for regression: a scikit-learn regressor.
+
+    The target is standardized for training; predictions come back in its units.
+    ``score`` is R².
+"""
+        + _PARAMETERS_DOC.format(task="")
+        + """
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn_bsq import SoftQuantizerRegressor
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> reg = SoftQuantizerRegressor(n_bits=3, max_epochs=30, random_state=0)
+    >>> reg.fit(X, y).score(X, y) > 0.4
+    True
+    """
+    )
+
+    def _task_param(self) -> str:
+        return "regression"

@@ -1,0 +1,243 @@
+"""Wire format v1: integer codes <-> packed bytes. Pure numpy, no torch.
+
+A row's codes ``c_0 .. c_{d-1}`` with bit widths ``b_0 .. b_{d-1}`` are written as
+one bit string, ``c_0`` in ``b_0`` bits most significant bit first, then ``c_1`` and so
+on, padded with zero bits to a whole number of bytes. The first bit of the string is
+the most significant bit of byte 0. Every row is encoded on its own, so a row takes
+``ceil(sum(b) / 8)`` bytes. A width of 0 means the feature is not transmitted.
+
+The implementation assembles each row in 64-bit big-endian words (one shift-or per
+feature over all rows, no loop over rows) and views the words as bytes. It produces
+the same bytes as ``numpy.packbits(bits, axis=1, bitorder="big")`` on the row-major
+matrix of the codes' bits; the tests check that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+WIRE_FORMAT_VERSION = 1
+MAX_BITS = 16
+
+_WORD_BITS = 64
+
+
+def check_bit_widths(
+    widths: ArrayLike, *, allow_zero: bool = True
+) -> NDArray[np.int64]:
+    """Validate bit widths and return them as a 1-D int64 array.
+
+    Parameters
+    ----------
+    widths : array-like of int
+        One width per feature, each in ``0..16`` (``1..16`` if ``allow_zero`` is
+        False).
+    allow_zero : bool, default=True
+        Whether a width of 0 (feature not transmitted) is accepted.
+
+    Returns
+    -------
+    widths : ndarray of shape (n_features,), dtype int64
+    """
+    arr = np.asarray(widths)
+    if arr.ndim != 1:
+        raise ValueError(f"bit widths must be a 1-D sequence, got shape {arr.shape}.")
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
+        if arr.size and np.issubdtype(arr.dtype, np.floating):
+            if np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+                arr = arr.astype(np.int64)
+            else:
+                raise TypeError(f"bit widths must be integers, got {arr.tolist()}.")
+        elif arr.size:
+            raise TypeError(
+                f"bit widths must be integers, got dtype {arr.dtype} ({arr.tolist()})."
+            )
+    arr = arr.astype(np.int64)
+    low = 0 if allow_zero else 1
+    bad = (arr < low) | (arr > MAX_BITS)
+    if np.any(bad):
+        raise ValueError(
+            f"each bit width must be in {low}..{MAX_BITS}; got {arr[bad].tolist()} "
+            f"at feature index {np.flatnonzero(bad).tolist()}."
+        )
+    return arr
+
+
+def bytes_per_row(widths: ArrayLike) -> int:
+    """Number of bytes one packed row takes: ``ceil(sum(widths) / 8)``."""
+    return int(-(-int(np.sum(widths)) // 8))
+
+
+def code_dtype(widths: ArrayLike) -> np.dtype:
+    """Smallest unsigned integer dtype that holds every code for these widths."""
+    return (
+        np.dtype(np.uint8)
+        if int(np.max(widths, initial=0)) <= 8
+        else np.dtype(np.uint16)
+    )
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where each feature's bits sit in the row's 64-bit words."""
+
+    widths: NDArray[np.int64]
+    offsets: NDArray[np.int64]  # bit offset of each feature from the row start
+    n_bytes: int
+    n_words: int
+
+    @classmethod
+    def from_widths(cls, widths: NDArray[np.int64]) -> _Layout:
+        offsets = np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(np.int64)
+        n_bytes = bytes_per_row(widths)
+        return cls(widths, offsets, n_bytes, max(1, -(-n_bytes // 8)))
+
+    def pieces(self):
+        """Yield ``(feature, word, shift, piece_width, low_bits)`` per stored piece.
+
+        A code that straddles a word boundary is split in two pieces: the high
+        part ends word ``w`` and the low ``low_bits`` bits start word ``w + 1``.
+        ``shift`` is the left shift of the piece inside its word.
+        """
+        for j in range(self.widths.size):
+            width, offset = int(self.widths[j]), int(self.offsets[j])
+            if width == 0:
+                continue
+            word, start = divmod(offset, _WORD_BITS)
+            end = start + width
+            if end <= _WORD_BITS:
+                yield j, word, _WORD_BITS - end, width, 0
+            else:
+                spill = end - _WORD_BITS
+                yield j, word, 0, width - spill, spill
+                yield j, word + 1, _WORD_BITS - spill, spill, -1
+
+
+def pack(codes: ArrayLike, widths: ArrayLike) -> NDArray[np.uint8]:
+    """Pack integer codes into wire format v1 bytes.
+
+    Parameters
+    ----------
+    codes : array-like of int, shape (n_samples, n_features)
+        Code ``c[i, j]`` must lie in ``0 .. 2**widths[j] - 1``.
+    widths : array-like of int, shape (n_features,)
+        Bit width of each feature, 0..16.
+
+    Returns
+    -------
+    packed : ndarray of shape (n_samples, bytes_per_row(widths)), dtype uint8
+        C-contiguous.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> pack(np.array([[1, 2], [3, 0]]), [2, 3]).tolist()
+    [[80], [192]]
+    """
+    widths = check_bit_widths(widths)
+    codes = np.asarray(codes)
+    if codes.ndim != 2 or codes.shape[1] != widths.size:
+        raise ValueError(
+            f"codes must have shape (n_samples, {widths.size}), got {codes.shape}."
+        )
+    if codes.dtype == bool or not np.issubdtype(codes.dtype, np.integer):
+        raise TypeError(f"codes must be integers, got dtype {codes.dtype}.")
+    _check_codes_in_range(codes, widths)
+    layout = _Layout.from_widths(widths)
+    n = codes.shape[0]
+    words = np.zeros((n, layout.n_words), dtype=np.uint64)
+    column = np.empty(n, dtype=np.uint64)
+    for j, word, shift, piece_width, low_bits in layout.pieces():
+        np.copyto(column, codes[:, j], casting="unsafe")
+        if low_bits > 0:  # high part of a straddling code
+            column >>= np.uint64(low_bits)
+        elif low_bits < 0:  # low part of a straddling code
+            column &= np.uint64((1 << piece_width) - 1)
+        column <<= np.uint64(shift)
+        words[:, word] |= column
+    as_bytes = words.astype(">u8", copy=False).view(np.uint8)
+    return np.ascontiguousarray(as_bytes[:, : layout.n_bytes])
+
+
+def unpack(packed: ArrayLike, widths: ArrayLike) -> NDArray[np.unsignedinteger]:
+    """Unpack wire format v1 bytes into integer codes.
+
+    Parameters
+    ----------
+    packed : array-like of uint8, shape (n_samples, bytes_per_row(widths))
+        Rows produced by :func:`pack`. The padding bits must be zero.
+    widths : array-like of int, shape (n_features,)
+
+    Returns
+    -------
+    codes : ndarray of shape (n_samples, n_features)
+        dtype uint8 when every width is at most 8, else uint16.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> unpack(np.array([[80], [192]], dtype=np.uint8), [2, 3]).tolist()
+    [[1, 2], [3, 0]]
+    """
+    widths = check_bit_widths(widths)
+    layout = _Layout.from_widths(widths)
+    packed = _check_packed(packed, layout)
+    n = packed.shape[0]
+    padded = np.zeros((n, layout.n_words * 8), dtype=np.uint8)
+    padded[:, : layout.n_bytes] = packed
+    words = padded.view(">u8").astype(np.uint64)
+    codes = np.zeros((n, widths.size), dtype=code_dtype(widths))
+    column = np.empty(n, dtype=np.uint64)
+    for j, word, shift, piece_width, low_bits in layout.pieces():
+        np.right_shift(words[:, word], np.uint64(shift), out=column)
+        column &= np.uint64((1 << piece_width) - 1)
+        if low_bits > 0:
+            column <<= np.uint64(low_bits)
+        codes[:, j] |= column.astype(codes.dtype)
+    return codes
+
+
+def _check_codes_in_range(codes: np.ndarray, widths: NDArray[np.int64]) -> None:
+    if codes.size == 0:
+        return
+    low = codes.min(axis=0)
+    high = codes.max(axis=0)
+    limit = (np.int64(1) << widths) - 1
+    bad = (low < 0) | (high > limit)
+    if np.any(bad):
+        j = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"code out of range for feature {j}: it has {int(widths[j])} bits, so "
+            f"codes must be in 0..{int(limit[j])}, got values in "
+            f"{int(low[j])}..{int(high[j])}."
+        )
+
+
+def _check_packed(packed: ArrayLike, layout: _Layout) -> NDArray[np.uint8]:
+    arr = np.asarray(packed)
+    if arr.dtype != np.uint8:
+        raise TypeError(
+            f"packed bytes must have dtype uint8, got {arr.dtype}; pass the array "
+            "returned by transform, or bytes via np.frombuffer(b, dtype=np.uint8)."
+        )
+    if arr.ndim == 1 and arr.size == layout.n_bytes:
+        arr = arr.reshape(1, -1)
+    if arr.ndim != 2 or arr.shape[1] != layout.n_bytes:
+        raise ValueError(
+            f"packed bytes must have shape (n_samples, {layout.n_bytes}) for this "
+            f"model ({layout.n_bytes} bytes per row), got shape {arr.shape}."
+        )
+    pad_bits = layout.n_bytes * 8 - int(layout.widths.sum())
+    if pad_bits and arr.shape[0]:
+        pad_mask = np.uint8((1 << pad_bits) - 1)
+        bad = np.flatnonzero(arr[:, -1] & pad_mask)
+        if bad.size:
+            raise ValueError(
+                f"non-zero padding bits in row {int(bad[0])} ({bad.size} rows in all): "
+                f"the last {pad_bits} bits of each row must be zero. The bytes were "
+                "not produced by this model or were corrupted."
+            )
+    return arr

@@ -1,0 +1,202 @@
+"""The trainable bitwise soft quantizer as a torch module.
+
+Each feature ``j`` has ``K_j = 2**b_j - 1`` thresholds, kept strictly increasing by
+construction: the first is free, the others add a positive (softplus) gap to the one
+before. Training replaces each step ``1[x > t]`` with ``sigmoid(a * (x - t))``; eval
+uses hard steps. The network never sees the steps directly but one of three
+representations, each a linear map of the step ("thermometer") vector, so the same
+sigmoids drive all of them:
+
+- ``"thermometer"``: the ``K_j`` steps (``sum K_j`` outputs);
+- ``"bits"``: the ``b_j`` binary digits of the code (``sum b_j`` outputs);
+- ``"levels"``: one trainable quantized value per feature (``d`` outputs).
+
+Features are stored in padded ``(d, K_max)`` tensors; a mask hides the padding of
+features with fewer bits. Inputs are standardized features (training units).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+REPRESENTATIONS = ("thermometer", "bits", "levels")
+
+# Smallest gap between neighbouring initial thresholds, in standard deviations.
+_MIN_GAP = 1e-3
+
+
+def initial_thresholds(column: NDArray, n_thresholds: int) -> NDArray[np.float64]:
+    """Equal-frequency thresholds for one standardized feature, strictly increasing.
+
+    When the feature has no more distinct values than there are levels, the
+    thresholds go halfway between neighbouring distinct values (so no training
+    point sits on a threshold) and the spare ones are stacked just above the top.
+    Otherwise they are the training quantiles, nudged apart where they tie.
+    """
+    values = np.unique(column)
+    if values.size <= n_thresholds + 1:
+        cuts = (values[:-1] + values[1:]) / 2
+        top = values[-1] + _MIN_GAP if values.size else 0.0
+        spare = top + _MIN_GAP * np.arange(n_thresholds - cuts.size)
+        thresholds = np.concatenate([cuts, spare])
+    else:
+        probs = np.arange(1, n_thresholds + 1) / (n_thresholds + 1)
+        thresholds = np.quantile(column, probs)
+    for k in range(1, thresholds.size):
+        thresholds[k] = max(thresholds[k], thresholds[k - 1] + _MIN_GAP)
+    return thresholds
+
+
+def _inverse_softplus(y: NDArray) -> NDArray:
+    return y + np.log(-np.expm1(-y))
+
+
+def _bit_flip_matrix(n_bits: int, k_max: int, b_max: int) -> NDArray[np.float32]:
+    """``D[k, i]``: change of bit ``i`` (MSB first) when the code goes ``k -> k+1``.
+
+    Summing ``D`` over the active steps of a thermometer vector with ``c`` ones
+    gives the binary digits of ``c``.
+    """
+    matrix = np.zeros((k_max, b_max), dtype=np.float32)
+    codes = np.arange(2**n_bits)
+    digits = (codes[:, None] >> np.arange(n_bits - 1, -1, -1)[None, :]) & 1
+    matrix[: 2**n_bits - 1, :n_bits] = np.diff(digits, axis=0)
+    return matrix
+
+
+class BitwiseSoftQuantizer(nn.Module):
+    """Trainable per-feature thresholds with soft (train) and hard (eval) steps.
+
+    Parameters
+    ----------
+    init_thresholds : sequence of 1-D arrays
+        Strictly increasing initial thresholds per feature, in standardized units;
+        feature ``j`` must have ``2**b_j - 1`` of them.
+    representation : {"thermometer", "bits", "levels"}
+        What the downstream network sees of each code.
+
+    Attributes
+    ----------
+    steepness : float
+        The sigmoid slope ``a`` in units of "levels per standard deviation": the
+        slope applied to feature ``j`` is ``steepness * 2**b_j``, so one value
+        means the same softness at every width. Set by the training schedule.
+    """
+
+    def __init__(
+        self, init_thresholds: Sequence[NDArray], representation: str = "thermometer"
+    ) -> None:
+        super().__init__()
+        if representation not in REPRESENTATIONS:
+            raise ValueError(
+                f"representation must be one of {REPRESENTATIONS}, got "
+                f"{representation!r}."
+            )
+        self.representation = representation
+        counts = np.array([len(t) for t in init_thresholds])
+        n_bits = np.log2(counts + 1).round().astype(int)
+        if np.any(2**n_bits - 1 != counts) or np.any(counts < 1):
+            raise ValueError("each feature needs 2**b - 1 thresholds with b >= 1.")
+        self.n_bits = n_bits
+        d, k_max = len(counts), int(counts.max())
+        padded = np.zeros((d, k_max))
+        gaps = np.ones((d, max(k_max - 1, 0)))
+        for j, t in enumerate(init_thresholds):
+            t = np.asarray(t, dtype=np.float64)
+            if np.any(np.diff(t) <= 0):
+                raise ValueError(f"initial thresholds of feature {j} must increase.")
+            padded[j, : t.size] = t
+            gaps[j, : t.size - 1] = np.diff(t)
+        mask = np.arange(k_max)[None, :] < counts[:, None]
+        self.register_buffer("mask", torch.as_tensor(mask))
+        self.register_buffer(
+            "slope_scale", torch.as_tensor(2.0**n_bits, dtype=torch.float32)
+        )
+        self.first = nn.Parameter(torch.as_tensor(padded[:, 0], dtype=torch.float32))
+        self.raw_gaps = nn.Parameter(
+            torch.as_tensor(_inverse_softplus(gaps), dtype=torch.float32)
+        )
+        self.steepness = 1.0
+
+        if representation == "bits":
+            b_max = int(n_bits.max())
+            flips = np.stack([_bit_flip_matrix(b, k_max, b_max) for b in n_bits])
+            self.register_buffer("bit_flips", torch.as_tensor(flips))
+            bit_mask = np.arange(b_max)[None, :] < n_bits[:, None]
+            self.register_buffer("bit_mask", torch.as_tensor(bit_mask))
+            self.out_features = int(n_bits.sum())
+        elif representation == "levels":
+            centers = self._initial_levels(padded, counts)
+            self.level_start = nn.Parameter(
+                torch.as_tensor(centers[:, 0], dtype=torch.float32)
+            )
+            self.level_steps = nn.Parameter(
+                torch.as_tensor(np.diff(centers, axis=1), dtype=torch.float32)
+            )
+            self.out_features = d
+        else:
+            self.out_features = int(counts.sum())
+
+    @staticmethod
+    def _initial_levels(padded: NDArray, counts: NDArray) -> NDArray:
+        """Bin midpoints per feature, padded with the last one (zero steps)."""
+        d, k_max = padded.shape
+        centers = np.zeros((d, k_max + 1))
+        for j, k in enumerate(counts):
+            t = padded[j, :k]
+            gap = np.diff(t).mean() if k > 1 else 1.0
+            edges = np.concatenate([[t[0] - gap], t, [t[-1] + gap]])
+            mids = (edges[:-1] + edges[1:]) / 2
+            centers[j, : k + 1] = mids
+            centers[j, k + 1 :] = mids[-1]
+        return centers
+
+    def thresholds(self) -> Tensor:
+        """Current thresholds, shape ``(d, K_max)``; padding entries are meaningless."""
+        gaps = F.softplus(self.raw_gaps)
+        offsets = torch.cumsum(gaps, dim=1)
+        return torch.cat([self.first[:, None], self.first[:, None] + offsets], dim=1)
+
+    def soft_steps(self, x: Tensor) -> Tensor:
+        """Sigmoid steps, shape ``(n, d, K_max)``, zero on padding."""
+        slope = self.steepness * self.slope_scale[:, None]
+        steps = torch.sigmoid(slope * (x[:, :, None] - self.thresholds()[None]))
+        return steps * self.mask
+
+    def hard_steps(self, x: Tensor) -> Tensor:
+        """Hard steps ``1[x > t]``, shape ``(n, d, K_max)``, zero on padding."""
+        return ((x[:, :, None] > self.thresholds()[None]) & self.mask).to(x.dtype)
+
+    def steps_from_codes(self, codes: Tensor) -> Tensor:
+        """The hard steps a code stands for: ``c`` ones, then zeros."""
+        k = torch.arange(self.mask.shape[1], device=codes.device)
+        return (k[None, None, :] < codes[:, :, None]).to(torch.float32)
+
+    def represent(self, steps: Tensor) -> Tensor:
+        """Map step vectors to what the network sees (see the module docstring)."""
+        if self.representation == "thermometer":
+            return steps[:, self.mask]
+        if self.representation == "bits":
+            bits = torch.einsum("ndk,dkb->ndb", steps, self.bit_flips)
+            return bits[:, self.bit_mask]
+        return self.level_start + (steps * self.level_steps).sum(dim=2)
+
+    def forward(self, x: Tensor | None = None, codes: Tensor | None = None) -> Tensor:
+        """Quantize standardized features ``x``, or rebuild the input from ``codes``.
+
+        Codes (what the server receives) always give the hard representation;
+        ``x`` gives soft steps in training mode and hard steps in eval mode.
+        """
+        if codes is not None:
+            steps = self.steps_from_codes(codes)
+        elif self.training:
+            steps = self.soft_steps(x)
+        else:
+            steps = self.hard_steps(x)
+        return self.represent(steps)

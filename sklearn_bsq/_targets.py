@@ -1,0 +1,62 @@
+"""Task inference, target encoding and feature standardization (numpy only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+
+TASKS = ("classification", "regression")
+
+
+def resolve_task(task: str, y) -> str:
+    """The task to train: ``task`` itself, or read from ``y`` when "auto"."""
+    if task != "auto":
+        return task
+    kind = type_of_target(y, input_name="y")
+    if kind in ("binary", "multiclass"):
+        return "classification"
+    if kind == "continuous":
+        return "regression"
+    raise ValueError(
+        f"task='auto' cannot tell the task from a target of type {kind!r}; pass "
+        "task='classification' or task='regression' (multi-output targets are "
+        "not supported)."
+    )
+
+
+@dataclass(frozen=True)
+class EncodedTarget:
+    """What the network trains on, and how to map its outputs back."""
+
+    y: np.ndarray  # int64 class indices, or float32 standardized values
+    classes: np.ndarray | None = None
+    mean: float = 0.0
+    scale: float = 1.0
+
+
+def encode_target(task: str, y) -> EncodedTarget:
+    """Class indices for classification, a standardized float32 target otherwise."""
+    if task == "classification":
+        check_classification_targets(y)
+        classes, indices = np.unique(y, return_inverse=True)
+        if classes.size < 2:
+            raise ValueError(
+                "classification needs samples of at least 2 classes, got 1 class "
+                f"({classes[0]!r})."
+            )
+        return EncodedTarget(indices.astype(np.int64), classes=classes)
+    y = np.asarray(y, dtype=np.float64)
+    mean, std = float(y.mean()), float(y.std())
+    scale = std if std > 0 else 1.0
+    return EncodedTarget(
+        ((y - mean) / scale).astype(np.float32), mean=mean, scale=scale
+    )
+
+
+def standardization(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature mean and scale (1 for constant features), in float64."""
+    mean = X.mean(axis=0, dtype=np.float64)
+    std = X.std(axis=0, dtype=np.float64)
+    return mean, np.where(std > 0, std, 1.0)
