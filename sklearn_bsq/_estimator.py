@@ -18,6 +18,12 @@ from ._quantizer import REPRESENTATIONS, BitwiseSoftQuantizer, initial_threshold
 from ._targets import standardization
 
 
+def _quiet_float32_overflow():
+    """Readings too large for float32 become inf when cast; the finiteness check
+    that follows names them, so numpy's cast warning would only add noise."""
+    return np.errstate(over="ignore")
+
+
 class _BaseSoftQuantizer(
     ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseMLPEstimator
 ):
@@ -114,7 +120,8 @@ class _BaseSoftQuantizer(
         """
         steepness = self._validate_steepness()
         hidden = self._check_hidden_layer_sizes()
-        X, y = validate_data(self, X, y, dtype=np.float32)
+        with _quiet_float32_overflow():
+            X, y = validate_data(self, X, y, dtype=np.float32)
         self.n_bits_ = self._validate_n_bits(X.shape[1])
         target = self._prepare_target(y)
 
@@ -166,7 +173,8 @@ class _BaseSoftQuantizer(
             outside the training range get the first or the last code.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float32, reset=False)
+        with _quiet_float32_overflow():
+            X = validate_data(self, X, dtype=np.float32, reset=False)
         return encode_codes(X, self.thresholds_, self.n_bits_)
 
     def transform(self, X):

@@ -14,7 +14,7 @@ def resolve_task(task: str, y) -> str:
     """The task to train: ``task`` itself, or read from ``y`` when "auto"."""
     if task != "auto":
         return task
-    kind = type_of_target(y, input_name="y")
+    kind = type_of_target(y, input_name="y", raise_unknown=True)
     if kind in ("binary", "multiclass"):
         return "classification"
     if kind == "continuous":

@@ -1,0 +1,24 @@
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.model_selection import train_test_split
+
+# Small networks and few epochs: the tests check behaviour, not top accuracy.
+FAST = dict(hidden_layer_sizes=(32,), max_epochs=15, batch_size=64, lr=1e-2)
+
+
+@pytest.fixture(scope="session")
+def cancer():
+    X, y = load_breast_cancer(return_X_y=True)
+    return train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
+
+
+@pytest.fixture(scope="session")
+def diabetes():
+    X, y = load_diabetes(return_X_y=True)
+    return train_test_split(X, y, test_size=0.3, random_state=0)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)

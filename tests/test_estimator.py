@@ -1,0 +1,237 @@
+"""SoftQuantizer: the node/server invariants, fitted state, and everyday use."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import clone, is_classifier, is_regressor
+from sklearn.compose import ColumnTransformer
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from conftest import FAST
+from sklearn_bsq import SoftQuantizer, SoftQuantizerClassifier, SoftQuantizerRegressor
+
+MIXED = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] + [3] * 20  # 30 features, 1..10 bits
+
+
+@pytest.fixture(scope="module", params=["thermometer", "bits", "levels"])
+def fitted(request, cancer):
+    X_train, _, y_train, _ = cancer
+    sq = SoftQuantizer(MIXED, representation=request.param, random_state=0, **FAST)
+    return sq.fit(X_train, y_train)
+
+
+class TestNodeServerInvariants:
+    def test_predict_from_bytes_equals_predict(self, fitted, cancer):
+        X_test = cancer[1]
+        packed = fitted.transform(X_test)
+        np.testing.assert_array_equal(fitted.predict_packed(packed), fitted.predict(X_test))
+        np.testing.assert_array_equal(
+            fitted.predict_proba_packed(packed), fitted.predict_proba(X_test)
+        )
+
+    def test_decode_inverts_transform(self, fitted, cancer):
+        X_test = cancer[1]
+        np.testing.assert_array_equal(
+            fitted.decode(fitted.transform(X_test)), fitted.encode(X_test)
+        )
+
+    def test_codes_count_thresholds_below_the_float32_reading(self, fitted, cancer):
+        X32 = cancer[1].astype(np.float32)
+        codes = fitted.encode(X32)
+        for j, t in enumerate(fitted.thresholds_):
+            expected = (X32[:, j, None] > t[None, :]).sum(axis=1)
+            np.testing.assert_array_equal(codes[:, j], expected)
+
+    def test_reading_on_a_threshold_goes_to_the_lower_code(self, fitted, cancer):
+        X = np.tile(cancer[1][:1], (3, 1)).astype(np.float32)
+        t = fitted.thresholds_[3]  # 4-bit feature
+        X[:, 3] = [t[0], t[5], np.nextafter(t[5], np.float32(np.inf))]
+        codes = fitted.encode(X)[:, 3]
+        assert codes[0] == np.searchsorted(t, t[0], side="left")
+        assert codes[1] == np.searchsorted(t, t[5], side="left")
+        assert codes[2] == codes[1] + 1 or t[5] == t[6]
+
+    def test_out_of_range_readings_get_the_end_codes(self, fitted, cancer):
+        X = np.vstack([cancer[1][:1] * 0 - 1e30, cancer[1][:1] * 0 + 1e30])
+        codes = fitted.encode(X)
+        assert codes[0].tolist() == [0] * 30
+        assert codes[1].tolist() == [2**b - 1 for b in MIXED]
+
+
+class TestFittedState:
+    def test_thresholds(self, fitted):
+        assert len(fitted.thresholds_) == 30
+        for t, b in zip(fitted.thresholds_, MIXED, strict=True):
+            assert t.dtype == np.float32 and t.shape == (2**b - 1,)
+            assert np.all(np.diff(t) >= 0)
+
+    def test_sizes(self, fitted, cancer):
+        total_bits = sum(MIXED)
+        assert fitted.n_bits_.tolist() == MIXED
+        assert fitted.bytes_per_row_ == -(-total_bits // 8)
+        assert fitted.compression_ratio_ == 32 * 30 / (8 * fitted.bytes_per_row_)
+        packed = fitted.transform(cancer[1])
+        assert packed.dtype == np.uint8 and packed.flags.c_contiguous
+        assert packed.shape == (len(cancer[1]), fitted.bytes_per_row_)
+        assert fitted.encode(cancer[1]).dtype == np.uint16  # widths up to 10 bits
+
+    def test_encode_dtype_uint8_up_to_8_bits(self, cancer):
+        sq = SoftQuantizer(8, random_state=0, **{**FAST, "max_epochs": 1})
+        assert sq.fit(cancer[0], cancer[2]).encode(cancer[1]).dtype == np.uint8
+
+    def test_learns_the_task(self, fitted, cancer):
+        assert fitted.score(cancer[1], cancer[3]) > 0.9
+
+    def test_inverse_transform_lies_in_the_interval(self, fitted, cancer):
+        packed = fitted.transform(cancer[1])
+        values = fitted.inverse_transform(packed)
+        assert values.shape == cancer[1].shape
+        np.testing.assert_array_equal(fitted.encode(values), fitted.decode(packed))
+
+
+class TestReproducibility:
+    def fit(self, data, seed):
+        X_train, _, y_train, _ = data
+        return SoftQuantizer(3, random_state=seed, **FAST).fit(X_train, y_train)
+
+    def test_same_seed_same_thresholds_and_bytes(self, cancer):
+        a, b = self.fit(cancer, 7), self.fit(cancer, 7)
+        for ta, tb in zip(a.thresholds_, b.thresholds_, strict=True):
+            np.testing.assert_array_equal(ta, tb)
+        np.testing.assert_array_equal(a.transform(cancer[1]), b.transform(cancer[1]))
+        np.testing.assert_array_equal(
+            a.predict_proba(cancer[1]), b.predict_proba(cancer[1])
+        )
+
+    def test_different_seed_different_model(self, cancer):
+        a, b = self.fit(cancer, 1), self.fit(cancer, 2)
+        assert any(
+            not np.array_equal(ta, tb)
+            for ta, tb in zip(a.thresholds_, b.thresholds_, strict=True)
+        )
+
+
+class TestTasks:
+    def test_regression_predicts_in_target_units(self, diabetes):
+        X_train, X_test, y_train, y_test = diabetes
+        reg = SoftQuantizerRegressor(4, random_state=0, **FAST).fit(X_train, y_train)
+        assert reg.task_ == "regression" and not hasattr(reg, "predict_proba")
+        pred = reg.predict(X_test)
+        assert pred.dtype == np.float64
+        assert abs(pred.mean() - y_test.mean()) < 0.25 * y_test.std()
+        assert reg.score(X_test, y_test) > 0.3
+        np.testing.assert_array_equal(reg.predict_packed(reg.transform(X_test)), pred)
+
+    def test_auto_task(self, cancer, diabetes):
+        sq = SoftQuantizer(2, random_state=0, **{**FAST, "max_epochs": 1})
+        assert sq.fit(cancer[0], cancer[2]).task_ == "classification"
+        assert sq.fit(diabetes[0], diabetes[2] + 0.5).task_ == "regression"
+
+    def test_explicit_task_sets_the_estimator_type(self):
+        assert is_classifier(SoftQuantizer(task="classification"))
+        assert is_regressor(SoftQuantizer(task="regression"))
+        assert is_classifier(SoftQuantizerClassifier())
+        assert is_regressor(SoftQuantizerRegressor())
+        assert not is_classifier(SoftQuantizer())
+
+    def test_string_labels(self, cancer):
+        X_train, X_test, y_train, _ = cancer
+        labels = np.array(["benign", "malignant"])[y_train]
+        clf = SoftQuantizerClassifier(2, random_state=0, **FAST).fit(X_train, labels)
+        assert clf.classes_.tolist() == ["benign", "malignant"]
+        assert set(clf.predict(X_test)) <= {"benign", "malignant"}
+        assert clf.predict_proba(X_test).shape == (len(X_test), 2)
+
+
+class TestTraining:
+    def test_early_stopping_restores_the_best_epoch(self, cancer):
+        X_train, _, y_train, _ = cancer
+        sq = SoftQuantizer(
+            2, early_stopping=True, n_iter_no_change=3, random_state=0,
+            **{**FAST, "max_epochs": 60, "lr": 5e-2},
+        ).fit(X_train, y_train)
+        history = sq.net_.history
+        losses = history[:, "valid_loss"]
+        best = int(np.argmin(losses))
+        assert len(history) < 60  # it stopped early
+        assert len(history) == best + 1 + 3
+        # the network now in place scores the best epoch's validation loss
+        X_std = ((X_train - sq.feature_mean_) / sq.feature_scale_).astype(np.float32)
+        _, valid = sq.net_.get_split_datasets(X_std, sq.classes_.searchsorted(y_train))
+        y_valid = np.array([valid[i][1] for i in range(len(valid))])
+        logits = sq.net_.forward(valid)
+        loss = sq.net_.get_loss(logits, torch.as_tensor(y_valid))
+        assert float(loss) == pytest.approx(losses[best], rel=1e-4)
+
+    def test_verbose_prints_a_progress_table(self, cancer, capsys):
+        X_train, _, y_train, _ = cancer
+        SoftQuantizer(2, verbose=1, random_state=0, **{**FAST, "max_epochs": 2}).fit(
+            X_train, y_train
+        )
+        out = capsys.readouterr().out
+        assert "train_loss" in out and "steepness" in out
+
+    def test_steepness_grows_to_the_end_value(self, cancer):
+        X_train, _, y_train, _ = cancer
+        sq = SoftQuantizer(2, steepness=(2.0, 50.0), random_state=0, **FAST)
+        steep = sq.fit(X_train, y_train).net_.history[:, "steepness"]
+        assert steep[0] == pytest.approx(2.0) and steep[-1] == pytest.approx(50.0)
+        assert np.all(np.diff(steep) > 0)
+
+
+class TestEcosystem:
+    def test_pandas_input_and_output(self, cancer):
+        X_train, X_test, y_train, _ = cancer
+        columns = [f"f{i}" for i in range(30)]
+        df_train = pd.DataFrame(X_train, columns=columns)
+        sq = SoftQuantizer(4, random_state=0, **FAST).fit(df_train, y_train)
+        assert sq.feature_names_in_.tolist() == columns
+        sq.set_output(transform="pandas")
+        out = sq.transform(pd.DataFrame(X_test, columns=columns))
+        assert isinstance(out, pd.DataFrame)
+        assert out.shape == (len(X_test), 15)
+        assert list(out.columns) == [f"softquantizer{i}" for i in range(15)]
+        assert (out.dtypes == np.uint8).all()
+
+    def test_pipeline_after_column_transformer(self, cancer):
+        X_train, X_test, y_train, y_test = cancer
+        columns = [f"f{i}" for i in range(30)]
+        pre = ColumnTransformer([("scale", StandardScaler(), columns[:20])])
+        pipe = make_pipeline(pre, SoftQuantizer(3, random_state=0, **FAST))
+        pipe.fit(pd.DataFrame(X_train, columns=columns), y_train)
+        df_test = pd.DataFrame(X_test, columns=columns)
+        packed = pipe.transform(df_test)
+        assert packed.shape == (len(X_test), 8)  # 20 features x 3 bits = 60 bits
+        sq = pipe[-1]
+        np.testing.assert_array_equal(sq.predict_packed(packed), pipe.predict(df_test))
+        assert pipe.score(df_test, y_test) > 0.85
+
+    def test_grid_search_over_bits_in_parallel(self, cancer):
+        X_train, _, y_train, _ = cancer
+        search = GridSearchCV(
+            SoftQuantizerClassifier(random_state=0, **{**FAST, "max_epochs": 5}),
+            {"n_bits": [1, 4]},
+            cv=StratifiedKFold(3),
+            n_jobs=2,
+        ).fit(X_train, y_train)
+        assert search.best_params_["n_bits"] in (1, 4)
+        assert search.best_estimator_.bytes_per_row_ in (4, 15)
+
+    def test_clone_keeps_parameters_and_drops_fit(self, fitted):
+        copy = clone(fitted)
+        assert copy.get_params() == fitted.get_params()
+        assert not hasattr(copy, "net_")
+
+    def test_pickle_round_trip(self, fitted, cancer):
+        restored = pickle.loads(pickle.dumps(fitted))
+        np.testing.assert_array_equal(
+            restored.transform(cancer[1]), fitted.transform(cancer[1])
+        )
+        np.testing.assert_array_equal(
+            restored.predict_proba(cancer[1]), fitted.predict_proba(cancer[1])
+        )

@@ -1,0 +1,135 @@
+"""The torch quantizer: threshold order, soft versus hard steps, representations."""
+
+import numpy as np
+import pytest
+import torch
+
+from sklearn_bsq._quantizer import BitwiseSoftQuantizer, initial_thresholds
+
+
+def make_quantizer(widths, representation="thermometer"):
+    init = [np.linspace(-1.0, 1.0, 2**b - 1) for b in widths]
+    return BitwiseSoftQuantizer(init, representation)
+
+
+class TestInitialThresholds:
+    def test_quantiles_of_continuous_feature(self):
+        column = np.arange(1000.0)
+        t = initial_thresholds(column, 3)
+        np.testing.assert_allclose(t, np.quantile(column, [0.25, 0.5, 0.75]))
+
+    @pytest.mark.parametrize("n_thresholds", [1, 3, 15, 255])
+    def test_constant_feature_gives_increasing_thresholds(self, n_thresholds):
+        t = initial_thresholds(np.zeros(50), n_thresholds)
+        assert t.size == n_thresholds
+        assert np.all(np.diff(t) > 0)
+        assert t[0] > 0  # the constant value sits in the lowest bin
+
+    def test_few_distinct_values_get_midpoints(self):
+        t = initial_thresholds(np.array([0.0, 0.0, 1.0, 1.0, 3.0]), 3)
+        np.testing.assert_allclose(t[:2], [0.5, 2.0])
+        assert t[2] > 3.0
+
+    def test_heavy_ties_are_broken(self):
+        column = np.concatenate([np.zeros(900), np.linspace(1, 2, 100)])
+        t = initial_thresholds(column, 15)
+        assert np.all(np.diff(t) > 0)
+
+
+class TestThresholds:
+    def test_stay_sorted_after_optimisation(self):
+        q = make_quantizer([3, 2], "levels")
+        opt = torch.optim.Adam(q.parameters(), lr=0.1)
+        x = torch.randn(256, 2)
+        for _ in range(100):
+            opt.zero_grad()
+            # push the levels in random directions and squeeze the thresholds together
+            loss = (q(x) * torch.randn(256, 2)).sum() + (q.thresholds() ** 2).sum()
+            loss.backward()
+            opt.step()
+        t = q.thresholds().detach()
+        assert torch.all(torch.isfinite(t))
+        assert torch.all(torch.diff(t[0, :7]) >= 0)
+        assert torch.all(torch.diff(t[1, :3]) >= 0)
+
+    def test_initial_values_are_kept(self):
+        q = make_quantizer([2])
+        np.testing.assert_allclose(
+            q.thresholds().detach().numpy()[0], [-1.0, 0.0, 1.0], atol=1e-6
+        )
+
+    def test_gradients_reach_thresholds(self):
+        q = make_quantizer([2]).train()
+        q(torch.randn(32, 1)).sum().backward()
+        assert q.first.grad.abs().sum() > 0
+        assert q.raw_gaps.grad.abs().sum() > 0
+
+
+class TestSteps:
+    def test_soft_converges_to_hard_as_steepness_grows(self):
+        q = make_quantizer([3, 1])
+        x = torch.randn(500, 2)
+        hard = q.hard_steps(x)
+        gaps = []
+        for steepness in [1.0, 10.0, 100.0, 1000.0, 1e5]:
+            q.steepness = steepness
+            gaps.append((q.soft_steps(x) - hard).abs().max().item())
+        assert all(a >= b for a, b in zip(gaps, gaps[1:], strict=False))
+        # far from any threshold the steps are already hard
+        assert gaps[-1] < 1e-3 or (x.abs() - 1).abs().min() < 1e-3
+
+    def test_value_on_threshold_goes_to_lower_code(self):
+        q = make_quantizer([2]).eval()
+        t = q.thresholds().detach()[0]
+        steps = q.hard_steps(t[:, None])
+        assert steps.sum(dim=(1, 2)).tolist() == [0.0, 1.0, 2.0]
+
+    def test_codes_rebuild_the_hard_steps(self):
+        q = make_quantizer([3, 1, 2]).eval()
+        x = torch.randn(300, 3) * 2
+        steps = q.hard_steps(x)
+        codes = steps.sum(dim=2).long()
+        torch.testing.assert_close(q.steps_from_codes(codes), steps)
+
+    def test_eval_mode_is_hard_train_mode_is_soft(self):
+        q = make_quantizer([2])
+        x = torch.tensor([[0.1]])
+        assert set(q.eval()(x).flatten().tolist()) <= {0.0, 1.0}
+        assert not set(q.train()(x).flatten().tolist()) <= {0.0, 1.0}
+
+
+class TestRepresentations:
+    @pytest.mark.parametrize(
+        "representation, width",
+        [("thermometer", 7 + 1 + 3), ("bits", 3 + 1 + 2), ("levels", 3)],
+    )
+    def test_output_width(self, representation, width):
+        q = make_quantizer([3, 1, 2], representation)
+        assert q.out_features == width
+        assert q(torch.randn(4, 3)).shape == (4, width)
+
+    def test_bits_are_the_binary_digits_of_the_code(self):
+        q = make_quantizer([3, 1, 2], "bits").eval()
+        codes = torch.tensor([[0, 0, 0], [5, 1, 2], [7, 0, 3], [6, 1, 1]])
+        out = q(codes=codes)
+        expected = [
+            [0, 0, 0, 0, 0, 0],
+            [1, 0, 1, 1, 1, 0],
+            [1, 1, 1, 0, 1, 1],
+            [1, 1, 0, 1, 0, 1],
+        ]
+        assert out.tolist() == expected
+
+    def test_thermometer_counts_the_code(self):
+        q = make_quantizer([2, 1]).eval()
+        out = q(codes=torch.tensor([[2, 1]]))
+        assert out.tolist() == [[1.0, 1.0, 0.0, 1.0]]
+
+    def test_levels_are_monotone_at_initialisation(self):
+        q = make_quantizer([3], "levels").eval()
+        levels = q(codes=torch.arange(8)[:, None]).flatten()
+        assert torch.all(torch.diff(levels) > 0)
+
+    def test_unknown_representation(self):
+        with pytest.raises(ValueError, match="representation must be one of"):
+            make_quantizer([2], "onehot")
