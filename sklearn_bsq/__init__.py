@@ -2,10 +2,12 @@
 
 from ._estimator import SoftQuantizer, SoftQuantizerClassifier, SoftQuantizerRegressor
 from ._packing import WIRE_FORMAT_VERSION, pack, unpack
+from ._reference import FullPrecisionMLP
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "FullPrecisionMLP",
     "SoftQuantizer",
     "SoftQuantizerClassifier",
     "SoftQuantizerRegressor",

@@ -5,8 +5,9 @@ import pytest
 import scipy.sparse as sp
 from sklearn.exceptions import NotFittedError
 
-from conftest import FAST
 from sklearn_bsq import SoftQuantizer, SoftQuantizerRegressor
+
+from conftest import FAST
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +64,9 @@ def test_sparse_input(data, fitted):
 
 def test_wrong_number_of_features(data, fitted):
     X, _ = data
-    with pytest.raises(ValueError, match="X has 2 features, but SoftQuantizer is expecting 3"):
+    with pytest.raises(
+        ValueError, match="X has 2 features, but SoftQuantizer is expecting 3"
+    ):
         fitted.transform(X[:, :2])
 
 

@@ -12,8 +12,9 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from conftest import FAST
 from sklearn_bsq import SoftQuantizer, SoftQuantizerClassifier, SoftQuantizerRegressor
+
+from conftest import FAST
 
 MIXED = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] + [3] * 20  # 30 features, 1..10 bits
 
@@ -29,7 +30,9 @@ class TestNodeServerInvariants:
     def test_predict_from_bytes_equals_predict(self, fitted, cancer):
         X_test = cancer[1]
         packed = fitted.transform(X_test)
-        np.testing.assert_array_equal(fitted.predict_packed(packed), fitted.predict(X_test))
+        np.testing.assert_array_equal(
+            fitted.predict_packed(packed), fitted.predict(X_test)
+        )
         np.testing.assert_array_equal(
             fitted.predict_proba_packed(packed), fitted.predict_proba(X_test)
         )
@@ -152,7 +155,10 @@ class TestTraining:
     def test_early_stopping_restores_the_best_epoch(self, cancer):
         X_train, _, y_train, _ = cancer
         sq = SoftQuantizer(
-            2, early_stopping=True, n_iter_no_change=3, random_state=0,
+            2,
+            early_stopping=True,
+            n_iter_no_change=3,
+            random_state=0,
             **{**FAST, "max_epochs": 60, "lr": 5e-2},
         ).fit(X_train, y_train)
         history = sq.net_.history

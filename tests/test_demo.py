@@ -1,0 +1,36 @@
+"""The main job: the demo's table and its command line."""
+
+import numpy as np
+import pytest
+
+from sklearn_bsq.__main__ import main
+from sklearn_bsq.demo import format_table, load_dataset, run_demo
+
+
+def test_demo_rows_and_sizes():
+    rows = run_demo("iris", bits=(1, 3), folds=2, estimator_params=dict(max_epochs=5))
+    assert [r.label for r in rows] == ["float32", "1 bit", "3 bit"]
+    # iris has 4 features: 16 bytes as float32, 1 byte at 1 or at 2 bits, 2 at 3 bits
+    assert [r.bytes_per_sample for r in rows] == [16, 1, 2]
+    assert [r.ratio for r in rows] == [1.0, 16.0, 8.0]
+    assert all(len(r.scores) == 2 and 0 <= min(r.scores) for r in rows)
+    table = format_table(rows, "classification")
+    assert "test accuracy" in table and "16.0x" in table
+
+
+def test_demo_command_line(capsys):
+    assert main(["demo", "--dataset", "wine", "--bits", "2", "--folds", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "2 bit" in out and "float32" in out and "total time" in out
+
+
+def test_csv_dataset(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text("a,b,target\n1,2,0\n3,4,1\n5,6,0\n")
+    X, y, task = load_dataset(str(path))
+    assert X.dtype == np.float32 and X.shape == (3, 2) and y.tolist() == [0, 1, 0]
+
+
+def test_unknown_dataset():
+    with pytest.raises(ValueError, match="unknown dataset 'mnist'"):
+        load_dataset("mnist")

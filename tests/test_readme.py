@@ -1,0 +1,28 @@
+"""The README's promises: its commands are CI's, its quickstart runs."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+
+def fenced_blocks(language):
+    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.DOTALL)
+
+
+def test_readme_starts_with_the_two_commands_ci_runs():
+    first_block = fenced_blocks("bash")[0]
+    commands = [line for line in first_block.splitlines() if line.strip()]
+    assert len(commands) == 2
+    assert README.index("```bash") < README.index("##")  # they come first
+    ci_script = (ROOT / ".ci" / "run").read_text()
+    for command in commands:
+        assert f"run '{command}'" in ci_script
+
+
+def test_quickstart_runs(capsys):
+    (quickstart,) = fenced_blocks("python")
+    exec(compile(quickstart, "README quickstart", "exec"), {})
+    out = capsys.readouterr().out
+    assert "(143, 15) uint8 8x smaller" in out
