@@ -13,8 +13,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import _packing
 from ._base import BaseMLPEstimator, has_predict_proba
 from ._coding import bin_representatives, encode_codes
+from ._init import THRESHOLD_INITS, initial_thresholds
+from ._lsq import UniformSTEQuantizer
 from ._module import QuantizedMLP
-from ._quantizer import REPRESENTATIONS, BitwiseSoftQuantizer, initial_thresholds
+from ._quantizer import REPRESENTATIONS, BitwiseSoftQuantizer
 from ._targets import standardization
 
 
@@ -33,6 +35,8 @@ class _BaseSoftQuantizer(
         **BaseMLPEstimator._parameter_constraints,
         "n_bits": [Interval(Integral, 1, 16, closed="both"), "array-like"],
         "representation": [StrOptions(set(REPRESENTATIONS))],
+        "quantizer": [StrOptions({"soft", "fixed", "lsq"})],
+        "threshold_init": [StrOptions(set(THRESHOLD_INITS))],
         "steepness": [tuple, list],
     }
 
@@ -41,6 +45,8 @@ class _BaseSoftQuantizer(
         n_bits=4,
         *,
         representation="thermometer",
+        quantizer="soft",
+        threshold_init="quantile",
         hidden_layer_sizes=(64, 64),
         max_epochs=40,
         batch_size=128,
@@ -55,6 +61,8 @@ class _BaseSoftQuantizer(
     ):
         self.n_bits = n_bits
         self.representation = representation
+        self.quantizer = quantizer
+        self.threshold_init = threshold_init
         self.hidden_layer_sizes = hidden_layer_sizes
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -128,12 +136,16 @@ class _BaseSoftQuantizer(
         self.feature_mean_, self.feature_scale_ = standardization(X)
         X_std = ((X - self.feature_mean_) / self.feature_scale_).astype(np.float32)
         init = [
-            initial_thresholds(X_std[:, j], 2 ** int(b) - 1)
+            initial_thresholds(X_std[:, j], 2 ** int(b) - 1, self.threshold_init)
             for j, b in enumerate(self.n_bits_)
         ]
 
         def build_module():
-            quantizer = BitwiseSoftQuantizer(init, self.representation)
+            if self.quantizer == "lsq":
+                quantizer = UniformSTEQuantizer(init)
+            else:
+                learnable = self.quantizer == "soft"
+                quantizer = BitwiseSoftQuantizer(init, self.representation, learnable)
             return QuantizedMLP(quantizer, hidden, self._n_outputs())
 
         self._fit_network(X_std, target, build_module, steepness)
@@ -303,6 +315,16 @@ _PARAMETERS_DOC = """
         What the network sees of each code: the ``2**b - 1`` step outputs, the
         ``b`` binary digits of the code, or one trainable level value. All are
         rebuilt on the server from the code alone.
+    quantizer : {{"soft", "fixed", "lsq"}}, default="soft"
+        How thresholds are trained. ``"soft"`` is the method: sigmoid steps of
+        growing steepness. ``"fixed"`` keeps the initial thresholds (plain
+        quantile, uniform or k-means binning; a baseline). ``"lsq"`` learns a
+        uniform grid per feature (offset and step) with straight-through
+        rounding and feeds the MLP the dequantized value, ignoring
+        ``representation`` (a baseline).
+    threshold_init : {{"quantile", "uniform", "kmeans"}}, default="quantile"
+        Initial thresholds: equal-frequency, equal-width or 1-D k-means bins
+        of the training data (``"lsq"`` uses only the outer two).
     hidden_layer_sizes : tuple of int, default=(64, 64)
         Widths of the MLP's hidden ReLU layers.
     max_epochs : int, default=40
@@ -410,6 +432,8 @@ class SoftQuantizer(_BaseSoftQuantizer):
         *,
         task="auto",
         representation="thermometer",
+        quantizer="soft",
+        threshold_init="quantile",
         hidden_layer_sizes=(64, 64),
         max_epochs=40,
         batch_size=128,
@@ -425,6 +449,8 @@ class SoftQuantizer(_BaseSoftQuantizer):
         super().__init__(
             n_bits,
             representation=representation,
+            quantizer=quantizer,
+            threshold_init=threshold_init,
             hidden_layer_sizes=hidden_layer_sizes,
             max_epochs=max_epochs,
             batch_size=batch_size,

@@ -27,31 +27,6 @@ from torch.nn import functional as F
 
 REPRESENTATIONS = ("thermometer", "bits", "levels")
 
-# Smallest gap between neighbouring initial thresholds, in standard deviations.
-_MIN_GAP = 1e-3
-
-
-def initial_thresholds(column: NDArray, n_thresholds: int) -> NDArray[np.float64]:
-    """Equal-frequency thresholds for one standardized feature, strictly increasing.
-
-    When the feature has no more distinct values than there are levels, the
-    thresholds go halfway between neighbouring distinct values (so no training
-    point sits on a threshold) and the spare ones are stacked just above the top.
-    Otherwise they are the training quantiles, nudged apart where they tie.
-    """
-    values = np.unique(column)
-    if values.size <= n_thresholds + 1:
-        cuts = (values[:-1] + values[1:]) / 2
-        top = values[-1] + _MIN_GAP if values.size else 0.0
-        spare = top + _MIN_GAP * np.arange(n_thresholds - cuts.size)
-        thresholds = np.concatenate([cuts, spare])
-    else:
-        probs = np.arange(1, n_thresholds + 1) / (n_thresholds + 1)
-        thresholds = np.quantile(column, probs)
-    for k in range(1, thresholds.size):
-        thresholds[k] = max(thresholds[k], thresholds[k - 1] + _MIN_GAP)
-    return thresholds
-
 
 def _inverse_softplus(y: NDArray) -> NDArray:
     return y + np.log(-np.expm1(-y))
@@ -80,6 +55,9 @@ class BitwiseSoftQuantizer(nn.Module):
         feature ``j`` must have ``2**b_j - 1`` of them.
     representation : {"thermometer", "bits", "levels"}
         What the downstream network sees of each code.
+    learnable : bool, default=True
+        If False the thresholds stay at their initial values and training uses
+        hard steps too (the fixed binning baselines).
 
     Attributes
     ----------
@@ -90,7 +68,10 @@ class BitwiseSoftQuantizer(nn.Module):
     """
 
     def __init__(
-        self, init_thresholds: Sequence[NDArray], representation: str = "thermometer"
+        self,
+        init_thresholds: Sequence[NDArray],
+        representation: str = "thermometer",
+        learnable: bool = True,
     ) -> None:
         super().__init__()
         if representation not in REPRESENTATIONS:
@@ -122,6 +103,9 @@ class BitwiseSoftQuantizer(nn.Module):
         self.raw_gaps = nn.Parameter(
             torch.as_tensor(_inverse_softplus(gaps), dtype=torch.float32)
         )
+        self.first.requires_grad_(learnable)
+        self.raw_gaps.requires_grad_(learnable)
+        self.learnable = learnable
         self.steepness = 1.0
 
         if representation == "bits":
@@ -191,11 +175,11 @@ class BitwiseSoftQuantizer(nn.Module):
         """Quantize standardized features ``x``, or rebuild the input from ``codes``.
 
         Codes (what the server receives) always give the hard representation;
-        ``x`` gives soft steps in training mode and hard steps in eval mode.
+        ``x`` gives soft steps when training learnable thresholds, else hard steps.
         """
         if codes is not None:
             steps = self.steps_from_codes(codes)
-        elif self.training:
+        elif self.training and self.learnable:
             steps = self.soft_steps(x)
         else:
             steps = self.hard_steps(x)

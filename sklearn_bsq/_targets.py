@@ -44,7 +44,7 @@ def encode_target(task: str, y) -> EncodedTarget:
         if classes.size < 2:
             raise ValueError(
                 "classification needs samples of at least 2 classes, got 1 class "
-                f"({classes[0]!r})."
+                f"({classes.tolist()[0]!r})."
             )
         return EncodedTarget(indices.astype(np.int64), classes=classes)
     y = np.asarray(y, dtype=np.float64)

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from sklearn_bsq._quantizer import BitwiseSoftQuantizer, initial_thresholds
+from sklearn_bsq._init import initial_thresholds
+from sklearn_bsq._quantizer import BitwiseSoftQuantizer
 
 
 def make_quantizer(widths, representation="thermometer"):

@@ -1,0 +1,236 @@
+"""Score versus bits per feature on real data: SoftQuantizer against the baselines.
+
+Usage (from the repository root)::
+
+    python benchmarks/run_accuracy.py            # full protocol, resumes from the CSV
+    python benchmarks/run_accuracy.py --quick    # smoke test, a few minutes
+
+Protocol, the same for every method: per seed a fixed split into train (60 %),
+validation (20 %, for early stopping) and test (20 %); training data capped at
+``--max-train`` rows; features standardized inside the estimators; the same MLP,
+optimizer and epoch budget. Classification is scored by accuracy, regression by MSE
+on the target standardized with the training mean and std (the paper's metric).
+Every finished run is appended to ``runs.csv`` at once, so an interrupted run
+resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.model_selection import train_test_split
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import datasets  # noqa: E402
+
+METHODS = {
+    # name: (quantizer, threshold_init, representation); None = full precision
+    "float32": None,
+    "kbins-uniform": ("fixed", "uniform", "thermometer"),
+    "kbins-quantile": ("fixed", "quantile", "thermometer"),
+    "kbins-kmeans": ("fixed", "kmeans", "thermometer"),
+    "lsq": ("lsq", "uniform", "thermometer"),
+    "bsq-thermometer": ("soft", "quantile", "thermometer"),
+    "bsq-bits": ("soft", "quantile", "bits"),
+    "bsq-levels": ("soft", "quantile", "levels"),
+}
+FIELDS = [
+    "dataset",
+    "task",
+    "seed",
+    "method",
+    "bits",
+    "metric",
+    "score",
+    "fit_seconds",
+    "n_train",
+    "bytes_per_row",
+    "code_entropy_bits",
+]
+
+
+def split(X, y, task, seed, max_train, max_test):
+    """Fixed 60/20/20 split per seed; train+validation are returned together."""
+    stratify = y if task == "classification" else None
+    X_rest, X_test, y_rest, y_test = train_test_split(
+        X, y, test_size=0.2, random_state=seed, stratify=stratify
+    )
+    n_rest = min(len(y_rest), int(max_train / 0.75))
+    if n_rest < len(y_rest):
+        X_rest, _, y_rest, _ = train_test_split(
+            X_rest,
+            y_rest,
+            train_size=n_rest,
+            random_state=seed,
+            stratify=y_rest if task == "classification" else None,
+        )
+    if len(y_test) > max_test:
+        X_test, y_test = X_test[:max_test], y_test[:max_test]
+    return X_rest, X_test, y_rest, y_test
+
+
+def code_entropy(codes: np.ndarray) -> float:
+    """Mean over features of the empirical entropy of the codes, in bits."""
+    total = 0.0
+    for column in codes.T:
+        p = np.bincount(column) / len(column)
+        p = p[p > 0]
+        total += float(-(p * np.log2(p)).sum())
+    return total / codes.shape[1]
+
+
+def run_one(task_spec, folder, args):
+    import torch
+
+    from sklearn_bsq import FullPrecisionMLP, SoftQuantizer
+
+    torch.set_num_threads(1)  # one thread per worker: no oversubscription
+    name, seed, method, bits = task_spec
+    X, y, task = datasets.load(name, folder)
+    X_rest, X_test, y_rest, y_test = split(
+        X, y, task, seed, args.max_train, args.max_test
+    )
+    if task == "regression":  # train and score on the standardized target
+        mean, std = y_rest.mean(), y_rest.std()
+        y_rest, y_test = (y_rest - mean) / std, (y_test - mean) / std
+    common = dict(
+        max_epochs=args.max_epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        early_stopping=True,
+        validation_fraction=0.25,
+        n_iter_no_change=args.patience,
+        random_state=seed,
+        hidden_layer_sizes=tuple(args.hidden),
+    )
+    if METHODS[method] is None:
+        model = FullPrecisionMLP(task=task, **common)
+    else:
+        quantizer, init, representation = METHODS[method]
+        model = SoftQuantizer(
+            bits,
+            task=task,
+            quantizer=quantizer,
+            threshold_init=init,
+            representation=representation,
+            **common,
+        )
+    start = time.perf_counter()
+    model.fit(X_rest, y_rest)
+    seconds = time.perf_counter() - start
+    pred = model.predict(X_test)
+    if task == "classification":
+        metric, score = "accuracy", float((pred == y_test).mean())
+    else:
+        metric, score = "mse", float(((pred - y_test) ** 2).mean())
+    row = dict(
+        dataset=name,
+        task=task,
+        seed=seed,
+        method=method,
+        bits=bits,
+        metric=metric,
+        score=score,
+        fit_seconds=round(seconds, 3),
+        n_train=int(len(y_rest) * 0.75),
+        bytes_per_row=getattr(model, "bytes_per_row_", 4 * X.shape[1]),
+        code_entropy_bits=""
+        if METHODS[method] is None
+        else round(code_entropy(model.encode(X_test)), 4),
+    )
+    return row
+
+
+def done_keys(path: Path) -> set:
+    if not path.exists():
+        return set()
+    with path.open() as f:
+        return {
+            (r["dataset"], int(r["seed"]), r["method"], int(r["bits"]))
+            for r in csv.DictReader(f)
+        }
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument(
+        "--data-dir",
+        help="dataset folder (default $BSQ_DATA_DIR or ../shared/datasets)",
+    )
+    p.add_argument("--datasets", nargs="+", default=list(datasets.TASKS))
+    p.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    p.add_argument("--bits", nargs="+", type=int, default=[1, 2, 3, 4, 6, 8])
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--max-train", type=int, default=4000)
+    p.add_argument("--max-test", type=int, default=5000)
+    p.add_argument("--max-epochs", type=int, default=40)
+    p.add_argument("--patience", type=int, default=8)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--hidden", nargs="+", type=int, default=[64, 64])
+    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="3 datasets, 1 seed, widths 2 and 4, small budget (CI smoke test)",
+    )
+    args = p.parse_args(argv)
+    if args.quick:
+        args.datasets = ["wine_quality", "MagicTelescope", "satimage"]
+        args.seeds, args.bits = [0], [2, 4]
+        args.max_train, args.max_test, args.max_epochs = 1000, 1000, 8
+        args.out = str(Path(args.out) / "quick")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    folder = datasets.data_dir(args.data_dir)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    runs_path = out / "runs.csv"
+    if args.quick and runs_path.exists():
+        runs_path.unlink()  # the smoke test always runs from scratch
+    done = done_keys(runs_path)
+    todo = []
+    for name in args.datasets:
+        for seed in args.seeds:
+            for method in args.methods:
+                for bits in [32] if METHODS[method] is None else args.bits:
+                    if (name, seed, method, bits) not in done:
+                        todo.append((name, seed, method, bits))
+    print(f"{len(todo)} runs to do ({len(done)} already in {runs_path})", flush=True)
+    new_file = not runs_path.exists()
+    started = time.perf_counter()
+    with runs_path.open("a", newline="") as f:
+        writer = csv.DictWriter(f, FIELDS)
+        if new_file:
+            writer.writeheader()
+        jobs = Parallel(n_jobs=args.jobs, return_as="generator_unordered")(
+            delayed(run_one)(spec, folder, args) for spec in todo
+        )
+        for i, row in enumerate(jobs, 1):
+            writer.writerow(row)
+            f.flush()
+            elapsed = time.perf_counter() - started
+            print(
+                f"[{i}/{len(todo)} {elapsed:6.0f}s] {row['dataset']} "
+                f"seed={row['seed']} {row['method']} {row['bits']} bit: "
+                f"{row['metric']}={row['score']:.4f} ({row['fit_seconds']:.1f}s)",
+                flush=True,
+            )
+    import summarize
+
+    summarize.main([str(runs_path)])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

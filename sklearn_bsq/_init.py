@@ -1,0 +1,64 @@
+"""Initial thresholds per feature, on standardized training data (numpy only)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.preprocessing import KBinsDiscretizer
+
+THRESHOLD_INITS = ("quantile", "uniform", "kmeans")
+
+# Smallest gap between neighbouring initial thresholds, in standard deviations.
+MIN_GAP = 1e-3
+
+
+def initial_thresholds(
+    column: NDArray, n_thresholds: int, strategy: str = "quantile"
+) -> NDArray[np.float64]:
+    """Strictly increasing thresholds for one standardized feature.
+
+    ``"quantile"`` gives equal-frequency bins, ``"uniform"`` equal-width bins over
+    the training range, ``"kmeans"`` the bin edges of scikit-learn's 1-D k-means
+    binning. When the feature has no more distinct values than there are levels,
+    every strategy puts the thresholds halfway between neighbouring distinct
+    values (no training point sits on a threshold) and stacks the spare ones
+    just above the top. Thresholds that tie are nudged apart.
+    """
+    column = np.asarray(column, dtype=np.float64)
+    values = np.unique(column)
+    if values.size <= n_thresholds + 1:
+        thresholds = (values[:-1] + values[1:]) / 2
+    elif strategy == "quantile":
+        probs = np.arange(1, n_thresholds + 1) / (n_thresholds + 1)
+        thresholds = np.quantile(column, probs)
+    elif strategy == "uniform":
+        thresholds = np.linspace(values[0], values[-1], n_thresholds + 2)[1:-1]
+    elif strategy == "kmeans":
+        thresholds = _kmeans_edges(column, n_thresholds + 1)
+    else:
+        raise ValueError(
+            f"threshold_init must be one of {THRESHOLD_INITS}, got {strategy!r}."
+        )
+    return _strictly_increasing(thresholds, n_thresholds, top=values[-1])
+
+
+def _kmeans_edges(column: NDArray, n_bins: int) -> NDArray:
+    binner = KBinsDiscretizer(n_bins=n_bins, encode="ordinal", strategy="kmeans")
+    with warnings.catch_warnings():
+        # KBinsDiscretizer warns when it merges bins; fewer edges are padded below.
+        warnings.simplefilter("ignore", UserWarning)
+        binner.fit(column[:, None])
+    return binner.bin_edges_[0][1:-1]
+
+
+def _strictly_increasing(thresholds: NDArray, n_thresholds: int, top: float) -> NDArray:
+    """Pad to ``n_thresholds`` above ``top`` and break ties by ``MIN_GAP``."""
+    n_spare = n_thresholds - thresholds.size
+    start = max(top, thresholds[-1] if thresholds.size else top) + MIN_GAP
+    spare = start + MIN_GAP * np.arange(n_spare)
+    result = np.concatenate([thresholds, spare])
+    for k in range(1, result.size):
+        result[k] = max(result[k], result[k - 1] + MIN_GAP)
+    return result
