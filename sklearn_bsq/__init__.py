@@ -3,6 +3,7 @@
 from ._estimator import SoftQuantizer, SoftQuantizerClassifier, SoftQuantizerRegressor
 from ._packing import WIRE_FORMAT_VERSION, pack, unpack
 from ._reference import FullPrecisionMLP
+from .export import export_c, export_python
 
 __version__ = "0.1.0"
 
@@ -12,6 +13,8 @@ __all__ = [
     "SoftQuantizerClassifier",
     "SoftQuantizerRegressor",
     "WIRE_FORMAT_VERSION",
+    "export_c",
+    "export_python",
     "pack",
     "unpack",
     "__version__",

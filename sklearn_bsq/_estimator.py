@@ -21,9 +21,14 @@ from ._targets import standardization
 
 
 def _quiet_float32_overflow():
-    """Readings too large for float32 become inf when cast; the finiteness check
-    that follows names them, so numpy's cast warning would only add noise."""
-    return np.errstate(over="ignore")
+    """Silence numpy's overflow warnings while validating readings.
+
+    Readings too large for float32 become inf when cast, and scikit-learn's quick
+    finiteness test sums the array, which overflows for readings near the float32
+    limit. The finiteness check that follows names real problems, so the warnings
+    would only add noise.
+    """
+    return np.errstate(over="ignore", invalid="ignore")
 
 
 class _BaseSoftQuantizer(
@@ -52,7 +57,7 @@ class _BaseSoftQuantizer(
         batch_size=128,
         lr=3e-3,
         weight_decay=1e-4,
-        steepness=(1.0, 64.0),
+        steepness=(4.0, 256.0),
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -334,7 +339,7 @@ _PARAMETERS_DOC = """
         AdamW learning rate.
     weight_decay : float, default=1e-4
         AdamW weight decay.
-    steepness : (float, float), default=(1.0, 64.0)
+    steepness : (float, float), default=(4.0, 256.0)
         Sigmoid steepness in the first and last epoch, growing geometrically in
         between. Units are "levels per standard deviation": a value of ``s`` gives
         feature ``j`` the slope ``s * 2**n_bits[j]`` on the standardized feature.
@@ -439,7 +444,7 @@ class SoftQuantizer(_BaseSoftQuantizer):
         batch_size=128,
         lr=3e-3,
         weight_decay=1e-4,
-        steepness=(1.0, 64.0),
+        steepness=(4.0, 256.0),
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
