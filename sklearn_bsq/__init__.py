@@ -4,6 +4,7 @@ from ._estimator import SoftQuantizer, SoftQuantizerClassifier, SoftQuantizerReg
 from ._packing import WIRE_FORMAT_VERSION, pack, unpack
 from ._reference import FullPrecisionMLP
 from .export import export_c, export_python
+from .persistence import load, save
 
 __version__ = "0.1.0"
 
@@ -15,6 +16,8 @@ __all__ = [
     "WIRE_FORMAT_VERSION",
     "export_c",
     "export_python",
+    "load",
+    "save",
     "pack",
     "unpack",
     "__version__",

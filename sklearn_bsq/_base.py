@@ -102,8 +102,15 @@ class BaseMLPEstimator(BaseEstimator):
                 target.y, self.validation_fraction, classification, seed
             )
         seed_torch(seed)
-        self.net_ = make_net(
-            build_module(),
+        self.net_ = self._new_net(build_module(), seed, train_split, steepness)
+        self.net_.fit(X_std, target.y)
+        self.net_.module_.eval()
+
+    def _new_net(self, module: nn.Module, seed: int, train_split=None, steepness=None):
+        """The skorch net that trains (or, once initialized, serves) ``module``."""
+        classification = self.task_ == "classification"
+        return make_net(
+            module,
             classification=classification,
             n_classes=self._n_outputs() if classification else None,
             max_epochs=self.max_epochs,
@@ -116,8 +123,6 @@ class BaseMLPEstimator(BaseEstimator):
             n_iter_no_change=self.n_iter_no_change,
             steepness=steepness,
         )
-        self.net_.fit(X_std, target.y)
-        self.net_.module_.eval()
 
     def _predictions(self, outputs: np.ndarray) -> np.ndarray:
         """Labels or raw-unit values from network outputs."""

@@ -145,23 +145,31 @@ class _BaseSoftQuantizer(
             for j, b in enumerate(self.n_bits_)
         ]
 
-        def build_module():
-            if self.quantizer == "lsq":
-                quantizer = UniformSTEQuantizer(init)
-            else:
-                learnable = self.quantizer == "soft"
-                quantizer = BitwiseSoftQuantizer(init, self.representation, learnable)
-            return QuantizedMLP(quantizer, hidden, self._n_outputs())
-
-        self._fit_network(X_std, target, build_module, steepness)
-
+        self._fit_network(
+            X_std, target, lambda: self._build_module(init, hidden), steepness
+        )
         self.thresholds_ = self._raw_thresholds()
-        self.bytes_per_row_ = _packing.bytes_per_row(self.n_bits_)
-        self.compression_ratio_ = 32 * X.shape[1] / (8 * self.bytes_per_row_)
-        self._n_features_out = self.bytes_per_row_
+        self._set_sizes()
         codes = encode_codes(X, self.thresholds_, self.n_bits_)
         self.bin_values_ = bin_representatives(X, codes, self.thresholds_)
         return self
+
+    def _build_module(self, init_thresholds, hidden) -> QuantizedMLP:
+        """Quantizer + MLP for these initial (standardized) thresholds."""
+        if self.quantizer == "lsq":
+            quantizer = UniformSTEQuantizer(init_thresholds)
+        else:
+            learnable = self.quantizer == "soft"
+            quantizer = BitwiseSoftQuantizer(
+                init_thresholds, self.representation, learnable
+            )
+        return QuantizedMLP(quantizer, hidden, self._n_outputs())
+
+    def _set_sizes(self) -> None:
+        """Sizes that follow from ``n_bits_``."""
+        self.bytes_per_row_ = _packing.bytes_per_row(self.n_bits_)
+        self.compression_ratio_ = 32 * len(self.n_bits_) / (8 * self.bytes_per_row_)
+        self._n_features_out = self.bytes_per_row_
 
     def _raw_thresholds(self) -> list[np.ndarray]:
         """Learned thresholds in the caller's units, as float32 (what a node uses)."""

@@ -1,0 +1,245 @@
+"""save/load: data-only files that load whole or not at all."""
+
+import json
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sklearn_bsq import (
+    SoftQuantizer,
+    SoftQuantizerClassifier,
+    SoftQuantizerRegressor,
+    load,
+    save,
+)
+from sklearn_bsq.persistence import FORMAT_VERSION
+
+from conftest import FAST
+
+
+def fit(estimator, data, labels=None):
+    X_train, _, y_train, _ = data
+    y = y_train if labels is None else np.asarray(labels)[y_train]
+    return estimator.fit(X_train, y)
+
+
+@pytest.fixture(scope="module")
+def classifier(cancer):
+    return fit(SoftQuantizer([1, 2, 3, 4, 5] * 6, random_state=0, **FAST), cancer)
+
+
+CASES = {
+    "thermometer": lambda: SoftQuantizer(3, random_state=0, **FAST),
+    "bits": lambda: SoftQuantizerClassifier(
+        3, representation="bits", random_state=0, **FAST
+    ),
+    "levels": lambda: SoftQuantizer(2, representation="levels", random_state=0, **FAST),
+    "lsq": lambda: SoftQuantizer(3, quantizer="lsq", random_state=0, **FAST),
+    "fixed": lambda: SoftQuantizer(3, quantizer="fixed", random_state=0, **FAST),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_round_trip_classification(case, cancer, tmp_path):
+    est = fit(CASES[case](), cancer)
+    save(est, tmp_path / "m.bsq.npz")
+    loaded = load(tmp_path / "m.bsq.npz")
+    assert type(loaded) is type(est)
+    assert loaded.get_params() == est.get_params()
+    X_test = cancer[1]
+    np.testing.assert_array_equal(loaded.transform(X_test), est.transform(X_test))
+    np.testing.assert_array_equal(loaded.predict(X_test), est.predict(X_test))
+    np.testing.assert_array_equal(
+        loaded.predict_proba(X_test), est.predict_proba(X_test)
+    )
+    np.testing.assert_array_equal(
+        loaded.inverse_transform(est.transform(X_test)),
+        est.inverse_transform(est.transform(X_test)),
+    )
+
+
+def test_round_trip_regression_with_names(diabetes, tmp_path):
+    X_train, X_test, y_train, _ = diabetes
+    columns = [f"s{i}" for i in range(X_train.shape[1])]
+    est = SoftQuantizerRegressor(4, random_state=0, **FAST)
+    est.fit(pd.DataFrame(X_train, columns=columns), y_train)
+    save(est, tmp_path / "r.npz")
+    loaded = load(tmp_path / "r.npz")
+    assert loaded.feature_names_in_.tolist() == columns
+    df_test = pd.DataFrame(X_test, columns=columns)
+    np.testing.assert_array_equal(loaded.predict(df_test), est.predict(df_test))
+    packed = est.transform(df_test)
+    np.testing.assert_array_equal(loaded.predict_packed(packed), est.predict(df_test))
+
+
+def test_string_labels(cancer, tmp_path):
+    est = fit(SoftQuantizer(2, random_state=0, **FAST), cancer, ["no", "yes"])
+    save(est, tmp_path / "s.npz")
+    loaded = load(tmp_path / "s.npz")
+    assert loaded.classes_.tolist() == ["no", "yes"]
+    np.testing.assert_array_equal(loaded.predict(cancer[1]), est.predict(cancer[1]))
+
+
+def test_loaded_model_is_the_trimmed_server_form(classifier, tmp_path):
+    save(classifier, tmp_path / "m.npz")
+    loaded = load(tmp_path / "m.npz")
+    assert len(loaded.net_.history) == 0  # no training history
+    assert all(not s for s in loaded.net_.optimizer_.state.values())  # no moments
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as archive:
+        names = archive.files
+    assert not any("optim" in n or "history" in n for n in names)
+
+
+def test_load_in_a_fresh_process(classifier, cancer, tmp_path):
+    save(classifier, tmp_path / "m.npz")
+    np.save(tmp_path / "X.npy", cancer[1])
+    code = (
+        "import numpy as np, sys; from sklearn_bsq import load; "
+        f"m = load({str(tmp_path / 'm.npz')!r}); "
+        f"X = np.load({str(tmp_path / 'X.npy')!r}); "
+        "sys.stdout.buffer.write(m.transform(X).tobytes())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True)
+    assert out.stdout == classifier.transform(cancer[1]).tobytes()
+
+
+def test_refit_after_load(classifier, cancer, tmp_path):
+    save(classifier, tmp_path / "m.npz")
+    loaded = load(tmp_path / "m.npz")
+    X_train, _, y_train, _ = cancer
+    refit = loaded.fit(X_train, y_train)
+    np.testing.assert_array_equal(
+        refit.transform(X_train), classifier.transform(X_train)
+    )
+
+
+# ------------------------------------------------------------------ bad files
+def rewrite(path, out, change):
+    """Copy the archive with ``change(arrays, metadata)`` applied."""
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    metadata = json.loads(arrays.pop("__metadata__").tobytes())
+    change(arrays, metadata)
+    meta = np.frombuffer(json.dumps(metadata).encode(), np.uint8)
+    np.savez(out, __metadata__=meta, **arrays)
+
+
+@pytest.fixture
+def saved(classifier, tmp_path):
+    path = tmp_path / "good.npz"
+    save(classifier, path)
+    return path
+
+
+def test_truncated_file(saved, tmp_path):
+    data = saved.read_bytes()
+    for cut in (10, len(data) // 2, len(data) - 10):
+        bad = tmp_path / f"cut{cut}.npz"
+        bad.write_bytes(data[:cut])
+        with pytest.raises(ValueError, match="not a readable sklearn_bsq model file"):
+            load(bad)
+
+
+def test_corrupted_byte(saved, tmp_path):
+    data = bytearray(saved.read_bytes())
+    with zipfile.ZipFile(saved) as z:
+        info = z.getinfo("module.mlp.0.weight.npy")
+    data[info.header_offset + 200] ^= 0xFF  # inside the stored weights
+    bad = tmp_path / "flip.npz"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="sklearn_bsq model file"):
+        load(bad)
+
+
+def test_not_a_model_file(tmp_path):
+    (tmp_path / "text.npz").write_text("hello")
+    with pytest.raises(ValueError, match="not a readable"):
+        load(tmp_path / "text.npz")
+    np.savez(tmp_path / "plain.npz", a=np.zeros(3))
+    with pytest.raises(ValueError, match="no __metadata__"):
+        load(tmp_path / "plain.npz")
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        load(tmp_path / "nothing.npz")
+
+
+def test_pickled_arrays_are_refused(saved, tmp_path):
+    def add_object(arrays, metadata):
+        arrays["module.evil"] = np.array([object()], dtype=object)
+
+    bad = tmp_path / "pickle.npz"
+    rewrite(saved, bad, add_object)
+    with pytest.raises(ValueError, match="allow_pickle"):
+        load(bad)
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (
+            lambda a, m: m.update(format_version=FORMAT_VERSION + 1),
+            "format version 2 is not",
+        ),
+        (lambda a, m: m.update(format="other"), "does not name the sklearn_bsq format"),
+        (lambda a, m: m.update({"class": "os.system"}), "unknown estimator class"),
+        (lambda a, m: a.update(n_bits=a["n_bits"][:-1]), "array 'n_bits' has shape"),
+        (lambda a, m: a.update(n_bits=a["n_bits"] + 1), "array 'thresholds' has shape"),
+        (
+            lambda a, m: a.update(thresholds=a["thresholds"] + 1),
+            "stored thresholds do not",
+        ),
+        (
+            lambda a, m: a.update(feature_scale=a["feature_scale"] * 2),
+            "stored thresholds",
+        ),
+        (lambda a, m: a.pop("module.mlp.0.weight"), "module.mlp.0.weight"),
+        (lambda a, m: a.update({"module.extra": np.zeros(2)}), "unexpected arrays"),
+        (
+            lambda a, m: a.update(
+                {"module.mlp.0.weight": a["module.mlp.0.weight"][:, :-1]}
+            ),
+            "size mismatch",
+        ),
+        (
+            lambda a, m: a.update(
+                {"module.mlp.0.bias": a["module.mlp.0.bias"] * np.nan}
+            ),
+            "NaN or infinity",
+        ),
+        (lambda a, m: m["classes"].update(values=[0]), "at least 2 labels"),
+        (lambda a, m: m.update(task="ranking"), "unknown task"),
+    ],
+)
+def test_inconsistent_files(saved, tmp_path, change, match):
+    bad = tmp_path / "bad.npz"
+    rewrite(saved, bad, change)
+    with pytest.raises(ValueError, match=match):
+        load(bad)
+
+
+def test_interrupted_save_keeps_the_old_file(classifier, saved, monkeypatch):
+    before = saved.read_bytes()
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez", crash)
+    with pytest.raises(KeyboardInterrupt):
+        save(classifier, saved)
+    assert saved.read_bytes() == before
+    assert sorted(p.name for p in saved.parent.iterdir()) == ["good.npz"]
+
+
+def test_save_refuses_other_objects(tmp_path):
+    with pytest.raises(TypeError, match="takes a SoftQuantizer"):
+        save(object(), tmp_path / "x.npz")
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        save(SoftQuantizer(), tmp_path / "x.npz")
