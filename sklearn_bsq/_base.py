@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from numbers import Integral, Real
 
@@ -84,6 +85,14 @@ class BaseMLPEstimator(BaseEstimator):
     def _n_outputs(self) -> int:
         return 1 if self.task_ == "regression" else len(self.classes_)
 
+    def _discard_fitted_state(self) -> None:
+        """Forget everything a failed ``fit`` may have set, so that no half-fitted
+        estimator is left: the next use raises ``NotFittedError``."""
+        for name in list(vars(self)):
+            if name.endswith("_") and not name.startswith("__"):
+                delattr(self, name)
+        self.__dict__.pop("_n_features_out", None)
+
     def _fit_network(
         self,
         X_std: np.ndarray,
@@ -103,8 +112,22 @@ class BaseMLPEstimator(BaseEstimator):
             )
         seed_torch(seed)
         self.net_ = self._new_net(build_module(), seed, train_split, steepness)
-        self.net_.fit(X_std, target.y)
+        self.net_.fit(X_std, target.y)  # skorch ends training quietly on Ctrl-C
         self.net_.module_.eval()
+        self._warn_if_interrupted()
+
+    def _warn_if_interrupted(self) -> None:
+        epochs = len(self.net_.history)
+        stopper = dict(self.net_.callbacks_).get("early_stopping")
+        stopped_early = stopper is not None and stopper.misses_ >= stopper.patience
+        if epochs < self.max_epochs and not stopped_early:
+            which = "the best epoch so far" if stopper is not None else "that epoch"
+            warnings.warn(
+                f"training was interrupted in epoch {epochs} of {self.max_epochs}; "
+                f"the estimator is fitted with the network of {which}.",
+                UserWarning,
+                stacklevel=4,
+            )
 
     def _new_net(self, module: nn.Module, seed: int, train_split=None, steepness=None):
         """The skorch net that trains (or, once initialized, serves) ``module``."""

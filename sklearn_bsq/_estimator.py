@@ -20,15 +20,18 @@ from ._quantizer import REPRESENTATIONS, BitwiseSoftQuantizer
 from ._targets import standardization
 
 
-def _quiet_float32_overflow():
-    """Silence numpy's overflow warnings while validating readings.
-
-    Readings too large for float32 become inf when cast, and scikit-learn's quick
-    finiteness test sums the array, which overflows for readings near the float32
-    limit. The finiteness check that follows names real problems, so the warnings
-    would only add noise.
-    """
-    return np.errstate(over="ignore", invalid="ignore")
+def _check_numeric_columns(X) -> None:
+    """Name non-numeric DataFrame columns instead of failing on their first value."""
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None or not hasattr(X, "columns"):
+        return
+    for column, dtype in zip(X.columns, dtypes, strict=True):
+        if getattr(dtype, "kind", "O") not in "biuf":
+            raise TypeError(
+                f"column {column!r} has dtype {dtype}; SoftQuantizer needs numeric "
+                "features. Encode it first, e.g. with OrdinalEncoder in a "
+                "ColumnTransformer, or drop it."
+            )
 
 
 class _BaseSoftQuantizer(
@@ -85,6 +88,16 @@ class _BaseSoftQuantizer(
         tags.transformer_tags.preserves_dtype = []
         return tags
 
+    def _validate_readings(self, X, y="no_validation", *, reset: bool):
+        """``validate_data`` for readings, cast to float32 as a device compares them."""
+        _check_numeric_columns(X)
+        # Readings beyond float32 become inf in the cast and scikit-learn's quick
+        # finiteness test sums the array (overflowing near the float32 limit); the
+        # finiteness check that follows names real problems, so numpy's warnings
+        # would only add noise.
+        with np.errstate(over="ignore", invalid="ignore"):
+            return validate_data(self, X, y, dtype=np.float32, reset=reset)
+
     # ------------------------------------------------------------ validation
     def _validate_n_bits(self, n_features: int) -> np.ndarray:
         if isinstance(self.n_bits, Integral) and not isinstance(self.n_bits, bool):
@@ -131,10 +144,16 @@ class _BaseSoftQuantizer(
         self : object
             The fitted estimator.
         """
+        try:
+            return self._fit(X, y)
+        except BaseException:
+            self._discard_fitted_state()
+            raise
+
+    def _fit(self, X, y):
         steepness = self._validate_steepness()
         hidden = self._check_hidden_layer_sizes()
-        with _quiet_float32_overflow():
-            X, y = validate_data(self, X, y, dtype=np.float32)
+        X, y = self._validate_readings(X, y, reset=True)
         self.n_bits_ = self._validate_n_bits(X.shape[1])
         target = self._prepare_target(y)
 
@@ -198,8 +217,7 @@ class _BaseSoftQuantizer(
             outside the training range get the first or the last code.
         """
         check_is_fitted(self)
-        with _quiet_float32_overflow():
-            X = validate_data(self, X, dtype=np.float32, reset=False)
+        X = self._validate_readings(X, reset=False)
         return encode_codes(X, self.thresholds_, self.n_bits_)
 
     def transform(self, X):

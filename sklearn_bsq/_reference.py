@@ -76,6 +76,13 @@ class FullPrecisionMLP(BaseMLPEstimator):
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Train the MLP on standardized float32 features."""
+        try:
+            return self._fit(X, y)
+        except BaseException:
+            self._discard_fitted_state()
+            raise
+
+    def _fit(self, X, y):
         hidden = self._check_hidden_layer_sizes()
         X, y = validate_data(self, X, y, dtype=np.float32)
         target = self._prepare_target(y)

@@ -1,81 +1,141 @@
-"""Bad input is refused before training, with a message that names the problem."""
+"""The bad-input battery: every public entry point against hostile input.
+
+Each case either has a documented result (asserted) or raises a ValueError /
+TypeError whose message names the problem. Device encoders and ``load`` have
+their own bad-input tests in test_export.py and test_persistence.py.
+"""
+
+import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from sklearn.exceptions import NotFittedError
 
-from sklearn_bsq import SoftQuantizer, SoftQuantizerRegressor
+from sklearn_bsq import SoftQuantizer, SoftQuantizerClassifier, SoftQuantizerRegressor
+from sklearn_bsq._training import SteepnessSchedule
 
 from conftest import FAST
 
-
-@pytest.fixture(scope="module")
-def data():
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(60, 3))
-    return X, (X[:, 0] > 0).astype(int)
+rng = np.random.default_rng(0)
+X3 = rng.normal(size=(60, 3))
+Y3 = (X3[:, 0] > 0).astype(int)
 
 
 @pytest.fixture(scope="module")
-def fitted(data):
-    return SoftQuantizer(3, random_state=0, **{**FAST, "max_epochs": 2}).fit(*data)
+def fitted():
+    return SoftQuantizer(3, random_state=0, **{**FAST, "max_epochs": 2}).fit(X3, Y3)
 
 
-def with_value(X, value):
-    X = X.astype(object if isinstance(value, str) else float).copy()
+def with_value(value):
+    X = X3.astype(object if isinstance(value, str) or value is None else float).copy()
     X[1, 2] = value
     return X
 
 
-@pytest.mark.parametrize(
-    "value, error, match",
-    [
-        (np.nan, ValueError, "Input X contains NaN"),
-        (np.inf, ValueError, "Input X contains infinity"),
-        (-np.inf, ValueError, "Input X contains infinity"),
-        (1e39, ValueError, "infinity or a value too large"),
-        ("abc", ValueError, "could not convert string to float"),
-    ],
-)
-def test_bad_values_in_X(data, fitted, value, error, match):
-    X, y = data
-    bad = with_value(X, value)
+NAN = (ValueError, "Input X contains NaN")
+INF = (ValueError, "Input X contains infinity")
+X_CASES = {
+    "nan": (with_value(np.nan), NAN),
+    "+inf": (with_value(np.inf), INF),
+    "-inf": (with_value(-np.inf), INF),
+    "None": (with_value(None), NAN),
+    "1e39 (beyond float32)": (with_value(1e39), (ValueError, "value too large")),
+    "string": (with_value("abc"), (ValueError, "could not convert string to float")),
+    "complex": (X3 + 1j, (ValueError, "Complex data not supported")),
+    "no rows": (X3[:0], (ValueError, r"0 sample\(s\)")),
+    "no features": (X3[:, :0], (ValueError, r"0 feature\(s\)")),
+    "1-D": (X3[:, 0], (ValueError, "Expected 2D array")),
+    "3-D": (X3[:, :, None], (ValueError, "dim 3")),
+    "sparse": (sp.csr_matrix(X3), (TypeError, "Sparse data was passed")),
+    "categorical column": (
+        pd.DataFrame(
+            {"a": pd.Categorical(["x", "y"] * 30), "b": X3[:, 1], "c": X3[:, 2]}
+        ),
+        (TypeError, "column 'a' has dtype category; SoftQuantizer needs numeric"),
+    ),
+    "string column": (
+        pd.DataFrame({"a": ["x"] * 60, "b": X3[:, 1], "c": X3[:, 2]}),
+        (TypeError, "column 'a' has dtype"),
+    ),
+}
+X_METHODS = ["fit", "encode", "transform", "predict", "predict_proba", "score"]
+
+
+def call(fitted, method, X):
+    if method == "fit":
+        return SoftQuantizer(3, random_state=0, **FAST).fit(X, Y3[: X.shape[0]])
+    if method == "score":
+        return fitted.score(X, Y3[: X.shape[0]])
+    return getattr(fitted, method)(X)
+
+
+@pytest.mark.parametrize("method", X_METHODS)
+@pytest.mark.parametrize("case", list(X_CASES))
+def test_bad_readings(fitted, case, method):
+    X, (error, match) = X_CASES[case]
     with pytest.raises(error, match=match):
-        SoftQuantizer(**FAST).fit(bad, y)
-    for method in (fitted.encode, fitted.transform, fitted.predict):
-        with pytest.raises(error, match=match):
-            method(bad)
+        call(fitted, method, X)
 
 
-def test_complex_values(data):
-    X, y = data
-    with pytest.raises(ValueError, match="Complex data not supported"):
-        SoftQuantizer(**FAST).fit(X + 1j, y)
-
-
-def test_sparse_input(data, fitted):
-    X, y = data
-    with pytest.raises(TypeError, match="Sparse data was passed"):
-        SoftQuantizer(**FAST).fit(sp.csr_matrix(X), y)
-    with pytest.raises(TypeError, match="Sparse data was passed"):
-        fitted.transform(sp.csr_matrix(X))
-
-
-def test_wrong_number_of_features(data, fitted):
-    X, _ = data
+@pytest.mark.parametrize("method", X_METHODS[1:])
+def test_wrong_feature_count_and_names(fitted, method):
     with pytest.raises(
         ValueError, match="X has 2 features, but SoftQuantizer is expecting 3"
     ):
-        fitted.transform(X[:, :2])
+        call(fitted, method, X3[:, :2])
+    named = SoftQuantizer(3, random_state=0, **FAST).fit(
+        pd.DataFrame(X3, columns=["a", "b", "c"]), Y3
+    )
+    with pytest.raises(ValueError, match="feature names should match"):
+        call(named, method, pd.DataFrame(X3, columns=["a", "b", "z"]))
 
 
-def test_zero_features_and_empty_input(data):
-    X, y = data
-    with pytest.raises(ValueError, match="0 feature"):
-        SoftQuantizer(**FAST).fit(X[:, :0], y)
-    with pytest.raises(ValueError, match="0 sample"):
-        SoftQuantizer(**FAST).fit(X[:0], y[:0])
+@pytest.mark.parametrize(
+    "convert",
+    [
+        lambda X: X.astype(np.float16),
+        lambda X: np.round(X * 100).astype(np.int32),
+        lambda X: X > 0,
+        lambda X: X.astype(object),
+        lambda X: X.astype(str).astype(object),  # numeric strings are parsed
+        lambda X: pd.DataFrame(X).astype("Float64"),
+    ],
+    ids=["float16", "int32", "bool", "object numbers", "numeric strings", "nullable"],
+)
+def test_other_numeric_inputs_are_read_as_float32(fitted, convert):
+    X = convert(X3)
+    expected = fitted.encode(np.asarray(X, dtype=np.float64).astype(np.float32))
+    np.testing.assert_array_equal(fitted.encode(X), expected)
+    assert fitted.transform(X).shape == (60, 2)
+
+
+def test_huge_but_finite_readings_take_the_end_codes(fitted):
+    X = np.array([[1e38, -1e38, 3.4e38], [-3.4e38, 1e38, -1e38]])
+    assert fitted.encode(X).tolist() == [[7, 0, 7], [0, 7, 0]]
+
+
+# ------------------------------------------------------------------ training data
+def test_one_sample():
+    reg = SoftQuantizerRegressor(2, random_state=0, **FAST).fit(X3[:1], [3.0])
+    assert reg.predict(X3[:1]) == pytest.approx([3.0], abs=1.0)
+    with pytest.raises(ValueError, match="at least 2 classes, got 1 class"):
+        SoftQuantizerClassifier(2, **FAST).fit(X3[:1], [1])
+
+
+def test_one_feature_constant_features_and_two_values():
+    X = np.column_stack([X3[:, 0], np.full(60, 5.0), np.where(X3[:, 1] > 0, 2.0, 7.0)])
+    sq = SoftQuantizer(3, random_state=0, **FAST).fit(X, Y3)
+    codes = sq.encode(X)
+    assert np.unique(codes[:, 1]).size == 1  # a constant carries nothing
+    assert np.unique(codes[:, 2]).size <= 2  # two values, at most two codes
+    assert all(np.all(np.diff(t) >= 0) for t in sq.thresholds_)
+    one = SoftQuantizer(2, random_state=0, **FAST).fit(X[:, :1], Y3)
+    assert one.transform(X[:, :1]).shape == (60, 1)
 
 
 @pytest.mark.parametrize(
@@ -86,16 +146,19 @@ def test_zero_features_and_empty_input(data):
         (-1, ValueError, "'n_bits' parameter"),
         (2.5, ValueError, "'n_bits' parameter"),
         ("4", ValueError, "'n_bits' parameter"),
+        (None, ValueError, "'n_bits' parameter"),
         (True, TypeError, "n_bits must be an int or a sequence"),
         ([4, 4], ValueError, "n_bits has 2 entries but X has 3 features"),
+        ([[4, 4, 4]], ValueError, "n_bits has 3 entries"),
         ([4, 0, 4], ValueError, r"must be in 1..16; got \[0\] at feature index \[1\]"),
         ([4, 17, 4], ValueError, r"must be in 1..16; got \[17\]"),
         ([4, 2.5, 4], TypeError, "bit widths must be integers"),
+        (["4", "4", "4"], TypeError, "bit widths must be integers"),
     ],
 )
-def test_bad_n_bits(data, n_bits, error, match):
+def test_bad_n_bits(n_bits, error, match):
     with pytest.raises(error, match=match):
-        SoftQuantizer(n_bits, **FAST).fit(*data)
+        SoftQuantizer(n_bits, **FAST).fit(X3, Y3)
 
 
 @pytest.mark.parametrize(
@@ -106,66 +169,195 @@ def test_bad_n_bits(data, n_bits, error, match):
         (dict(hidden_layer_sizes=(0,)), "hidden_layer_sizes must hold positive ints"),
         (dict(representation="onehot"), "'representation' parameter"),
         (dict(task="ranking"), "'task' parameter"),
+        (dict(quantizer="magic"), "'quantizer' parameter"),
+        (
+            dict(early_stopping=True, validation_fraction=0.01),
+            "empty training or valid",
+        ),
     ],
 )
-def test_bad_settings(data, params, match):
+def test_bad_settings(params, match):
     with pytest.raises(ValueError, match=match):
-        SoftQuantizer(**{**FAST, **params}).fit(*data)
+        SoftQuantizer(**{**FAST, **params}).fit(X3, Y3)
 
 
-def test_target_with_nan(data):
-    X, _ = data
-    y = np.linspace(0, 1, len(X))
-    y[5] = np.nan
-    with pytest.raises(ValueError, match="Input y contains NaN"):
-        SoftQuantizerRegressor(**FAST).fit(X, y)
+@pytest.mark.parametrize(
+    "y, error, match",
+    [
+        (
+            np.where(np.arange(60) == 5, np.nan, 1.5 * np.arange(60)),
+            ValueError,
+            "y contains NaN",
+        ),
+        (
+            np.where(np.arange(60) == 5, np.inf, 1.5 * np.arange(60)),
+            ValueError,
+            "y contains inf",
+        ),
+        (np.zeros(60, dtype=int), ValueError, "at least 2 classes, got 1 class"),
+        (np.ones((60, 2)), ValueError, "y should be a 1d array"),
+        (np.arange(59), ValueError, "inconsistent numbers of samples"),
+        (None, ValueError, "requires y to be passed"),
+    ],
+)
+def test_bad_targets(y, error, match):
+    with pytest.raises(error, match=match):
+        SoftQuantizer(**FAST).fit(X3, y)
 
 
-def test_single_class(data):
-    X, _ = data
-    with pytest.raises(ValueError, match="at least 2 classes, got 1 class"):
-        SoftQuantizer(**FAST).fit(X, np.zeros(len(X), dtype=int))
+def test_string_and_column_targets_work():
+    labels = np.array(["low", "high"])[Y3]
+    clf = SoftQuantizer(2, random_state=0, **FAST).fit(X3, labels)
+    assert set(clf.predict(X3)) <= {"low", "high"}
+    with pytest.warns(Warning, match="column-vector y"):
+        SoftQuantizer(2, random_state=0, **FAST).fit(X3, Y3[:, None])
 
 
-def test_multi_output_target(data):
-    X, _ = data
-    with pytest.raises(ValueError, match="y should be a 1d array"):
-        SoftQuantizer(**FAST).fit(X, np.ones((len(X), 2)))
+# ------------------------------------------------------------ server-side input
+BYTES_METHODS = [
+    "decode",
+    "inverse_transform",
+    "predict_packed",
+    "predict_proba_packed",
+]
+BYTES_CASES = {
+    "too wide": (np.zeros((2, 3), np.uint8), ValueError, r"shape \(n_samples, 2\)"),
+    "too narrow": (np.zeros((2, 1), np.uint8), ValueError, r"shape \(n_samples, 2\)"),
+    "3-D": (np.zeros((2, 2, 1), np.uint8), ValueError, r"shape \(n_samples, 2\)"),
+    "int64": (np.zeros((2, 2), np.int64), TypeError, "dtype uint8"),
+    "float": (np.zeros((2, 2)), TypeError, "dtype uint8"),
+    "python bytes": (b"\x00\x00", TypeError, "np.frombuffer"),
+    "padding": (
+        np.array([[0, 1]], np.uint8),
+        ValueError,
+        "non-zero padding bits in row 0",
+    ),
+}
 
 
-def test_unfitted(data):
-    X, _ = data
+@pytest.mark.parametrize("method", BYTES_METHODS)
+@pytest.mark.parametrize("case", list(BYTES_CASES))
+def test_bad_bytes(fitted, method, case):
+    packed, error, match = BYTES_CASES[case]
+    with pytest.raises(error, match=match):
+        getattr(fitted, method)(packed)
+
+
+def test_a_single_row_of_bytes_is_accepted(fitted):
+    row = fitted.transform(X3[:1])[0]
+    np.testing.assert_array_equal(fitted.decode(row), fitted.encode(X3[:1]))
+    np.testing.assert_array_equal(
+        fitted.decode(np.frombuffer(row.tobytes(), np.uint8)), fitted.encode(X3[:1])
+    )
+
+
+@pytest.mark.parametrize(
+    "codes, error, match",
+    [
+        (np.array([[8, 0, 0]]), ValueError, "codes out of range"),
+        (np.array([[0, -1, 0]]), ValueError, "codes out of range"),
+        (np.array([[1, 0]]), ValueError, r"codes must have shape \(n_samples, 3\)"),
+        (np.array([[1.0, 0.0, 0.0]]), TypeError, "codes must be integers"),
+    ],
+)
+def test_bad_codes(fitted, codes, error, match):
+    with pytest.raises(error, match=match):
+        fitted.predict_codes(codes)
+
+
+def test_unfitted_entry_points():
+    sq = SoftQuantizer()
+    for method in ["encode", "transform", "predict", "predict_proba"]:
+        with pytest.raises(NotFittedError):
+            getattr(sq, method)(X3)
+    for method in BYTES_METHODS:
+        with pytest.raises(NotFittedError):
+            getattr(sq, method)(np.zeros((1, 2), np.uint8))
+
+
+# ------------------------------------------------------------------ training faults
+def test_diverging_loss_stops_with_advice_and_leaves_nothing_fitted(fitted):
+    y = np.linspace(0, 1, 60)
+    reg = SoftQuantizerRegressor(3, random_state=0, **{**FAST, "lr": 1e12})
+    with pytest.raises(FloatingPointError, match="Try a smaller lr"):
+        reg.fit(X3 * 1e30, y)
     with pytest.raises(NotFittedError):
-        SoftQuantizer().transform(X)
+        reg.predict(X3)
+
+
+def test_failed_refit_does_not_leave_the_old_model_half_replaced():
+    sq = SoftQuantizer(3, random_state=0, **FAST).fit(X3, Y3)
+    with pytest.raises(ValueError):
+        sq.fit(X3, np.zeros(60, dtype=int))
+    assert not hasattr(sq, "thresholds_") and not hasattr(sq, "net_")
     with pytest.raises(NotFittedError):
-        SoftQuantizer().predict_packed(np.zeros((1, 2), dtype=np.uint8))
+        sq.transform(X3)
 
 
-def test_bad_bytes(fitted):
-    # 3 features x 3 bits = 9 bits: 2 bytes per row, 7 padding bits
-    good = np.zeros((2, 2), dtype=np.uint8)
-    assert fitted.predict_packed(good).shape == (2,)
-    with pytest.raises(ValueError, match=r"shape \(n_samples, 2\)"):
-        fitted.predict_packed(np.zeros((2, 3), dtype=np.uint8))
-    with pytest.raises(TypeError, match="dtype uint8"):
-        fitted.decode(good.astype(np.int32))
-    with pytest.raises(ValueError, match="non-zero padding bits"):
-        fitted.predict_proba_packed(np.array([[0, 1]], dtype=np.uint8))
+def test_keyboard_interrupt_leaves_a_fitted_model_and_says_so(monkeypatch):
+    original = SteepnessSchedule.on_epoch_begin
+
+    def interrupt_in_epoch_3(self, net, **kwargs):
+        if len(net.history) == 3:
+            raise KeyboardInterrupt
+        original(self, net, **kwargs)
+
+    monkeypatch.setattr(SteepnessSchedule, "on_epoch_begin", interrupt_in_epoch_3)
+    sq = SoftQuantizer(3, random_state=0, **FAST)
+    with pytest.warns(UserWarning, match="interrupted in epoch 3 of 15"):
+        sq.fit(X3, Y3)
+    packed = sq.transform(X3)
+    np.testing.assert_array_equal(sq.predict_packed(packed), sq.predict(X3))
 
 
-def test_bad_codes(fitted):
-    with pytest.raises(ValueError, match="codes out of range"):
-        fitted.predict_codes(np.array([[8, 0, 0]]))
-    with pytest.raises(ValueError, match=r"codes must have shape \(n_samples, 3\)"):
-        fitted.predict_codes(np.array([[1, 0]]))
+# ------------------------------------------------------------------ properties
+WIDTH_SETS = [[1, 5, 16], [3, 3, 3], [8, 2, 11]]
 
 
-def test_constant_feature_and_one_feature_work():
-    rng = np.random.default_rng(1)
-    X = np.column_stack([rng.normal(size=80), np.full(80, 5.0)])
-    y = (X[:, 0] > 0).astype(int)
-    sq = SoftQuantizer(2, random_state=0, **FAST).fit(X, y)
-    assert np.unique(sq.encode(X)[:, 1]).size == 1  # one code: nothing to tell
-    assert np.all(np.diff(sq.thresholds_[1]) >= 0)
-    one = SoftQuantizer(2, random_state=0, **FAST).fit(X[:, :1], y)
-    assert one.transform(X[:, :1]).shape == (80, 1)
+@pytest.fixture(scope="module")
+def models():
+    out = []
+    for widths in WIDTH_SETS:
+        sq = SoftQuantizer(widths, representation="levels", random_state=0, **FAST)
+        out.append(sq.set_params(max_epochs=1).fit(X3 * [1, 100, 1e-3], Y3))
+    return out
+
+
+BIG = float(np.float32(3e38))
+finite_float32 = st.floats(-BIG, BIG, allow_nan=False, width=32)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    index=st.integers(0, len(WIDTH_SETS) - 1),
+    X=arrays(np.float32, (8, 3), elements=finite_float32),
+)
+def test_codes_in_range_and_round_trip(models, index, X):
+    sq = models[index]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        codes = sq.encode(X)
+        assert np.all(codes <= (1 << sq.n_bits_) - 1)
+        np.testing.assert_array_equal(sq.decode(sq.transform(X)), codes)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    index=st.integers(0, len(WIDTH_SETS) - 1),
+    feature=st.integers(0, 2),
+    values=arrays(np.float32, 12, elements=finite_float32),
+)
+def test_codes_are_monotone_in_each_feature(models, index, feature, values):
+    sq = models[index]
+    X = np.tile(X3[:1], (values.size, 1)).astype(np.float32)
+    X[:, feature] = np.sort(values)
+    codes = sq.encode(X)[:, feature].astype(int)
+    assert np.all(np.diff(codes) >= 0)

@@ -1,6 +1,8 @@
 """SoftQuantizer: the node/server invariants, fitted state, and everyday use."""
 
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -110,6 +112,24 @@ class TestReproducibility:
         np.testing.assert_array_equal(
             a.predict_proba(cancer[1]), b.predict_proba(cancer[1])
         )
+
+    def test_same_seed_same_bytes_in_another_process(self, cancer, tmp_path):
+        np.save(tmp_path / "X.npy", cancer[0])
+        np.save(tmp_path / "y.npy", cancer[2])
+        np.save(tmp_path / "T.npy", cancer[1])
+        code = (
+            "import sys, numpy as np\n"
+            "from sklearn_bsq import SoftQuantizer\n"
+            f"d = {str(tmp_path)!r}\n"
+            "X, y, T = (np.load(f'{d}/{n}.npy') for n in 'XyT')\n"
+            f"sq = SoftQuantizer(3, random_state=7, **{FAST!r}).fit(X, y)\n"
+            "sys.stdout.buffer.write(sq.transform(T).tobytes())\n"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, check=True
+        )
+        here = self.fit(cancer, 7).transform(cancer[1])
+        assert out.stdout == here.tobytes()
 
     def test_different_seed_different_model(self, cancer):
         a, b = self.fit(cancer, 1), self.fit(cancer, 2)
