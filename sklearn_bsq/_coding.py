@@ -59,3 +59,86 @@ def bin_representatives(
             means = sums / counts
         representatives.append(np.where(counts > 0, means, midpoints))
     return representatives
+
+
+class BucketEncoder:
+    """Fast exact ``encode_codes``: a lookup table on the top 16 bits of each float.
+
+    The top 16 bits of a float32 (sign, exponent, 7 mantissa bits) cut the number
+    line into 65,536 buckets. For every feature and bucket the table stores the
+    code of the bucket's smallest value and the (at most ``SLOTS``) thresholds
+    that fall inside the bucket, padded with +inf; a reading's code is then the
+    base code plus one comparison per slot. Readings in the rare buckets that
+    hold more thresholds get an exact binary search. Rows are processed in
+    chunks that stay in cache and bound the extra memory.
+    """
+
+    MAX_SLOTS = 2
+    # Above this share of overfull buckets (very wide codes) plain binary search
+    # per column is faster.
+    MAX_OVERFLOW = 1e-3
+    _CHUNK_ROWS = 8192
+
+    def __init__(self, thresholds: Sequence[NDArray[np.float32]], widths) -> None:
+        self.thresholds = [np.asarray(t, dtype=np.float32) for t in thresholds]
+        self.dtype = code_dtype(widths)
+        patterns = np.arange(1 << 16, dtype=np.uint32) << np.uint32(16)
+        ends = np.stack(
+            [patterns.view(np.float32), (patterns | np.uint32(0xFFFF)).view(np.float32)]
+        )
+        with np.errstate(invalid="ignore"):
+            low_value, high_value = np.fmin(*ends), np.fmax(*ends)  # NaN ends ignored
+        bases, insides = [], []
+        for t in self.thresholds:
+            base = np.searchsorted(t, low_value, side="left")
+            bases.append(base)
+            insides.append(np.searchsorted(t, high_value, side="left") - base)
+        n_slots = int(min(self.MAX_SLOTS, max(1, max(i.max() for i in insides))))
+        slots = []
+        for t, base, inside in zip(self.thresholds, bases, insides, strict=True):
+            padded = np.concatenate([t, np.full(n_slots, np.inf, np.float32)])
+            slot = padded[base[:, None] + np.arange(n_slots)]
+            slot[np.arange(n_slots)[None, :] >= inside[:, None]] = np.inf
+            slots.append(slot)
+        self.base = np.concatenate(bases).astype(self.dtype)
+        self.slots = [
+            np.ascontiguousarray(np.concatenate(slots)[:, k]) for k in range(n_slots)
+        ]
+        self.overflow = np.concatenate(insides) > n_slots
+        self.any_overflow = bool(self.overflow.any())
+        self.use_table = self.overflow.mean() <= self.MAX_OVERFLOW
+        self.widths = widths
+        self.offsets = np.arange(len(self.thresholds), dtype=np.uint32) << np.uint32(16)
+
+    def __call__(self, X: NDArray[np.float32]) -> NDArray[np.unsignedinteger]:
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        if not self.use_table:
+            return encode_codes(X, self.thresholds, self.widths)
+        n, d = X.shape
+        codes = np.empty((n, d), dtype=self.dtype)
+        rows = min(n, self._CHUNK_ROWS)
+        index = np.empty((rows, d), dtype=np.uint32)
+        bound = np.empty((rows, d), dtype=np.float32)
+        above = np.empty((rows, d), dtype=bool)
+        for start in range(0, n, self._CHUNK_ROWS):
+            stop = min(start + self._CHUNK_ROWS, n)
+            m = stop - start
+            x, idx, out = X[start:stop], index[:m], codes[start:stop]
+            np.right_shift(x.view(np.uint32), np.uint32(16), out=idx)
+            idx += self.offsets
+            np.take(self.base, idx, out=out)
+            for slot in self.slots:
+                np.take(slot, idx, out=bound[:m])
+                np.greater(x, bound[:m], out=above[:m])
+                out += above[:m]
+            if self.any_overflow:
+                np.take(self.overflow, idx, out=above[:m])
+                if above[:m].any():
+                    r, c = np.nonzero(above[:m])
+                    for j in np.unique(c):
+                        sel = c == j
+                        values = x[r[sel], j]
+                        out[r[sel], j] = np.searchsorted(
+                            self.thresholds[j], values, "left"
+                        )
+        return codes

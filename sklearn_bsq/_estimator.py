@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _packing
 from ._base import BaseMLPEstimator, has_predict_proba
-from ._coding import bin_representatives, encode_codes
+from ._coding import BucketEncoder, bin_representatives
 from ._init import THRESHOLD_INITS, initial_thresholds
 from ._lsq import UniformSTEQuantizer
 from ._module import QuantizedMLP
@@ -169,7 +169,7 @@ class _BaseSoftQuantizer(
         )
         self.thresholds_ = self._raw_thresholds()
         self._set_sizes()
-        codes = encode_codes(X, self.thresholds_, self.n_bits_)
+        codes = self._encoder()(X)
         self.bin_values_ = bin_representatives(X, codes, self.thresholds_)
         return self
 
@@ -183,6 +183,19 @@ class _BaseSoftQuantizer(
                 init_thresholds, self.representation, learnable
             )
         return QuantizedMLP(quantizer, hidden, self._n_outputs())
+
+    def _encoder(self) -> BucketEncoder:
+        """The fast encoder for the current thresholds, built once and cached."""
+        cached = self.__dict__.get("_bucket_encoder")
+        if cached is None or cached[0] is not self.thresholds_:
+            cached = (self.thresholds_, BucketEncoder(self.thresholds_, self.n_bits_))
+            self._bucket_encoder = cached
+        return cached[1]
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_bucket_encoder", None)  # 65,536 entries per feature: rebuilt
+        return state
 
     def _set_sizes(self) -> None:
         """Sizes that follow from ``n_bits_``."""
@@ -218,7 +231,7 @@ class _BaseSoftQuantizer(
         """
         check_is_fitted(self)
         X = self._validate_readings(X, reset=False)
-        return encode_codes(X, self.thresholds_, self.n_bits_)
+        return self._encoder()(X)
 
     def transform(self, X):
         """Packed bytes a node sends, wire format v1.

@@ -106,6 +106,8 @@ def make_net(
         optimizer__weight_decay=weight_decay,
         iterator_train__shuffle=True,
         iterator_train__generator=torch.Generator().manual_seed(seed),
+        # prediction and validation only: large batches, same results, less overhead
+        iterator_valid__batch_size=max(batch_size, 4096),
         train_split=train_split,
         callbacks=callbacks,
         verbose=verbose,

@@ -1,0 +1,53 @@
+"""The fast bucket encoder gives exactly the codes of the plain binary search."""
+
+import numpy as np
+import pytest
+
+from sklearn_bsq._coding import BucketEncoder, encode_codes
+
+
+def adversarial_rows(thresholds, rng, n_random=20000):
+    specials = np.array(
+        [0.0, -0.0, np.inf, -np.inf, 1e-45, -1e-45, 1e-38, 3.4e38, -3.4e38, 1.0, -1.0],
+        dtype=np.float32,
+    )
+    columns = []
+    for t in thresholds:
+        near = np.concatenate(
+            [
+                t,
+                np.nextafter(t, np.float32(np.inf)),
+                np.nextafter(t, np.float32(-np.inf)),
+            ]
+        )
+        values = np.concatenate(
+            [near, specials, rng.normal(scale=3, size=n_random).astype(np.float32)]
+        )
+        columns.append(values)
+    n = max(len(c) for c in columns)
+    return np.stack([np.resize(c, n) for c in columns], axis=1).astype(np.float32)
+
+
+@pytest.mark.parametrize("width", [1, 2, 3, 4, 6, 8, 10, 12])
+def test_matches_binary_search(width):
+    rng = np.random.default_rng(width)
+    thresholds = [
+        np.sort(rng.normal(scale=s, size=2**width - 1)).astype(np.float32)
+        for s in (1e-3, 1.0, 1e3, 1e30)
+    ]
+    thresholds[1][:3] = [-1.0, 0.0, 0.0][: thresholds[1][:3].size]  # ties, zero
+    thresholds[1] = np.sort(thresholds[1])
+    widths = [width] * 4
+    X = adversarial_rows(thresholds, rng)
+    encoder = BucketEncoder(thresholds, widths)
+    np.testing.assert_array_equal(encoder(X), encode_codes(X, thresholds, widths))
+
+
+def test_mixed_widths_and_chunk_boundaries():
+    rng = np.random.default_rng(0)
+    widths = [1, 5, 9, 16]
+    thresholds = [np.sort(rng.normal(size=2**b - 1)).astype(np.float32) for b in widths]
+    X = rng.normal(size=(BucketEncoder._CHUNK_ROWS * 2 + 7, 4)).astype(np.float32)
+    codes = BucketEncoder(thresholds, widths)(X)
+    assert codes.dtype == np.uint16
+    np.testing.assert_array_equal(codes, encode_codes(X, thresholds, widths))
