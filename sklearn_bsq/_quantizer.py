@@ -96,6 +96,11 @@ class BitwiseSoftQuantizer(nn.Module):
             gaps[j, : t.size - 1] = np.diff(t)
         mask = np.arange(k_max)[None, :] < counts[:, None]
         self.register_buffer("mask", torch.as_tensor(mask))
+        # With equal widths there is no padding: skip masking and gathers.
+        self.dense = bool(mask.all())
+        self.register_buffer(
+            "step_index", torch.as_tensor(np.flatnonzero(mask)), persistent=False
+        )
         self.register_buffer(
             "slope_scale", torch.as_tensor(2.0**n_bits, dtype=torch.float32)
         )
@@ -113,7 +118,9 @@ class BitwiseSoftQuantizer(nn.Module):
             flips = np.stack([_bit_flip_matrix(b, k_max, b_max) for b in n_bits])
             self.register_buffer("bit_flips", torch.as_tensor(flips))
             bit_mask = np.arange(b_max)[None, :] < n_bits[:, None]
-            self.register_buffer("bit_mask", torch.as_tensor(bit_mask))
+            self.register_buffer(
+                "bit_index", torch.as_tensor(np.flatnonzero(bit_mask)), persistent=False
+            )
             self.out_features = int(n_bits.sum())
         elif representation == "levels":
             centers = self._initial_levels(padded, counts)
@@ -151,7 +158,7 @@ class BitwiseSoftQuantizer(nn.Module):
         """Sigmoid steps, shape ``(n, d, K_max)``, zero on padding."""
         slope = self.steepness * self.slope_scale[:, None]
         steps = torch.sigmoid(slope * (x[:, :, None] - self.thresholds()[None]))
-        return steps * self.mask
+        return steps if self.dense else steps * self.mask
 
     def hard_steps(self, x: Tensor) -> Tensor:
         """Hard steps ``1[x > t]``, shape ``(n, d, K_max)``, zero on padding."""
@@ -164,11 +171,13 @@ class BitwiseSoftQuantizer(nn.Module):
 
     def represent(self, steps: Tensor) -> Tensor:
         """Map step vectors to what the network sees (see the module docstring)."""
+        n = steps.shape[0]
         if self.representation == "thermometer":
-            return steps[:, self.mask]
+            flat = steps.reshape(n, -1)
+            return flat if self.dense else flat.index_select(1, self.step_index)
         if self.representation == "bits":
-            bits = torch.einsum("ndk,dkb->ndb", steps, self.bit_flips)
-            return bits[:, self.bit_mask]
+            bits = torch.einsum("ndk,dkb->ndb", steps, self.bit_flips).reshape(n, -1)
+            return bits if self.dense else bits.index_select(1, self.bit_index)
         return self.level_start + (steps * self.level_steps).sum(dim=2)
 
     def forward(self, x: Tensor | None = None, codes: Tensor | None = None) -> Tensor:

@@ -39,12 +39,14 @@ class SteepnessSchedule(Callback):
 
 
 class StopOnNonFiniteLoss(Callback):
-    """Stop with a clear error as soon as a training loss is NaN or infinite."""
+    """Stop with a clear error after an epoch whose training loss is not finite.
 
-    def on_batch_end(self, net, training=False, **kwargs) -> None:
-        if not training:
-            return
-        loss = net.history[-1, "batches", -1, "train_loss"]
+    Checked per epoch, not per batch, to keep the training loop lean: the epoch
+    loss is the mean of its batch losses, so one NaN batch makes it NaN.
+    """
+
+    def on_epoch_end(self, net, **kwargs) -> None:
+        loss = net.history[-1, "train_loss"]
         if not math.isfinite(loss):
             raise FloatingPointError(
                 f"the training loss became {loss} in epoch {len(net.history)}. "
