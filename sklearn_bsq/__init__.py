@@ -5,11 +5,14 @@ from ._packing import WIRE_FORMAT_VERSION, pack, unpack
 from ._reference import FullPrecisionMLP
 from .export import export_c, export_python
 from .persistence import load, save
+from .plotting import RateAccuracyDisplay, ThresholdDisplay
 
 __version__ = "0.1.0"
 
 __all__ = [
     "FullPrecisionMLP",
+    "RateAccuracyDisplay",
+    "ThresholdDisplay",
     "SoftQuantizer",
     "SoftQuantizerClassifier",
     "SoftQuantizerRegressor",

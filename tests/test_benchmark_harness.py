@@ -1,0 +1,40 @@
+"""The accuracy benchmark's --quick mode runs end to end (CI smoke test)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "datasets"
+
+
+def test_quick_benchmark(tmp_path):
+    if not (DATA / "MagicTelescope.csv.gz").exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must have the datasets at {DATA}")
+        pytest.skip("the shared datasets are not beside this checkout")
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "run_accuracy.py"),
+            "--quick",
+            "--out",
+            str(tmp_path),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    out = tmp_path / "quick"
+    lines = (out / "runs.csv").read_text().splitlines()
+    assert len(lines) == 1 + 3 * (1 + 7 * 2)  # header + 3 datasets x 15 runs
+    summary = (out / "summary.md").read_text()
+    assert "Within 1 % of float32 at 4 bits" in summary
+    assert sorted(p.name for p in (out / "plots").iterdir()) == [
+        "MagicTelescope.png",
+        "satimage.png",
+        "wine_quality.png",
+    ]

@@ -1,0 +1,85 @@
+"""Displays: rendered with Agg, checked through the artists they draw."""
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_bsq import RateAccuracyDisplay, SoftQuantizer, ThresholdDisplay
+
+from conftest import FAST
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def fitted(cancer):
+    X_train, _, y_train, _ = cancer
+    columns = [f"f{i}" for i in range(30)]
+    sq = SoftQuantizer([2] * 10 + [3] * 20, random_state=0, **FAST)
+    return sq.fit(pd.DataFrame(X_train, columns=columns), y_train), columns
+
+
+def test_threshold_display_draws_learned_and_initial_lines(fitted, cancer):
+    sq, columns = fitted
+    X = pd.DataFrame(cancer[0], columns=columns)
+    display = ThresholdDisplay.from_estimator(sq, X, features=[0, "f12"])
+    assert len(display.axes_) == 2
+    assert [len(lines) for lines in display.learned_lines_] == [3, 7]
+    assert [len(lines) for lines in display.initial_lines_] == [3, 7]
+    drawn = [line.get_xdata()[0] for line in display.learned_lines_[1]]
+    np.testing.assert_allclose(drawn, sq.thresholds_[12])
+    assert display.axes_[1].get_title() == "f12 (3 bit)"
+    assert len(display.axes_[0].patches) == 50  # histogram bars
+
+
+def test_threshold_display_on_given_axes(fitted, cancer):
+    sq, columns = fitted
+    fig, axes = plt.subplots(1, 3)
+    display = ThresholdDisplay.from_estimator(
+        sq, pd.DataFrame(cancer[0], columns=columns), features=[1, 2, 3], ax=axes
+    )
+    assert display.figure_ is fig and list(display.axes_) == list(axes)
+
+
+def test_rate_accuracy_display_from_search(cancer):
+    X_train, _, y_train, _ = cancer
+    pipe = make_pipeline(
+        StandardScaler(), SoftQuantizer(random_state=0, **{**FAST, "max_epochs": 3})
+    )
+    search = GridSearchCV(pipe, {"softquantizer__n_bits": [1, 2, 4]}, cv=2)
+    search.fit(X_train, y_train)
+    display = RateAccuracyDisplay.from_cv_results(search, reference_score=0.97)
+    x, y = display.line_.lines[0].get_data()
+    # 30 features: 1 bit -> 4 bytes, 2 bits -> 8 bytes, 4 bits -> 15 bytes
+    assert x.tolist() == [32.0, 64.0, 120.0]
+    order = np.argsort([1, 2, 4])
+    np.testing.assert_allclose(y, search.cv_results_["mean_test_score"][order])
+    assert display.reference_line_.get_ydata()[0] == 0.97
+    assert display.ax_.get_xlabel() == "bits per sample"
+
+
+def test_rate_accuracy_display_from_table_as_compression():
+    display = RateAccuracyDisplay.from_results(
+        [16, 32, 64], [0.8, 0.9, 0.95], n_features=8, x="compression_ratio"
+    )
+    x, _ = display.line_.lines[0].get_data()
+    assert sorted(x.tolist()) == [4.0, 8.0, 16.0]
+    assert display.reference_line_ is None
+
+
+def test_rate_accuracy_display_errors():
+    with pytest.raises(ValueError, match="needs n_features"):
+        RateAccuracyDisplay.from_results([8], [0.5], x="compression_ratio")
+    with pytest.raises(ValueError, match="x must be"):
+        RateAccuracyDisplay.from_results([8], [0.5], x="speed")
