@@ -361,3 +361,35 @@ def test_codes_are_monotone_in_each_feature(models, index, feature, values):
     X[:, feature] = np.sort(values)
     codes = sq.encode(X)[:, feature].astype(int)
     assert np.all(np.diff(codes) >= 0)
+
+
+# ------------------------------------------------- device export and model files
+@pytest.mark.parametrize("export", ["export_c", "export_python"])
+def test_export_entry_points(fitted, export):
+    import sklearn_bsq
+
+    function = getattr(sklearn_bsq, export)
+    with pytest.raises(NotFittedError):
+        function(SoftQuantizer())
+    with pytest.raises(TypeError, match="is not an estimator instance"):
+        function(object())
+    if export == "export_c":
+        with pytest.raises(ValueError, match="name must be a C identifier"):
+            function(fitted, name="my model")
+
+
+@pytest.mark.parametrize(
+    "content, error, match",
+    [
+        (b"", ValueError, "not a readable sklearn_bsq model file"),
+        (b"PK\x03\x04garbage", ValueError, "not a readable sklearn_bsq model file"),
+        (b"\x93NUMPY", ValueError, "not a readable"),
+    ],
+)
+def test_load_entry_point(tmp_path, content, error, match):
+    from sklearn_bsq import load
+
+    path = tmp_path / "model.bsq.npz"
+    path.write_bytes(content)
+    with pytest.raises(error, match=match):
+        load(path)
