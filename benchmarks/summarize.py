@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 BASELINES = ["kbins-uniform", "kbins-quantile", "kbins-kmeans", "lsq"]
-PRIMARY = "bsq-thermometer"  # the estimator's default representation
+PRIMARY = "bsq-levels"  # the estimator's default representation
 TOLERANCE = 0.01  # "within 1 % (relative) of full precision"
 
 
@@ -108,6 +108,35 @@ def targets(agg: pd.DataFrame, primary: str) -> tuple[str, dict]:
     return "\n".join(lines), counts
 
 
+def relative_gap_table(agg: pd.DataFrame, methods, bits_list) -> str:
+    """Median over datasets of the relative loss against float32, per method and width.
+
+    Accuracy: (float32 - score) / float32; MSE: (score - float32) / float32. Lower is
+    better; negative means better than float32.
+    """
+    gaps = {}
+    for (_dataset, metric), part in agg.groupby(["dataset", "metric"]):
+        fp = part[part.method == "float32"]
+        if not len(fp):
+            continue
+        ref = fp["mean"].iloc[0]
+        sign = -1.0 if higher_is_better(metric) else 1.0
+        for _, row in part[part.method != "float32"].iterrows():
+            gap = sign * (row["mean"] - ref) / abs(ref)
+            gaps.setdefault((row["method"], row["bits"]), []).append(gap)
+    lines = [
+        "| method | " + " | ".join(f"{b} bit" for b in bits_list) + " |",
+        "|---" * (len(bits_list) + 1) + "|",
+    ]
+    for method in methods:
+        cells = []
+        for b in bits_list:
+            values = gaps.get((method, b), [])
+            cells.append(f"{100 * np.median(values):+.1f} %" if values else "")
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def entropy_table(agg: pd.DataFrame, primary: str, bits_list) -> str:
     mine = agg[agg.method == primary]
     lines = [
@@ -187,6 +216,8 @@ def main(argv=None) -> int:
         f"\n## Empirical entropy of the transmitted codes ({primary}, "
         "bits per feature)\n",
         entropy_table(agg, primary, bits_list),
+        "\n## Median relative loss against float32 (lower is better)\n",
+        relative_gap_table(agg, methods, bits_list),
         "\n## Scores per dataset\n",
         score_table(agg, methods, bits_list),
         "",

@@ -52,7 +52,7 @@ class _BaseSoftQuantizer(
         self,
         n_bits=4,
         *,
-        representation="thermometer",
+        representation="levels",
         quantizer="soft",
         threshold_init="quantile",
         hidden_layer_sizes=(64, 64),
@@ -355,7 +355,7 @@ _PARAMETERS_DOC = """
     n_bits : int or sequence of int, default=4
         Bits per feature (1..16), one int for all features or one per feature.
         Feature ``j`` is cut into ``2**n_bits[j]`` intervals.
-    {task}representation : {{"thermometer", "bits", "levels"}}, default="thermometer"
+    {task}representation : {{"thermometer", "bits", "levels"}}, default="levels"
         What the network sees of each code: the ``2**b - 1`` step outputs, the
         ``b`` binary digits of the code, or one trainable level value. All are
         rebuilt on the server from the code alone.
@@ -475,7 +475,7 @@ class SoftQuantizer(_BaseSoftQuantizer):
         n_bits=4,
         *,
         task="auto",
-        representation="thermometer",
+        representation="levels",
         quantizer="soft",
         threshold_init="quantile",
         hidden_layer_sizes=(64, 64),
