@@ -39,8 +39,6 @@ class UniformSTEQuantizer(nn.Module):
         only the first and last are used to place the initial uniform grid.
     """
 
-    representation = "lsq"
-
     def __init__(self, init_thresholds: Sequence[NDArray]) -> None:
         super().__init__()
         counts = np.array([len(t) for t in init_thresholds])
