@@ -85,6 +85,14 @@ class BaseMLPEstimator(BaseEstimator):
     def _n_outputs(self) -> int:
         return 1 if self.task_ == "regression" else len(self.classes_)
 
+    def _fit_or_forget(self, X, y):
+        """Run the subclass's ``_fit``; on any failure forget all fitted state."""
+        try:
+            return self._fit(X, y)
+        except BaseException:
+            self._discard_fitted_state()
+            raise
+
     def _discard_fitted_state(self) -> None:
         """Forget everything a failed ``fit`` may have set, so that no half-fitted
         estimator is left: the next use raises ``NotFittedError``."""

@@ -144,11 +144,7 @@ class _BaseSoftQuantizer(
         self : object
             The fitted estimator.
         """
-        try:
-            return self._fit(X, y)
-        except BaseException:
-            self._discard_fitted_state()
-            raise
+        return self._fit_or_forget(X, y)
 
     def _fit(self, X, y):
         steepness = self._validate_steepness()

@@ -76,11 +76,7 @@ class FullPrecisionMLP(BaseMLPEstimator):
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Train the MLP on standardized float32 features."""
-        try:
-            return self._fit(X, y)
-        except BaseException:
-            self._discard_fitted_state()
-            raise
+        return self._fit_or_forget(X, y)
 
     def _fit(self, X, y):
         hidden = self._check_hidden_layer_sizes()
