@@ -240,7 +240,8 @@ class _BaseSoftQuantizer(
         -------
         packed : ndarray of shape (n_samples, bytes_per_row_), dtype uint8
         """
-        return _packing.pack(self.encode(X), self.n_bits_)
+        # encode's codes are in range by construction: skip pack's range check.
+        return _packing.pack_in_range(self.encode(X), self.n_bits_)
 
     # ----------------------------------------------------- server-side path
     def decode(self, packed):

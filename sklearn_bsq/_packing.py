@@ -146,6 +146,15 @@ def pack(codes: ArrayLike, widths: ArrayLike) -> NDArray[np.uint8]:
     if codes.dtype == bool or not np.issubdtype(codes.dtype, np.integer):
         raise TypeError(f"codes must be integers, got dtype {codes.dtype}.")
     _check_codes_in_range(codes, widths)
+    return pack_in_range(codes, widths)
+
+
+def pack_in_range(codes: np.ndarray, widths: NDArray[np.int64]) -> NDArray[np.uint8]:
+    """:func:`pack` for integer codes already known to be in range.
+
+    For codes the library computed itself (``transform``), where the range check
+    would be a full extra pass over the data.
+    """
     layout = _Layout.from_widths(widths)
     n = codes.shape[0]
     words = np.zeros((n, layout.n_words), dtype=np.uint64)

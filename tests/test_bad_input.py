@@ -325,13 +325,14 @@ def models():
 
 BIG = float(np.float32(3e38))
 finite_float32 = st.floats(-BIG, BIG, allow_nan=False, width=32)
-
-
-@settings(
+PROPERTY_SETTINGS = settings(
     max_examples=60,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
+
+
+@PROPERTY_SETTINGS
 @given(
     index=st.integers(0, len(WIDTH_SETS) - 1),
     X=arrays(np.float32, (8, 3), elements=finite_float32),
@@ -345,11 +346,7 @@ def test_codes_in_range_and_round_trip(models, index, X):
         np.testing.assert_array_equal(sq.decode(sq.transform(X)), codes)
 
 
-@settings(
-    max_examples=60,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@PROPERTY_SETTINGS
 @given(
     index=st.integers(0, len(WIDTH_SETS) - 1),
     feature=st.integers(0, 2),
