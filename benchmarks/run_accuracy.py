@@ -39,7 +39,10 @@ METHODS = {
     "bsq-thermometer": ("soft", "quantile", "thermometer"),
     "bsq-bits": ("soft", "quantile", "bits"),
     "bsq-levels": ("soft", "quantile", "levels"),
+    # learned widths: `bits` is the average budget per feature (run_allocation.py)
+    "bsq-auto": ("soft", "quantile", "levels"),
 }
+LEARNED_WIDTHS = {"bsq-auto"}
 FIELDS = [
     "dataset",
     "task",
@@ -53,6 +56,8 @@ FIELDS = [
     "bytes_per_row",
     "code_entropy_bits",
 ]
+# run_allocation.py also records the widths each run used.
+ALLOCATION_FIELDS = [*FIELDS, "widths"]
 
 
 def split(X, y, task, seed, max_train, max_test):
@@ -113,8 +118,11 @@ def run_one(task_spec, folder, args):
         model = FullPrecisionMLP(task=task, **common)
     else:
         quantizer, init, representation = METHODS[method]
+        widths = dict(n_bits=bits)
+        if method in LEARNED_WIDTHS:
+            widths = dict(n_bits="auto", bit_budget=bits * X.shape[1])
         model = SoftQuantizer(
-            bits,
+            **widths,
             task=task,
             quantizer=quantizer,
             threshold_init=init,
@@ -143,6 +151,7 @@ def run_one(task_spec, folder, args):
         code_entropy_bits=""
         if METHODS[method] is None
         else round(code_entropy(model.encode(X_test)), 4),
+        widths=" ".join(str(b) for b in getattr(model, "n_bits_", [])),
     )
     return row
 
@@ -164,7 +173,12 @@ def parse_args(argv=None):
         help="dataset folder (default $BSQ_DATA_DIR or ../shared/datasets)",
     )
     p.add_argument("--datasets", nargs="+", default=list(datasets.TASKS))
-    p.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    p.add_argument(
+        "--methods",
+        nargs="+",
+        default=[m for m in METHODS if m not in LEARNED_WIDTHS],
+        choices=list(METHODS),
+    )
     p.add_argument("--bits", nargs="+", type=int, default=[1, 2, 3, 4, 6, 8])
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--max-train", type=int, default=4000)
@@ -192,6 +206,15 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    runs_path = execute(args, FIELDS)
+    import summarize
+
+    summarize.main([str(runs_path)])
+    return 0
+
+
+def execute(args, fields) -> Path:
+    """Run every (dataset, seed, method, bits) not yet in the CSV; its path."""
     folder = datasets.data_dir(args.data_dir)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -210,7 +233,7 @@ def main(argv=None) -> int:
     new_file = not runs_path.exists()
     started = time.perf_counter()
     with runs_path.open("a", newline="") as f:
-        writer = csv.DictWriter(f, FIELDS)
+        writer = csv.DictWriter(f, fields, extrasaction="ignore")
         if new_file:
             writer.writeheader()
         jobs = Parallel(n_jobs=args.jobs, return_as="generator_unordered")(
@@ -226,10 +249,7 @@ def main(argv=None) -> int:
                 f"{row['metric']}={row['score']:.4f} ({row['fit_seconds']:.1f}s)",
                 flush=True,
             )
-    import summarize
-
-    summarize.main([str(runs_path)])
-    return 0
+    return runs_path
 
 
 if __name__ == "__main__":

@@ -110,32 +110,46 @@ class BaseMLPEstimator(BaseEstimator):
     ) -> None:
         """Seed, build the module, train it with skorch; sets ``net_``."""
         classification = self.task_ == "classification"
-        seed = int(
-            check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        )
+        seed = self._draw_seed()
         train_split = None
         if self.early_stopping:
             train_split = validation_split(
                 target.y, self.validation_fraction, classification, seed
             )
-        seed_torch(seed)
-        self.net_ = self._new_net(build_module(), seed, train_split, steepness)
-        self.net_.fit(X_std, target.y)  # skorch ends training quietly on Ctrl-C
-        self.net_.module_.eval()
-        self._warn_if_interrupted()
-
-    def _warn_if_interrupted(self) -> None:
-        epochs = len(self.net_.history)
-        stopper = dict(self.net_.callbacks_).get("early_stopping")
-        stopped_early = stopper is not None and stopper.misses_ >= stopper.patience
-        if epochs < self.max_epochs and not stopped_early:
+        self.net_ = self._train(
+            build_module, seed, X_std, target.y, train_split, steepness
+        )
+        if self._interrupted(self.net_):
+            stopper = dict(self.net_.callbacks_).get("early_stopping")
             which = "the best epoch so far" if stopper is not None else "that epoch"
             warnings.warn(
-                f"training was interrupted in epoch {epochs} of {self.max_epochs}; "
-                f"the estimator is fitted with the network of {which}.",
+                f"training was interrupted in epoch {len(self.net_.history)} of "
+                f"{self.max_epochs}; the estimator is fitted with the network of "
+                f"{which}.",
                 UserWarning,
                 stacklevel=4,
             )
+
+    def _draw_seed(self) -> int:
+        """A torch seed from ``random_state`` (a new draw for a RandomState)."""
+        return int(
+            check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        )
+
+    def _train(self, build_module, seed, X, y, train_split, steepness):
+        """Seed torch, build the module and train it; returns the net in eval mode."""
+        seed_torch(seed)
+        net = self._new_net(build_module(), seed, train_split, steepness)
+        net.fit(X, y)  # skorch ends training quietly on Ctrl-C
+        net.module_.eval()
+        return net
+
+    def _interrupted(self, net) -> bool:
+        """Whether training ended before its epochs ran out, other than by early
+        stopping (skorch ends quietly on Ctrl-C)."""
+        stopper = dict(net.callbacks_).get("early_stopping")
+        stopped_early = stopper is not None and stopper.misses_ >= stopper.patience
+        return len(net.history) < self.max_epochs and not stopped_early
 
     def _new_net(self, module: nn.Module, seed: int, train_split=None, steepness=None):
         """The skorch net that trains (or, once initialized, serves) ``module``."""

@@ -45,10 +45,14 @@ def bin_representatives(
 
     The mean of the training readings that fall into the bin; an empty bin gets
     the midpoint of its thresholds (the outer bins extend by one neighbouring gap).
+    A feature without thresholds (not transmitted) gets the mean of its readings.
     """
     representatives = []
     for j, t in enumerate(thresholds):
         t = t.astype(np.float64)
+        if t.size == 0:
+            representatives.append(np.array([X[:, j].mean(dtype=np.float64)]))
+            continue
         n_levels = t.size + 1
         counts = np.bincount(codes[:, j], minlength=n_levels)
         sums = np.bincount(codes[:, j], weights=X[:, j], minlength=n_levels)

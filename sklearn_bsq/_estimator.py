@@ -9,8 +9,11 @@ from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
+from skorch.dataset import Dataset
+from skorch.helper import predefined_split
 
 from . import _packing
+from ._allocation import greedy_bit_removal, start_width
 from ._base import BaseMLPEstimator, has_predict_proba
 from ._coding import BucketEncoder, bin_representatives
 from ._init import THRESHOLD_INITS, initial_thresholds
@@ -18,6 +21,7 @@ from ._lsq import UniformSTEQuantizer
 from ._module import QuantizedMLP
 from ._quantizer import REPRESENTATIONS, BitwiseSoftQuantizer
 from ._targets import standardization
+from ._training import holdout_indices
 
 
 def _check_numeric_columns(X) -> None:
@@ -41,7 +45,12 @@ class _BaseSoftQuantizer(
 
     _parameter_constraints: dict = {
         **BaseMLPEstimator._parameter_constraints,
-        "n_bits": [Interval(Integral, 1, 16, closed="both"), "array-like"],
+        "n_bits": [
+            Interval(Integral, 1, 16, closed="both"),
+            "array-like",
+            StrOptions({"auto"}),
+        ],
+        "bit_budget": [Interval(Integral, 1, None, closed="left"), None],
         "representation": [StrOptions(set(REPRESENTATIONS))],
         "quantizer": [StrOptions({"soft", "fixed", "lsq"})],
         "threshold_init": [StrOptions(set(THRESHOLD_INITS))],
@@ -52,6 +61,7 @@ class _BaseSoftQuantizer(
         self,
         n_bits=4,
         *,
+        bit_budget=None,
         representation="levels",
         quantizer="soft",
         threshold_init="quantile",
@@ -68,6 +78,7 @@ class _BaseSoftQuantizer(
         verbose=0,
     ):
         self.n_bits = n_bits
+        self.bit_budget = bit_budget
         self.representation = representation
         self.quantizer = quantizer
         self.threshold_init = threshold_init
@@ -99,6 +110,22 @@ class _BaseSoftQuantizer(
             return validate_data(self, X, y, dtype=np.float32, reset=reset)
 
     # ------------------------------------------------------------ validation
+    def _validate_bit_budget(self) -> int | None:
+        """The budget when widths are learned (``n_bits="auto"``), else None."""
+        auto = isinstance(self.n_bits, str) and self.n_bits == "auto"
+        if auto and self.bit_budget is None:
+            raise ValueError(
+                "n_bits='auto' learns the widths under a total budget: give "
+                "bit_budget, the bits per sample (e.g. 2 * n_features)."
+            )
+        if not auto and self.bit_budget is not None:
+            raise ValueError(
+                f"bit_budget={self.bit_budget} is used only with n_bits='auto'; "
+                f"n_bits={self.n_bits!r} fixes the widths. Set n_bits='auto' or "
+                "bit_budget=None."
+            )
+        return int(self.bit_budget) if auto else None
+
     def _validate_n_bits(self, n_features: int) -> np.ndarray:
         if isinstance(self.n_bits, Integral) and not isinstance(self.n_bits, bool):
             widths = np.full(n_features, int(self.n_bits))
@@ -113,7 +140,13 @@ class _BaseSoftQuantizer(
                     f"n_bits has {widths.size} entries but X has {n_features} "
                     "features; give one width per feature or a single int."
                 )
-        return _packing.check_bit_widths(widths, allow_zero=False)
+        widths = _packing.check_bit_widths(widths, allow_zero=True)
+        if not widths.any():
+            raise ValueError(
+                "n_bits gives every feature 0 bits; at least one feature must be "
+                "transmitted (width >= 1)."
+            )
+        return widths
 
     def _validate_steepness(self) -> tuple[float, float]:
         steep = self.steepness
@@ -149,12 +182,19 @@ class _BaseSoftQuantizer(
     def _fit(self, X, y):
         steepness = self._validate_steepness()
         hidden = self._check_hidden_layer_sizes()
+        budget = self._validate_bit_budget()
         X, y = self._validate_readings(X, y, reset=True)
-        self.n_bits_ = self._validate_n_bits(X.shape[1])
+        if budget is None:
+            self.n_bits_ = self._validate_n_bits(X.shape[1])
+        self.__dict__.pop("allocation_trace_", None)  # from an earlier "auto" fit
         target = self._prepare_target(y)
 
         self.feature_mean_, self.feature_scale_ = standardization(X)
         X_std = ((X - self.feature_mean_) / self.feature_scale_).astype(np.float32)
+        if budget is not None:
+            self.n_bits_, self.allocation_trace_ = self._allocate_bits(
+                X_std, target, budget, hidden, steepness
+            )
         init = [
             initial_thresholds(X_std[:, j], 2 ** int(b) - 1, self.threshold_init)
             for j, b in enumerate(self.n_bits_)
@@ -169,16 +209,56 @@ class _BaseSoftQuantizer(
         self.bin_values_ = bin_representatives(X, codes, self.thresholds_)
         return self
 
+    def _allocate_bits(self, X_std, target, budget, hidden, steepness):
+        """Widths under ``budget`` from a wide first pass (see ``_allocation``)."""
+        d = X_std.shape[1]
+        start = start_width(budget, d)
+        classification = self.task_ == "classification"
+        seed = self._draw_seed()
+        train, valid = holdout_indices(
+            target.y, self.validation_fraction, classification, seed
+        )
+        X_train, y_train = X_std[train], target.y[train]
+        X_valid, y_valid = X_std[valid], target.y[valid]
+        init = [
+            initial_thresholds(X_train[:, j], 2**start - 1, self.threshold_init)
+            for j in range(d)
+        ]
+        train_split = None
+        if self.early_stopping:
+            train_split = predefined_split(Dataset(X_valid, y_valid))
+        log = print if self.verbose else None
+        if log:
+            log(f"bit allocation: wide pass, {d} features at {start} bits")
+        net = self._train(
+            lambda: self._build_module(init, hidden),
+            seed,
+            X_train,
+            y_train,
+            train_split,
+            steepness,
+        )
+        if self._interrupted(net):
+            raise KeyboardInterrupt("fit was interrupted during the bit allocation.")
+        return greedy_bit_removal(
+            net.module_, X_train, X_valid, y_valid, budget, classification, log
+        )
+
     def _build_module(self, init_thresholds, hidden) -> QuantizedMLP:
-        """Quantizer + MLP for these initial (standardized) thresholds."""
+        """Quantizer + MLP for these initial (standardized) thresholds.
+
+        Features without thresholds (width 0) are left out of the quantizer.
+        """
+        active = [j for j, t in enumerate(init_thresholds) if len(t)]
+        init = [init_thresholds[j] for j in active]
         if self.quantizer == "lsq":
-            quantizer = UniformSTEQuantizer(init_thresholds)
+            quantizer = UniformSTEQuantizer(init)
         else:
             learnable = self.quantizer == "soft"
-            quantizer = BitwiseSoftQuantizer(
-                init_thresholds, self.representation, learnable
-            )
-        return QuantizedMLP(quantizer, hidden, self._n_outputs())
+            quantizer = BitwiseSoftQuantizer(init, self.representation, learnable)
+        return QuantizedMLP(
+            quantizer, hidden, self._n_outputs(), active, len(init_thresholds)
+        )
 
     def _encoder(self) -> BucketEncoder:
         """The fast encoder for the current thresholds, built once and cached."""
@@ -203,9 +283,10 @@ class _BaseSoftQuantizer(
         """Learned thresholds in the caller's units, as float32 (what a node uses)."""
         quantizer = self.net_.module_.quantizer
         standardized = quantizer.thresholds().detach().cpu().numpy().astype(np.float64)
+        rows = iter(standardized)  # one row per transmitted feature, in order
         result = []
         for j, b in enumerate(self.n_bits_):
-            t = standardized[j, : 2 ** int(b) - 1]
+            t = next(rows)[: 2 ** int(b) - 1] if b else np.empty(0)
             raw = self.feature_mean_[j] + self.feature_scale_[j] * t
             # Rounding to float32 is monotone, so the thresholds stay sorted.
             result.append(raw.astype(np.float32))
@@ -349,9 +430,20 @@ class _BaseSoftQuantizer(
 _PARAMETERS_DOC = """
     Parameters
     ----------
-    n_bits : int or sequence of int, default=4
-        Bits per feature (1..16), one int for all features or one per feature.
+    n_bits : int, sequence of int or "auto", default=4
+        Bits per feature: one int (1..16) for all features, or one width per
+        feature (0..16; a feature with 0 bits is not sent and the network
+        ignores it), or "auto" to learn the widths under ``bit_budget``.
         Feature ``j`` is cut into ``2**n_bits[j]`` intervals.
+    bit_budget : int, default=None
+        With ``n_bits="auto"``: the most bits per sample, summed over the
+        features. A wide model (every feature at ``ceil(bit_budget /
+        n_features) + 2`` bits, at most 16) is trained on all but
+        ``validation_fraction`` of the data; then, one bit at a time, the bit
+        whose removal raises the validation loss least is removed (the feature
+        keeps every second threshold) until the widths fit the budget; then
+        the model is trained for those widths as for fixed ``n_bits``. This
+        costs about two fits. ``allocation_trace_`` records the steps.
     {task}representation : {{"thermometer", "bits", "levels"}}, default="levels"
         What the network sees of each code: the ``2**b - 1`` step outputs, the
         ``b`` binary digits of the code, or one trainable level value. All are
@@ -395,10 +487,18 @@ _PARAMETERS_DOC = """
     ----------
     thresholds_ : list of ndarray of float32
         Learned thresholds per feature in the caller's units, sorted, of length
-        ``2**n_bits_[j] - 1``. A reading's code is the number of thresholds
-        strictly below it.
+        ``2**n_bits_[j] - 1`` (none for a feature that is not sent). A reading's
+        code is the number of thresholds strictly below it.
     n_bits_ : ndarray of int
-        Bits per feature.
+        Bits per feature (0 for a feature that is not sent).
+    allocation_trace_ : dict of ndarray
+        Only with ``n_bits="auto"``: one entry per step of the allocation, the
+        first being the wide start. ``feature`` lost a bit in that step (-1 at
+        the start) and has ``n_bits`` left; ``total_bits`` is the sum of the
+        widths after the step and ``validation_loss`` the wide model's loss on
+        the held-out rows with those widths (cross-entropy, or MSE of the
+        standardized target). ``pandas.DataFrame(allocation_trace_)`` shows it
+        as a table.
     bytes_per_row_ : int
         Bytes per packed sample, ``ceil(sum(n_bits_) / 8)``.
     compression_ratio_ : float
@@ -471,6 +571,7 @@ class SoftQuantizer(_BaseSoftQuantizer):
         self,
         n_bits=4,
         *,
+        bit_budget=None,
         task="auto",
         representation="levels",
         quantizer="soft",
@@ -489,6 +590,7 @@ class SoftQuantizer(_BaseSoftQuantizer):
     ):
         super().__init__(
             n_bits,
+            bit_budget=bit_budget,
             representation=representation,
             quantizer=quantizer,
             threshold_init=threshold_init,

@@ -54,6 +54,7 @@ class UniformSTEQuantizer(nn.Module):
         self.raw_step = nn.Parameter(
             torch.as_tensor(np.log(np.expm1(step)), dtype=torch.float32)
         )
+        self.out_sizes = np.ones(len(counts), dtype=int)  # one value per feature
         self.out_features = len(counts)
         self.steepness = 1.0  # unused; keeps the training schedule interface
 

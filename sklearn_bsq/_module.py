@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+import torch
 from torch import Tensor, nn
 
 from ._quantizer import BitwiseSoftQuantizer
@@ -27,6 +29,9 @@ class QuantizedMLP(nn.Module):
     ``forward(codes=...)`` takes the integer codes a node sends (server side).
     The output is logits for classification, the standardized target for
     regression; a single output is squeezed to shape ``(n,)``.
+
+    ``active`` lists the features the quantizer covers (those with at least one
+    bit); the others are not transmitted and the module ignores their columns.
     """
 
     def __init__(
@@ -34,12 +39,25 @@ class QuantizedMLP(nn.Module):
         quantizer: BitwiseSoftQuantizer,
         hidden_layer_sizes: Sequence[int],
         n_outputs: int,
+        active: Sequence[int] | None = None,
+        n_features: int | None = None,
     ) -> None:
         super().__init__()
         self.quantizer = quantizer
         self.mlp = make_mlp(quantizer.out_features, hidden_layer_sizes, n_outputs)
+        # Derived from the widths, which are stored apart from the weights: not
+        # part of the state dict.
+        everything = active is None or np.array_equal(active, np.arange(n_features))
+        self.register_buffer(
+            "active",
+            None if everything else torch.as_tensor(np.asarray(active, np.int64)),
+            persistent=False,
+        )
 
     def forward(self, x: Tensor | None = None, codes: Tensor | None = None) -> Tensor:
+        if self.active is not None:
+            x = None if x is None else x.index_select(1, self.active)
+            codes = None if codes is None else codes.index_select(1, self.active)
         out = self.mlp(self.quantizer(x, codes))
         return out.squeeze(1) if out.shape[1] == 1 else out
 

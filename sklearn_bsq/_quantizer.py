@@ -121,7 +121,7 @@ class BitwiseSoftQuantizer(nn.Module):
             self.register_buffer(
                 "bit_index", torch.as_tensor(np.flatnonzero(bit_mask)), persistent=False
             )
-            self.out_features = int(n_bits.sum())
+            self.out_sizes = n_bits.copy()
         elif representation == "levels":
             centers = self._initial_levels(padded, counts)
             self.level_start = nn.Parameter(
@@ -130,9 +130,11 @@ class BitwiseSoftQuantizer(nn.Module):
             self.level_steps = nn.Parameter(
                 torch.as_tensor(np.diff(centers, axis=1), dtype=torch.float32)
             )
-            self.out_features = d
+            self.out_sizes = np.ones(d, dtype=int)
         else:
-            self.out_features = int(counts.sum())
+            self.out_sizes = counts.copy()
+        # Outputs per feature, in feature order: feature j owns a contiguous block.
+        self.out_features = int(self.out_sizes.sum())
 
     @staticmethod
     def _initial_levels(padded: NDArray, counts: NDArray) -> NDArray:

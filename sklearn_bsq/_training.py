@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import torch
+from sklearn.model_selection import train_test_split
 from skorch import NeuralNetClassifier, NeuralNetRegressor
 from skorch.callbacks import Callback, EarlyStopping
 from skorch.dataset import ValidSplit
@@ -60,21 +61,42 @@ def seed_torch(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def validation_split(
-    y: np.ndarray, fraction: float, classification: bool, seed: int
-) -> ValidSplit:
-    """A seeded ``ValidSplit``, stratified when every class can be split."""
+def _split_size(y: np.ndarray, fraction: float, classification: bool, why: str):
+    """Validation rows for ``fraction`` and whether they can be stratified."""
     n_valid = int(math.floor(fraction * len(y)))
     if n_valid < 1 or n_valid >= len(y):
         raise ValueError(
             f"validation_fraction={fraction} of {len(y)} samples leaves an empty "
-            "training or validation set; use more samples or set early_stopping=False."
+            f"training or validation set; use more samples or {why}."
         )
     stratified = False
     if classification:
         counts = np.bincount(y)
         stratified = counts.min() >= 2 and n_valid >= counts.size
+    return n_valid, stratified
+
+
+def validation_split(
+    y: np.ndarray, fraction: float, classification: bool, seed: int
+) -> ValidSplit:
+    """A seeded ``ValidSplit``, stratified when every class can be split."""
+    _, stratified = _split_size(y, fraction, classification, "set early_stopping=False")
     return ValidSplit(fraction, stratified=stratified, random_state=seed)
+
+
+def holdout_indices(
+    y: np.ndarray, fraction: float, classification: bool, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded training and validation row indices (stratified when possible)."""
+    n_valid, stratified = _split_size(
+        y, fraction, classification, "give n_bits explicitly"
+    )
+    return train_test_split(
+        np.arange(len(y)),
+        test_size=n_valid,
+        stratify=y if stratified else None,
+        random_state=seed,
+    )
 
 
 def make_net(

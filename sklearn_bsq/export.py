@@ -142,10 +142,9 @@ def export_c(estimator, name: str = "bsq", path=None) -> str:
         " *",
         " * feature  bits  name",
     ]
-    lines += [
-        f" * {j:7d}  {b:4d}  {n}".replace("*/", "* /")
-        for j, (b, n) in enumerate(zip(widths, names, strict=True))
-    ]
+    for j, (b, n) in enumerate(zip(widths, names, strict=True)):
+        note = "  (not sent: need not be measured)" if b == 0 else ""
+        lines.append(f" * {j:7d}  {b:4d}  {n}{note}".replace("*/", "* /"))
     lines += [
         " */",
         f"#ifndef {upper}_H",
@@ -160,6 +159,8 @@ def export_c(estimator, name: str = "bsq", path=None) -> str:
         "",
     ]
     for j, t in enumerate(thresholds):
+        if t.size == 0:  # width 0: the feature is not measured or sent
+            continue
         values = ", ".join(_c_float(v) for v in t)
         lines.append(f"static const float {name}_t{j}[{t.size}] = {{{values}}};")
     lines += [
@@ -222,7 +223,7 @@ def encode(row):
     for value, t, bits in zip(row, THRESHOLDS, N_BITS):
         x = _float32(float(value))
         code = 0
-        step = 1 << (bits - 1)
+        step = (1 << bits) >> 1  # 0 for a feature that is not sent
         while step:
             if x > t[code + step - 1]:
                 code += step

@@ -13,7 +13,10 @@ arrays, each with a CRC-32) read with ``allow_pickle=False``. The array
 
 and the other arrays are ``n_bits``, ``feature_mean``, ``feature_scale``,
 ``thresholds`` and ``bin_values`` (all features concatenated; lengths follow from
-``n_bits``) and ``module.<key>`` for every tensor of the network's state.
+``n_bits``; a feature with 0 bits has no thresholds and one bin value) and
+``module.<key>`` for every tensor of the network's state. A model fitted with
+``n_bits="auto"`` also stores its ``allocation_trace_`` as
+``allocation_trace.<column>`` arrays.
 
 :func:`load` validates everything, rebuilds the network itself, checks that the
 thresholds it implies equal the stored ones, and only then returns the estimator:
@@ -126,6 +129,7 @@ def _to_arrays(est) -> tuple[dict, dict]:
     from . import __version__
 
     params = est.get_params()
+    n_bits_type = type(params["n_bits"]).__name__  # list, tuple, ndarray, int, str
     params["n_bits"] = np.asarray(params["n_bits"]).tolist()
     params["hidden_layer_sizes"] = list(params["hidden_layer_sizes"])
     params["steepness"] = list(params["steepness"])
@@ -161,6 +165,7 @@ def _to_arrays(est) -> tuple[dict, dict]:
         "target_scale": getattr(est, "target_scale_", None),
         "n_outputs": est._n_outputs(),
         "module_keys": list(state),
+        "n_bits_type": n_bits_type,
     }
     arrays = {
         "n_bits": np.asarray(est.n_bits_, dtype=np.int64),
@@ -171,7 +176,40 @@ def _to_arrays(est) -> tuple[dict, dict]:
     }
     for key, tensor in state.items():
         arrays[f"module.{key}"] = tensor.detach().cpu().numpy()
+    for column, values in getattr(est, "allocation_trace_", {}).items():
+        arrays[f"{_TRACE}.{column}"] = np.asarray(values)
     return arrays, metadata
+
+
+_TRACE = "allocation_trace"
+_TRACE_KINDS = {
+    "feature": "i",
+    "n_bits": "i",
+    "total_bits": "i",
+    "validation_loss": "f",
+}
+
+
+def _read_trace(arrays: dict, learned: bool) -> dict | None:
+    """The allocation trace: required for a model with learned widths only."""
+    keys = {k for k in arrays if k.startswith(f"{_TRACE}.")}
+    expected = {f"{_TRACE}.{column}" for column in _TRACE_KINDS}
+    if not learned:
+        if keys:
+            raise ValueError("an allocation trace for a model with fixed n_bits.")
+        return None
+    if keys != expected:
+        raise ValueError(
+            f"a model with n_bits='auto' needs the arrays {sorted(expected)}, "
+            f"found {sorted(keys)}."
+        )
+    length = arrays[f"{_TRACE}.feature"].shape
+    if len(length) != 1 or length[0] < 1:
+        raise ValueError("the allocation trace must be a non-empty 1-D table.")
+    return {
+        column: _array(arrays, f"{_TRACE}.{column}", length, kind)
+        for column, kind in _TRACE_KINDS.items()
+    }
 
 
 # --------------------------------------------------------------------- reading
@@ -179,7 +217,9 @@ def _from_arrays(arrays: dict):
     metadata = _read_metadata(arrays)
     est = _CLASSES[metadata["class"]](**_params(metadata))
     d = metadata["n_features_in"]
-    widths = check_bit_widths(_array(arrays, "n_bits", (d,), "i"), allow_zero=False)
+    widths = check_bit_widths(_array(arrays, "n_bits", (d,), "i"), allow_zero=True)
+    if not widths.any():
+        raise ValueError("n_bits gives every feature 0 bits.")
     est.n_bits_ = widths
     est.n_features_in_ = d
     if metadata["feature_names_in"] is not None:
@@ -210,6 +250,12 @@ def _from_arrays(arrays: dict):
     values = _array(arrays, "bin_values", (int((counts + 1).sum()),), "f")
     est.bin_values_ = np.split(values.astype(np.float64), np.cumsum(counts + 1)[:-1])
     est._set_sizes()
+
+    trace = _read_trace(arrays, est.n_bits == "auto")
+    if trace is not None:
+        if trace["total_bits"][-1] != widths.sum():
+            raise ValueError("the allocation trace does not end at n_bits.")
+        est.allocation_trace_ = trace
 
     est.net_ = _rebuild_net(est, metadata, arrays)
     for stored, implied in zip(est.thresholds_, est._raw_thresholds(), strict=True):
@@ -242,7 +288,11 @@ def _params(metadata: dict) -> dict:
     params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
     params["steepness"] = tuple(params["steepness"])
     if isinstance(params["n_bits"], list):
-        params["n_bits"] = tuple(params["n_bits"])
+        # Give back the sequence type the user passed (files without the key
+        # were written when tuples were the only form read back).
+        kind = metadata.get("n_bits_type", "tuple")
+        convert = {"list": list, "tuple": tuple, "ndarray": np.asarray}[kind]
+        params["n_bits"] = convert(params["n_bits"])
     return params
 
 

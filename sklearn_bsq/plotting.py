@@ -124,12 +124,14 @@ class ThresholdDisplay:
             self.learned_lines_.append(
                 [a.axvline(t, color="tab:red", lw=1.2) for t in learned]
             )
-            a.set_title(f"{name} ({width} bit)")
-        axes[0].legend(
-            [self.learned_lines_[0][0], self.initial_lines_[0][0]],
-            ["learned", "initial"],
-            fontsize=8,
-        )
+            a.set_title(f"{name} ({width} bit{': not sent' if width == 0 else ''})")
+        # The legend goes on the first panel with lines (width-0 panels have none).
+        for a, learned, initial in zip(
+            axes, self.learned_lines_, self.initial_lines_, strict=True
+        ):
+            if learned:
+                a.legend([learned[0], initial[0]], ["learned", "initial"], fontsize=8)
+                break
         self.axes_ = axes
         self.figure_ = axes[0].figure
         return self

@@ -22,8 +22,14 @@ int main(void)
     return 0;
 }
 """
-# 1 to 16 bits; 56 bits in all (7 bytes), and 12 + 1 + 3 = 16 bits (2 bytes)
-WIDTHS = {"mixed": [16, 1, 13, 3, 9, 5, 2, 7], "aligned": [12, 1, 3], "four": [4] * 16}
+# 1 to 16 bits; 56 bits in all (7 bytes), 12 + 1 + 3 = 16 bits (2 bytes), and
+# features that are not sent (width 0) between, before and after the others
+WIDTHS = {
+    "mixed": [16, 1, 13, 3, 9, 5, 2, 7],
+    "aligned": [12, 1, 3],
+    "four": [4] * 16,
+    "skipped": [0, 5, 0, 0, 3, 8, 0, 1, 0],
+}
 
 
 @pytest.fixture(scope="module", params=list(WIDTHS))
@@ -31,7 +37,7 @@ def model(request):
     widths = WIDTHS[request.param]
     rng = np.random.default_rng(0)
     X = rng.normal(size=(64, len(widths))) * np.arange(1, len(widths) + 1) * 10
-    y = (X[:, 0] > 0).astype(int)
+    y = (X.sum(axis=1) > 0).astype(int)
     sq = SoftQuantizer(
         widths, representation="levels", max_epochs=1, batch_size=64, random_state=0
     )

@@ -40,6 +40,7 @@ CASES = {
     "levels": lambda: SoftQuantizer(2, representation="levels", random_state=0, **FAST),
     "lsq": lambda: SoftQuantizer(3, quantizer="lsq", random_state=0, **FAST),
     "fixed": lambda: SoftQuantizer(3, quantizer="fixed", random_state=0, **FAST),
+    "unsent": lambda: SoftQuantizer([0, 3, 1, 0, 2] * 6, random_state=0, **FAST),
 }
 
 

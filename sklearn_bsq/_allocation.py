@@ -1,0 +1,154 @@
+"""Per-feature bit widths under a total budget: greedy bit removal.
+
+A wide model (every feature at ``start`` bits) is trained once. Coarsening feature
+``j`` from ``w`` to ``w - 1`` bits keeps every second of its thresholds, so a code
+``c`` at the wide width becomes ``c >> (start - w + 1)``; the network input for a
+coarse code is the training-frequency-weighted mean of the inputs of the wide
+codes it merges (for "levels", the mean level). Width 0 replaces the feature by
+one constant: it is not sent. Starting from the wide allocation, each step removes
+the one bit whose loss raises the validation loss least, until the widths sum to
+the budget. Every candidate costs one forward pass of the MLP over the
+validation rows; no retraining happens until the final fit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch.nn import functional as F
+
+from ._module import QuantizedMLP
+
+# Wide pass: this many bits above the average budget per feature (at most 16).
+HEADROOM_BITS = 2
+
+
+def start_width(bit_budget: int, n_features: int) -> int:
+    """Width of every feature in the wide first pass."""
+    average = -(-bit_budget // n_features)  # ceil
+    return int(min(16, average + HEADROOM_BITS))
+
+
+def _hard_codes(module: QuantizedMLP, x: torch.Tensor) -> NDArray[np.int64]:
+    """Codes of standardized rows under the module's current thresholds."""
+    thresholds = module.quantizer.thresholds()
+    return (x[:, :, None] > thresholds[None]).sum(dim=2).numpy()
+
+
+class _FeatureTables:
+    """Network inputs of every code of every feature, at every coarser width."""
+
+    def __init__(self, module: QuantizedMLP, train_codes: NDArray, start: int):
+        quantizer = module.quantizer
+        d = len(quantizer.out_sizes)
+        all_codes = torch.arange(2**start)[:, None].expand(2**start, d)
+        with torch.no_grad():
+            inputs = quantizer(codes=all_codes).numpy().astype(np.float64)
+        ends = np.cumsum(quantizer.out_sizes)
+        self.blocks = [
+            slice(int(e - s), int(e))
+            for s, e in zip(quantizer.out_sizes, ends, strict=True)
+        ]
+        self.start = start
+        self.tables = []  # tables[j][w]: (2**w, block size)
+        for j, block in enumerate(self.blocks):
+            # A tiny weight keeps codes no training row took from dividing by 0.
+            weights = np.bincount(train_codes[:, j], minlength=2**start) + 1e-6
+            fine = inputs[:, block]
+            per_width = []
+            for w in range(start + 1):
+                groups = np.arange(2**start) >> (start - w)
+                sums = np.zeros((2**w, fine.shape[1]))
+                np.add.at(sums, groups, fine * weights[:, None])
+                totals = np.bincount(groups, weights=weights, minlength=2**w)
+                per_width.append(
+                    torch.as_tensor(sums / totals[:, None], dtype=torch.float32)
+                )
+            self.tables.append(per_width)
+
+    def inputs(self, j: int, width: int, codes: NDArray) -> torch.Tensor:
+        """Feature ``j``'s network input at ``width`` bits for wide ``codes``."""
+        coarse = torch.as_tensor(codes >> (self.start - width))
+        return self.tables[j][width][coarse]
+
+
+def _loss(
+    module: QuantizedMLP, inputs: torch.Tensor, y: torch.Tensor, classification: bool
+) -> float:
+    out = module.mlp(inputs)
+    if classification:
+        return float(F.cross_entropy(out, y))
+    return float(F.mse_loss(out[:, 0], y))
+
+
+def greedy_bit_removal(
+    module: QuantizedMLP,
+    X_train: NDArray[np.float32],
+    X_valid: NDArray[np.float32],
+    y_valid: NDArray,
+    bit_budget: int,
+    classification: bool,
+    log=None,
+) -> tuple[NDArray[np.int64], dict[str, NDArray]]:
+    """Widths summing to at most ``bit_budget`` and the trace of the removals.
+
+    Parameters
+    ----------
+    module : QuantizedMLP
+        The trained wide model, every feature at the same width, in eval mode.
+    X_train, X_valid : standardized rows the wide model was trained on / held out.
+    y_valid : targets of ``X_valid`` as the network was trained on them.
+    bit_budget : int
+    classification : bool
+    log : callable, optional
+        Called with a line of text per step (progress output).
+
+    Returns
+    -------
+    widths : ndarray of int
+    trace : dict of ndarray
+        One entry per step, the first being the wide start: ``feature`` (-1 at
+        the start), its ``n_bits`` after the step, the ``total_bits`` of the
+        allocation, and the ``validation_loss`` with hard steps.
+    """
+    start = int(module.quantizer.n_bits[0])
+    with torch.no_grad():
+        x_train = torch.as_tensor(X_train)
+        x_valid = torch.as_tensor(X_valid)
+        train_codes = _hard_codes(module, x_train)
+        codes = _hard_codes(module, x_valid)
+        tables = _FeatureTables(module, train_codes, start)
+        y = torch.as_tensor(y_valid)
+        d = codes.shape[1]
+        widths = np.full(d, start, dtype=np.int64)
+        inputs = torch.cat(
+            [tables.inputs(j, start, codes[:, j]) for j in range(d)], dim=1
+        )
+        loss = _loss(module, inputs, y, classification)
+        trace = [(-1, start, int(widths.sum()), loss)]
+        while widths.sum() > bit_budget:
+            best = None
+            for j in np.flatnonzero(widths):
+                candidate = inputs.clone()
+                candidate[:, tables.blocks[j]] = tables.inputs(
+                    j, int(widths[j]) - 1, codes[:, j]
+                )
+                loss = _loss(module, candidate, y, classification)
+                if best is None or loss < best[0]:
+                    best = (loss, j, candidate)
+            loss, j, inputs = best
+            widths[j] -= 1
+            trace.append((int(j), int(widths[j]), int(widths.sum()), loss))
+            if log is not None:
+                log(
+                    f"bit allocation: feature {j} -> {widths[j]} bits, "
+                    f"{widths.sum()} bits in all, validation loss {loss:.4f}"
+                )
+    columns = list(zip(*trace, strict=True))
+    return widths, {
+        "feature": np.array(columns[0], dtype=np.int64),
+        "n_bits": np.array(columns[1], dtype=np.int64),
+        "total_bits": np.array(columns[2], dtype=np.int64),
+        "validation_loss": np.array(columns[3], dtype=np.float64),
+    }
