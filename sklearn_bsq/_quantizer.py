@@ -27,6 +27,14 @@ from torch.nn import functional as F
 
 REPRESENTATIONS = ("thermometer", "bits", "levels")
 
+# Soft "levels" evaluate sigmoids only for this many thresholds on each side of
+# a reading and count the others as 0 or 1. The slope grows with 2**b, so
+# neighbouring thresholds sit about 4 * steepness slopes apart (equal-frequency
+# thresholds of a normal feature: at least ~1.3 * steepness): at the initial
+# steepness 4, the fourth neighbour's sigmoid is below 1e-6 on that spacing.
+WINDOW = 4
+WINDOWED_FROM = 63  # thresholds per feature (6 bits) from which the window pays
+
 
 def _inverse_softplus(y: NDArray) -> NDArray:
     return y + np.log(-np.expm1(-y))
@@ -96,6 +104,7 @@ class BitwiseSoftQuantizer(nn.Module):
             gaps[j, : t.size - 1] = np.diff(t)
         mask = np.arange(k_max)[None, :] < counts[:, None]
         self.register_buffer("mask", torch.as_tensor(mask))
+        self.register_buffer("counts", torch.as_tensor(counts), persistent=False)
         # With equal widths there is no padding: skip masking and gathers.
         self.dense = bool(mask.all())
         self.register_buffer(
@@ -182,12 +191,56 @@ class BitwiseSoftQuantizer(nn.Module):
             return bits if self.dense else bits.index_select(1, self.bit_index)
         return self.level_start + (steps * self.level_steps).sum(dim=2)
 
+    # ------------------------------------------------ "levels" without step tensors
+    def _level_prefix(self) -> Tensor:
+        """``P[j, c]``: level of code ``c`` minus the first level, shape (d, K+1)."""
+        steps = self.level_steps if self.dense else self.level_steps * self.mask
+        return F.pad(torch.cumsum(steps, dim=1), (1, 0))
+
+    def _levels_from_codes(self, codes: Tensor) -> Tensor:
+        prefix = self._level_prefix().gather(1, codes.T.contiguous())
+        return self.level_start + prefix.T
+
+    def hard_codes(self, x: Tensor) -> Tensor:
+        """Codes of standardized rows: thresholds strictly below, shape (n, d)."""
+        below = torch.searchsorted(self.thresholds().detach(), x.T.contiguous())
+        return torch.minimum(below, self.counts[:, None]).T  # padding is above
+
+    def _soft_levels(self, x: Tensor) -> Tensor:
+        """Soft levels from sigmoids of the ``2 * WINDOW`` nearest thresholds."""
+        t = self.thresholds()
+        d, k_max = t.shape
+        xt = x.T.contiguous()  # (d, n)
+        n = xt.shape[1]
+        below = torch.searchsorted(t.detach(), xt)  # thresholds below each reading
+        k = below[:, :, None] + torch.arange(-WINDOW, WINDOW, device=x.device)
+        inside = (k >= 0) & (k < k_max)
+        k = k.clamp(0, k_max - 1).reshape(d, -1)
+        steps = self.level_steps if self.dense else self.level_steps * self.mask
+        near_t = t.gather(1, k).reshape(d, n, 2 * WINDOW)
+        near_steps = (steps.gather(1, k).reshape(d, n, 2 * WINDOW)) * inside
+        slope = self.steepness * self.slope_scale[:, None, None]
+        soft = (torch.sigmoid(slope * (xt[:, :, None] - near_t)) * near_steps).sum(2)
+        # Every threshold left of the window counts as passed.
+        passed = self._level_prefix().gather(1, (below - WINDOW).clamp(0, k_max))
+        return (self.level_start[:, None] + passed + soft).T
+
     def forward(self, x: Tensor | None = None, codes: Tensor | None = None) -> Tensor:
         """Quantize standardized features ``x``, or rebuild the input from ``codes``.
 
         Codes (what the server receives) always give the hard representation;
         ``x`` gives soft steps when training learnable thresholds, else hard steps.
         """
+        if self.representation == "levels":
+            if codes is None and self.training and self.learnable:
+                # The window's gathers and search cost more than they save
+                # below 6 bits; soft schedules (steepness < 1) reach beyond it.
+                if self.mask.shape[1] >= WINDOWED_FROM and self.steepness >= 1.0:
+                    return self._soft_levels(x)
+                return self.represent(self.soft_steps(x))
+            return self._levels_from_codes(
+                self.hard_codes(x) if codes is None else codes
+            )
         if codes is not None:
             steps = self.steps_from_codes(codes)
         elif self.training and self.learnable:

@@ -105,7 +105,6 @@ class ThresholdDisplay:
             )
             for extra in ax.ravel()[n:]:
                 extra.set_visible(False)
-            fig.tight_layout()
         axes = np.asarray(ax, dtype=object).ravel()[:n]
         self.learned_lines_, self.initial_lines_ = [], []
         for a, values, learned, initial, name, width in zip(
@@ -134,6 +133,8 @@ class ThresholdDisplay:
                 break
         self.axes_ = axes
         self.figure_ = axes[0].figure
+        if ax is None:
+            self.figure_.tight_layout()  # after the titles, so that none overlap
         return self
 
 

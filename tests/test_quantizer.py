@@ -134,3 +134,46 @@ class TestRepresentations:
     def test_unknown_representation(self):
         with pytest.raises(ValueError, match="representation must be one of"):
             make_quantizer([2], "onehot")
+
+
+class TestLevelsShortcuts:
+    """ "levels" skips the step tensors: hard levels gather a prefix sum, wide soft
+    levels use only the sigmoids near each reading."""
+
+    @pytest.mark.parametrize("widths", [[3, 1, 2], [6, 8, 2]])
+    def test_hard_levels_equal_the_step_representation(self, widths):
+        q = make_quantizer(widths, "levels").eval()
+        with torch.no_grad():
+            q.level_steps.uniform_(0.1, 1.0)  # distinct, trained-looking levels
+        x = torch.randn(500, len(widths)) * 1.5
+        x[:3] = q.thresholds().detach()[:, 0]  # readings on a threshold
+        expected = q.represent(q.hard_steps(x))
+        torch.testing.assert_close(q(x), expected, rtol=1e-6, atol=1e-6)
+        codes = q.hard_steps(x).sum(dim=2).long()
+        torch.testing.assert_close(q.hard_codes(x), codes, rtol=0, atol=0)
+        torch.testing.assert_close(q(codes=codes), expected, rtol=1e-6, atol=1e-6)
+
+    @pytest.mark.parametrize("widths", [[6, 8], [8, 1, 6]])
+    def test_windowed_soft_levels_match_all_sigmoids(self, widths):
+        rng = np.random.default_rng(0)
+        column = rng.standard_t(3, size=5000)  # heavy tails: dense middle thresholds
+        init = [initial_thresholds(column, 2**b - 1) for b in widths]
+        q = BitwiseSoftQuantizer(init, "levels").train()
+        x = torch.as_tensor(
+            rng.standard_t(3, size=(400, len(widths))), dtype=torch.float32
+        )
+        for steepness in [4.0, 64.0]:
+            q.steepness = steepness
+            windowed = q(x)
+            full = q.represent(q.soft_steps(x))
+            torch.testing.assert_close(windowed, full, rtol=0, atol=2e-3)
+            grads = []
+            for out in (windowed, full):
+                q.zero_grad()
+                out.pow(2).sum().backward(retain_graph=True)
+                grads.append(
+                    [p.grad.clone() for p in (q.first, q.raw_gaps, q.level_steps)]
+                )
+            for windowed_grad, full_grad in zip(*grads, strict=True):
+                scale = full_grad.abs().max()
+                assert (windowed_grad - full_grad).abs().max() <= 0.02 * scale
