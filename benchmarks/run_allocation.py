@@ -28,6 +28,7 @@ import summarize  # noqa: E402
 
 UNIFORM, LEARNED = "bsq-levels", "bsq-auto"
 DEFAULT_OUT = Path(__file__).parent / "results" / "allocation"
+BASELINE_RUNS = Path(__file__).parent / "results" / "runs.csv"
 
 
 def compare(runs: pd.DataFrame) -> pd.DataFrame:
@@ -65,7 +66,50 @@ def compare(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def write_summary(table: pd.DataFrame, out: Path) -> None:
+def against_baselines(table: pd.DataFrame, baseline_runs: Path) -> list[str]:
+    """Both methods against the best fixed-width baseline of ``run_accuracy.py``
+    (same protocol and seeds) at the same bits per feature."""
+    if not baseline_runs.exists():
+        return []
+    runs = pd.read_csv(baseline_runs)
+    runs = runs[runs.method.isin(summarize.BASELINES)]
+    means = runs.groupby(["dataset", "bits", "method"]).score.mean()
+    lines = [
+        "## Against the baselines",
+        "",
+        f"The best of {', '.join(summarize.BASELINES)} (from `{baseline_runs.name}`",
+        "of `run_accuracy.py`, same protocol and seeds) at the same bits per feature.",
+        "",
+        "| dataset | bits | best baseline | uniform beats it | learned beats it |",
+        "|---|---|---|---|---|",
+    ]
+    wins = {}
+    for r in table.itertuples():
+        if (r.dataset, r.bits) not in means.index:
+            continue
+        scores = means.loc[(r.dataset, r.bits)]
+        best = scores.idxmax() if r.metric == "accuracy" else scores.idxmin()
+        value = scores[best]
+        beats = [
+            summarize.better(m, value, r.metric)
+            for m in (r.uniform_mean, r.learned_mean)
+        ]
+        for name, won in zip(("uniform", "learned"), beats, strict=True):
+            wins.setdefault((r.bits, name), []).append(won)
+        lines.append(
+            f"| {r.dataset} | {r.bits} | {best} {value:.4f} "
+            f"| {'yes' if beats[0] else 'no'} | {'yes' if beats[1] else 'no'} |"
+        )
+    lines.append("")
+    for (bits, name), won in sorted(wins.items()):
+        lines.append(
+            f"- {bits} bits, {name} widths: better than every baseline on "
+            f"{sum(won)} of {len(won)} datasets"
+        )
+    return [*lines, ""]
+
+
+def write_summary(table: pd.DataFrame, out: Path, baseline_runs: Path) -> None:
     lines = [
         "# Learned bit allocation vs uniform width",
         "",
@@ -108,6 +152,7 @@ def write_summary(table: pd.DataFrame, out: Path) -> None:
                 f"| {r.cost_ratio:.2f}x | {r.unsent:.1f} | {r.widths_seed0} |"
             )
         lines.append("")
+    lines += against_baselines(table, baseline_runs)
     (out / "summary.md").write_text("\n".join(lines))
 
 
@@ -154,10 +199,12 @@ def plot(table: pd.DataFrame, out: Path) -> None:
     plt.close(fig)
 
 
-def summarize_runs(runs_path: Path) -> pd.DataFrame:
+def summarize_runs(
+    runs_path: Path, baseline_runs: Path = BASELINE_RUNS
+) -> pd.DataFrame:
     runs = pd.read_csv(runs_path)
     table = compare(runs)
-    write_summary(table, runs_path.parent)
+    write_summary(table, runs_path.parent, baseline_runs)
     plot(table, runs_path.parent)
     return table
 

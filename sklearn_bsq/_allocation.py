@@ -1,11 +1,13 @@
 """Per-feature bit widths under a total budget: greedy bit removal.
 
-A wide model (every feature at ``start`` bits) is trained once. Coarsening feature
-``j`` from ``w`` to ``w - 1`` bits keeps every second of its thresholds, so a code
-``c`` at the wide width becomes ``c >> (start - w + 1)``; the network input for a
-coarse code is the training-frequency-weighted mean of the inputs of the wide
-codes it merges (for "levels", the mean level). Width 0 replaces the feature by
-one constant: it is not sent. Starting from the wide allocation, each step removes
+A wide model (every feature at ``start`` bits) is trained once. Feature ``j`` at
+``w < start`` bits merges its wide codes into ``2**w`` groups of about equal
+training frequency (as the final fit's quantile initialisation would cut it, but
+at the learned wide thresholds), so a feature with few distinct values keeps all
+of them at a small width. The network input for a group is the
+training-frequency-weighted mean of the inputs of the wide codes it merges (for
+"levels", the mean level). Width 0 replaces the feature by one constant: it is
+not sent. Starting from the wide allocation, each step removes
 the one bit whose loss raises the validation loss least, until the widths sum to
 the budget. Every candidate costs one forward pass of the MLP over the
 validation rows; no retraining happens until the final fit.
@@ -22,6 +24,13 @@ from ._module import QuantizedMLP
 
 # Wide pass: this many bits above the average budget per feature (at most 16).
 HEADROOM_BITS = 2
+# Wide pass: this share of the epochs. It only has to rank the bits; the final
+# fit trains the chosen widths in full.
+WIDE_EPOCH_SHARE = 0.5
+
+
+def wide_epochs(max_epochs: int) -> int:
+    return max(1, round(WIDE_EPOCH_SHARE * max_epochs))
 
 
 def start_width(bit_budget: int, n_features: int) -> int:
@@ -50,27 +59,42 @@ class _FeatureTables:
             slice(int(e - s), int(e))
             for s, e in zip(quantizer.out_sizes, ends, strict=True)
         ]
-        self.start = start
-        self.tables = []  # tables[j][w]: (2**w, block size)
+        self.tables = []  # tables[j][w]: (group of each wide code, group inputs)
         for j, block in enumerate(self.blocks):
+            counts = np.bincount(train_codes[:, j], minlength=2**start)
             # A tiny weight keeps codes no training row took from dividing by 0.
-            weights = np.bincount(train_codes[:, j], minlength=2**start) + 1e-6
+            weights = counts + 1e-6
             fine = inputs[:, block]
             per_width = []
             for w in range(start + 1):
-                groups = np.arange(2**start) >> (start - w)
+                groups = _equal_frequency_groups(counts, w, start)
                 sums = np.zeros((2**w, fine.shape[1]))
                 np.add.at(sums, groups, fine * weights[:, None])
                 totals = np.bincount(groups, weights=weights, minlength=2**w)
-                per_width.append(
-                    torch.as_tensor(sums / totals[:, None], dtype=torch.float32)
+                means = np.divide(
+                    sums,
+                    totals[:, None],
+                    out=np.zeros_like(sums),
+                    where=totals[:, None] > 0,
                 )
+                per_width.append((groups, torch.as_tensor(means, dtype=torch.float32)))
             self.tables.append(per_width)
 
     def inputs(self, j: int, width: int, codes: NDArray) -> torch.Tensor:
         """Feature ``j``'s network input at ``width`` bits for wide ``codes``."""
-        coarse = torch.as_tensor(codes >> (self.start - width))
-        return self.tables[j][width][coarse]
+        groups, means = self.tables[j][width]
+        return means[torch.as_tensor(groups[codes])]
+
+
+def _equal_frequency_groups(counts: NDArray, width: int, start: int) -> NDArray:
+    """Group (``0 .. 2**width - 1``) of every wide code, cut where the share of
+    training rows below reaches ``k / 2**width``; the identity at ``start``."""
+    if width == start:
+        return np.arange(2**start)
+    below = np.concatenate([[0], np.cumsum(counts)[:-1]])  # rows under each code
+    targets = np.arange(1, 2**width) * counts.sum() / 2**width
+    cuts = np.searchsorted(below, targets, side="left")  # first code past each cut
+    return np.searchsorted(cuts, np.arange(2**start), side="right")
 
 
 def _loss(

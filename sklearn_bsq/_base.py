@@ -136,10 +136,13 @@ class BaseMLPEstimator(BaseEstimator):
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         )
 
-    def _train(self, build_module, seed, X, y, train_split, steepness):
-        """Seed torch, build the module and train it; returns the net in eval mode."""
+    def _train(self, build_module, seed, X, y, train_split, steepness, epochs=None):
+        """Seed torch, build the module and train it (``max_epochs`` epochs unless
+        ``epochs`` is given); returns the net in eval mode."""
         seed_torch(seed)
         net = self._new_net(build_module(), seed, train_split, steepness)
+        if epochs is not None:
+            net.max_epochs = epochs
         net.fit(X, y)  # skorch ends training quietly on Ctrl-C
         net.module_.eval()
         return net
@@ -149,7 +152,7 @@ class BaseMLPEstimator(BaseEstimator):
         stopping (skorch ends quietly on Ctrl-C)."""
         stopper = dict(net.callbacks_).get("early_stopping")
         stopped_early = stopper is not None and stopper.misses_ >= stopper.patience
-        return len(net.history) < self.max_epochs and not stopped_early
+        return len(net.history) < net.max_epochs and not stopped_early
 
     def _new_net(self, module: nn.Module, seed: int, train_split=None, steepness=None):
         """The skorch net that trains (or, once initialized, serves) ``module``."""

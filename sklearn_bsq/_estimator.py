@@ -13,7 +13,7 @@ from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
 from . import _packing
-from ._allocation import greedy_bit_removal, start_width
+from ._allocation import greedy_bit_removal, start_width, wide_epochs
 from ._base import BaseMLPEstimator, has_predict_proba
 from ._coding import BucketEncoder, bin_representatives
 from ._init import THRESHOLD_INITS, initial_thresholds
@@ -237,6 +237,7 @@ class _BaseSoftQuantizer(
             y_train,
             train_split,
             steepness,
+            epochs=wide_epochs(self.max_epochs),
         )
         if self._interrupted(net):
             raise KeyboardInterrupt("fit was interrupted during the bit allocation.")
@@ -438,12 +439,13 @@ _PARAMETERS_DOC = """
     bit_budget : int, default=None
         With ``n_bits="auto"``: the most bits per sample, summed over the
         features. A wide model (every feature at ``ceil(bit_budget /
-        n_features) + 2`` bits, at most 16) is trained on all but
-        ``validation_fraction`` of the data; then, one bit at a time, the bit
-        whose removal raises the validation loss least is removed (the feature
-        keeps every second threshold) until the widths fit the budget; then
-        the model is trained for those widths as for fixed ``n_bits``. This
-        costs about two fits. ``allocation_trace_`` records the steps.
+        n_features) + 2`` bits, at most 16) is trained for half the epochs on
+        all but ``validation_fraction`` of the data; then, one bit at a time,
+        the bit whose removal raises the validation loss least is removed (a
+        feature at ``w`` bits merges its wide codes into ``2**w`` groups of
+        equal training frequency) until the widths fit the budget; then the
+        model is trained for those widths as for fixed ``n_bits``. This costs
+        about two fits. ``allocation_trace_`` records the steps.
     {task}representation : {{"thermometer", "bits", "levels"}}, default="levels"
         What the network sees of each code: the ``2**b - 1`` step outputs, the
         ``b`` binary digits of the code, or one trainable level value. All are

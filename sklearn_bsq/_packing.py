@@ -155,6 +155,9 @@ def pack_in_range(codes: np.ndarray, widths: NDArray[np.int64]) -> NDArray[np.ui
     For codes the library computed itself (``transform``), where the range check
     would be a full extra pass over the data.
     """
+    width = _byte_aligned_width(widths)
+    if width:
+        return _pack_byte_aligned(codes, width)
     layout = _Layout.from_widths(widths)
     n = codes.shape[0]
     words = np.zeros((n, layout.n_words), dtype=np.uint64)
@@ -194,6 +197,9 @@ def unpack(packed: ArrayLike, widths: ArrayLike) -> NDArray[np.unsignedinteger]:
     widths = check_bit_widths(widths)
     layout = _Layout.from_widths(widths)
     packed = _check_packed(packed, layout)
+    width = _byte_aligned_width(widths)
+    if width:
+        return _unpack_byte_aligned(packed, width, widths.size)
     n = packed.shape[0]
     padded = np.zeros((n, layout.n_words * 8), dtype=np.uint8)
     padded[:, : layout.n_bytes] = packed
@@ -207,6 +213,48 @@ def unpack(packed: ArrayLike, widths: ArrayLike) -> NDArray[np.unsignedinteger]:
             column <<= np.uint64(low_bits)
         codes[:, j] |= column.astype(codes.dtype)
     return codes
+
+
+# ------------------------------------------- one width that divides a byte
+# With every feature at 1, 2, 4 or 8 bits, codes never straddle a byte: byte k
+# holds codes k*m .. k*m + m - 1 (m = 8 // width), first code in the high bits.
+# Whole-array shifts replace the per-feature word loop.
+def _byte_aligned_width(widths: NDArray[np.int64]) -> int:
+    if widths.size and widths[0] in (1, 2, 4, 8) and np.all(widths == widths[0]):
+        return int(widths[0])
+    return 0
+
+
+def _pack_byte_aligned(codes: np.ndarray, width: int) -> NDArray[np.uint8]:
+    n, d = codes.shape
+    per_byte = 8 // width
+    spare = -d % per_byte  # zero codes fill the last byte: the padding bits
+    codes = codes.astype(np.uint8, copy=False)  # in range, so this is exact
+    if width == 8:
+        return np.ascontiguousarray(codes)
+    if spare:
+        codes = np.concatenate([codes, np.zeros((n, spare), np.uint8)], axis=1)
+    grouped = codes.reshape(n, (d + spare) // per_byte, per_byte)
+    packed = grouped[:, :, 0] << np.uint8(8 - width)
+    for k in range(1, per_byte):
+        packed |= grouped[:, :, k] << np.uint8(8 - width * (k + 1))
+    return packed
+
+
+def _unpack_byte_aligned(
+    packed: NDArray[np.uint8], width: int, n_features: int
+) -> NDArray[np.uint8]:
+    if width == 1:
+        return np.unpackbits(packed, axis=1, count=n_features)
+    if width == 8:
+        return packed.copy()
+    per_byte = 8 // width
+    mask = np.uint8((1 << width) - 1)
+    codes = np.stack(
+        [(packed >> np.uint8(8 - width * (k + 1))) & mask for k in range(per_byte)],
+        axis=2,
+    ).reshape(packed.shape[0], packed.shape[1] * per_byte)
+    return np.ascontiguousarray(codes[:, :n_features])
 
 
 def _check_codes_in_range(codes: np.ndarray, widths: NDArray[np.int64]) -> None:

@@ -28,10 +28,11 @@ from torch.nn import functional as F
 REPRESENTATIONS = ("thermometer", "bits", "levels")
 
 # Soft "levels" evaluate sigmoids only for this many thresholds on each side of
-# a reading and count the others as 0 or 1. The slope grows with 2**b, so
-# neighbouring thresholds sit about 4 * steepness slopes apart (equal-frequency
-# thresholds of a normal feature: at least ~1.3 * steepness): at the initial
-# steepness 4, the fourth neighbour's sigmoid is below 1e-6 on that spacing.
+# a reading and count the others as 0 or 1. The slope grows with 2**b, so the
+# spacing of equal-frequency thresholds in slope units does not shrink with the
+# width: for a normal feature it is about 2.5 * steepness in the middle, and the
+# thresholds left out, at least 4 spacings away, have sigmoids below 1e-17 at
+# the initial steepness 4. Denser thresholds (heavy tails) leave more out.
 WINDOW = 4
 WINDOWED_FROM = 63  # thresholds per feature (6 bits) from which the window pays
 

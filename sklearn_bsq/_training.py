@@ -56,6 +56,50 @@ class StopOnNonFiniteLoss(Callback):
             )
 
 
+class ArrayBatches:
+    """Training batches by one gather per batch instead of per-sample collation.
+
+    A drop-in for skorch's ``iterator_train`` (a ``DataLoader``) over in-memory
+    arrays: the same shuffled order from the same generator (one draw for the
+    loader's base seed, then ``randperm``), so training is unchanged, at a
+    fraction of the per-batch cost.
+    """
+
+    def __init__(self, dataset, batch_size=128, shuffle=False, generator=None, **_):
+        X, y = _arrays(dataset)
+        self.X, self.y = torch.as_tensor(X), torch.as_tensor(y)
+        self.batch_size = len(self.X) if batch_size in (None, -1) else batch_size
+        self.shuffle = shuffle
+        self.generator = generator
+
+    def __len__(self) -> int:
+        return -(-len(self.X) // self.batch_size)
+
+    def __iter__(self):
+        n = len(self.X)
+        if self.shuffle:
+            # Consume the generator as DataLoader + RandomSampler do (a base seed
+            # for workers, the permutation, then a second permutation for an
+            # empty remainder), so results equal those of the default loader.
+            torch.empty((), dtype=torch.int64).random_(generator=self.generator)
+            order = torch.randperm(n, generator=self.generator)
+            torch.randperm(n, generator=self.generator)
+        else:
+            order = torch.arange(n)
+        for start in range(0, n, self.batch_size):
+            rows = order[start : start + self.batch_size]
+            yield self.X[rows], self.y[rows]
+
+
+def _arrays(dataset):
+    """``(X, y)`` of a skorch ``Dataset`` or of a ``Subset`` of one."""
+    rows = None
+    if isinstance(dataset, torch.utils.data.Subset):
+        dataset, rows = dataset.dataset, np.asarray(dataset.indices)
+    X, y = np.asarray(dataset.X), np.asarray(dataset.y)
+    return (X, y) if rows is None else (X[rows], y[rows])
+
+
 def seed_torch(seed: int) -> None:
     """Seed torch's global generator; call it before building a module."""
     torch.manual_seed(seed)
@@ -128,6 +172,7 @@ def make_net(
         lr=lr,
         optimizer=torch.optim.AdamW,
         optimizer__weight_decay=weight_decay,
+        iterator_train=ArrayBatches,
         iterator_train__shuffle=True,
         iterator_train__generator=torch.Generator().manual_seed(seed),
         # prediction and validation only: large batches, same results, less overhead

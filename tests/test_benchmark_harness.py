@@ -38,3 +38,36 @@ def test_quick_benchmark(tmp_path):
         "satimage.png",
         "wine_quality.png",
     ]
+
+
+def test_quick_allocation_benchmark(tmp_path):
+    if not (DATA / "MagicTelescope.csv.gz").exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must have the datasets at {DATA}")
+        pytest.skip("the shared datasets are not beside this checkout")
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "run_allocation.py"),
+            "--quick",
+            "--out",
+            str(tmp_path),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    import pandas as pd
+
+    out = tmp_path / "quick"
+    runs = pd.read_csv(out / "runs.csv")
+    assert sorted(runs.method) == ["bsq-auto"] * 2 + ["bsq-levels"] * 2
+    for run in runs.itertuples():
+        widths = [int(b) for b in run.widths.split()]
+        if run.method == "bsq-auto":
+            assert sum(widths) == 2 * len(widths)  # the budget, spent
+        else:
+            assert set(widths) == {2}
+    summary = (out / "summary.md").read_text()
+    assert "learned better on" in summary and "cost ratio" in summary
+    assert (out / "allocation.png").stat().st_size > 0
