@@ -130,9 +130,11 @@ class BucketEncoder:
             x, idx, out = X[start:stop], index[:m], codes[start:stop]
             np.right_shift(x.view(np.uint32), np.uint32(16), out=idx)
             idx += self.offsets
-            np.take(self.base, idx, out=out)
+            # Indices are in range by construction; mode="clip" skips numpy's
+            # bounds check and the temporary copy that mode="raise" makes.
+            np.take(self.base, idx, out=out, mode="clip")
             for slot in self.slots:
-                np.take(slot, idx, out=bound[:m])
+                np.take(slot, idx, out=bound[:m], mode="clip")
                 np.greater(x, bound[:m], out=above[:m])
                 out += above[:m]
             if self.any_overflow:

@@ -440,12 +440,14 @@ _PARAMETERS_DOC = """
         With ``n_bits="auto"``: the most bits per sample, summed over the
         features. A wide model (every feature at ``ceil(bit_budget /
         n_features) + 2`` bits, at most 16) is trained for half the epochs on
-        all but ``validation_fraction`` of the data; then, one bit at a time,
-        the bit whose removal raises the validation loss least is removed (a
-        feature at ``w`` bits merges its wide codes into ``2**w`` groups of
-        equal training frequency) until the widths fit the budget; then the
-        model is trained for those widths as for fixed ``n_bits``. This costs
-        about two fits. ``allocation_trace_`` records the steps.
+        all but ``validation_fraction`` of the data; then the bits whose
+        removal raises the validation loss least are removed (a feature at
+        ``w`` bits merges its wide codes into ``2**w`` groups of equal training
+        frequency; near the budget one bit per scoring round, further away up
+        to a quarter of the bits left to remove, one per feature) until the
+        widths fit the budget; then the model is trained for those widths as
+        for fixed ``n_bits``. This costs about two fits. ``allocation_trace_``
+        records every removed bit.
     {task}representation : {{"thermometer", "bits", "levels"}}, default="levels"
         What the network sees of each code: the ``2**b - 1`` step outputs, the
         ``b`` binary digits of the code, or one trainable level value. All are

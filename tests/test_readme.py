@@ -21,8 +21,13 @@ def test_readme_starts_with_the_two_commands_ci_runs():
         assert f"run '{command}'" in ci_script
 
 
-def test_quickstart_runs(capsys):
-    (quickstart,) = fenced_blocks("python")
-    exec(compile(quickstart, "README quickstart", "exec"), {})
+def test_python_examples_run(capsys):
+    """The quickstart, then the later examples, which build on its data."""
+    quickstart, budget = fenced_blocks("python")
+    namespace = {}
+    exec(compile(quickstart, "README quickstart", "exec"), namespace)
     out = capsys.readouterr().out
     assert "(143, 15) uint8 8x smaller" in out
+    exec(compile(budget, "README bit budgets", "exec"), namespace)
+    out = capsys.readouterr().out
+    assert "= 60 bits, 8 bytes per row" in out and "validation_loss" in out
