@@ -6,6 +6,8 @@ from sklearn_bsq import SoftQuantizer, SoftQuantizerClassifier, SoftQuantizerReg
 
 # Small networks and few epochs keep the suite fast; the check datasets are tiny.
 _FAST = dict(n_bits=3, hidden_layer_sizes=(32,), max_epochs=60, batch_size=32, lr=1e-2)
+# Learned widths: a wide pass, the bit allocation and the final fit in every check.
+_AUTO = {**_FAST, "n_bits": "auto", "bit_budget": 6}
 
 
 @parametrize_with_checks(
@@ -13,6 +15,8 @@ _FAST = dict(n_bits=3, hidden_layer_sizes=(32,), max_epochs=60, batch_size=32, l
         SoftQuantizer(**_FAST),
         SoftQuantizerClassifier(**_FAST),
         SoftQuantizerRegressor(**_FAST),
+        SoftQuantizerClassifier(**_AUTO),
+        SoftQuantizerRegressor(**_AUTO),
     ]
 )
 def test_sklearn_check_suite(estimator, check):
