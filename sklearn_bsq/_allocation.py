@@ -11,8 +11,9 @@ replaces the feature by one constant: it is not sent. Starting from the wide
 allocation, each step removes the one bit whose loss raises the validation loss
 least, until the widths sum to the budget; far from the budget one round of
 scoring removes several features' cheapest bits (a quarter of those left to
-remove). Every candidate costs one forward pass of the MLP over the validation
-rows; no retraining happens until the final fit.
+remove). Differences the held-out rows cannot resolve go to the uniform width
+(see ``_guarded_ranking``). Every candidate costs one forward pass of the MLP
+over the validation rows; no retraining happens until the final fit.
 """
 
 from __future__ import annotations
@@ -121,8 +122,9 @@ def _candidate_losses(
     y: torch.Tensor,
     classification: bool,
 ) -> NDArray[np.float64]:
-    """Validation loss with each feature in ``features`` one bit narrower: one
-    MLP pass over a stack of modified copies of ``inputs`` per batch."""
+    """Per-row validation losses, shape (len(features), n), with each feature in
+    ``features`` one bit narrower: one MLP pass over a stack of modified copies
+    of ``inputs`` per batch."""
     n, width = inputs.shape
     per_batch = max(1, _BATCH_VALUES // max(1, n * width))
     losses = []
@@ -137,8 +139,28 @@ def _candidate_losses(
             per_row = F.cross_entropy(out.transpose(1, 2), target, reduction="none")
         else:
             per_row = (out[:, :, 0] - y) ** 2
-        losses.append(per_row.mean(dim=1).double())
+        losses.append(per_row.double())
     return torch.cat(losses).numpy()
+
+
+def _guarded_ranking(per_row: NDArray, widths: NDArray) -> NDArray:
+    """Candidate order for removal, leaning to the uniform width.
+
+    The reference is the cheapest candidate among the widest features (what a
+    uniform allocation would shrink). Another candidate ranks by its own loss
+    only if it beats the reference by more than one standard error of the
+    paired per-row difference; otherwise it ranks no better than the reference.
+    A held-out set of a few hundred rows cannot tell small differences apart,
+    and the widths should not follow that noise.
+    """
+    means = per_row.mean(axis=1)
+    widest = np.flatnonzero(widths == widths.max())
+    reference = widest[np.argmin(means[widest])]
+    diff = per_row - per_row[reference]
+    error = diff.std(axis=1, ddof=1) / np.sqrt(per_row.shape[1])
+    clear = diff.mean(axis=1) < -error
+    score = np.where(clear, means, np.maximum(means, means[reference]))
+    return np.lexsort((means, -widths, score))  # ties: wider, then cheaper
 
 
 def greedy_bit_removal(
@@ -192,14 +214,14 @@ def greedy_bit_removal(
         }
         while widths.sum() > bit_budget:
             features = np.flatnonzero(widths)
-            losses = _candidate_losses(
+            per_row = _candidate_losses(
                 module, inputs, tables.blocks, narrower, features, y, classification
             )
             # Far from the budget, one scoring round removes the cheapest bits
             # of several features (a quarter of the bits still to remove, one
             # per feature); the last bits go one round each.
             n_remove = max(1, min(len(features), (widths.sum() - bit_budget) // 4))
-            order = np.argsort(losses, kind="stable")  # ties: lowest index first
+            order = _guarded_ranking(per_row, widths[features])
             for j in features[order[:n_remove]]:
                 inputs[:, tables.blocks[j]] = narrower[j]
                 widths[j] -= 1

@@ -444,10 +444,12 @@ _PARAMETERS_DOC = """
         removal raises the validation loss least are removed (a feature at
         ``w`` bits merges its wide codes into ``2**w`` groups of equal training
         frequency; near the budget one bit per scoring round, further away up
-        to a quarter of the bits left to remove, one per feature) until the
-        widths fit the budget; then the model is trained for those widths as
-        for fixed ``n_bits``. This costs about two fits. ``allocation_trace_``
-        records every removed bit.
+        to a quarter of the bits left to remove, one per feature; a bit goes
+        before those of the widest features only if the validation loss says
+        so by more than one standard error) until the widths fit the budget;
+        then the model is trained for those widths as for fixed ``n_bits``.
+        This costs about two fits. ``allocation_trace_`` records every removed
+        bit.
     {task}representation : {{"thermometer", "bits", "levels"}}, default="levels"
         What the network sees of each code: the ``2**b - 1`` step outputs, the
         ``b`` binary digits of the code, or one trainable level value. All are

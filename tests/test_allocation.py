@@ -256,3 +256,26 @@ def test_threshold_plot_shows_widths(auto_model):
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+# ----------------------------------------------------------- the ranking rule
+def test_ranking_follows_clear_differences_only():
+    from sklearn_bsq._allocation import _guarded_ranking
+
+    rng = np.random.default_rng(0)
+    noise = rng.normal(size=400)
+    widths = np.array([3, 3, 2, 2])
+    per_row = np.stack(
+        [
+            1.0 + noise,  # widest, the reference
+            1.1 + noise,  # widest, dearer
+            0.5 + noise,  # narrower and clearly cheaper: first
+            0.999 + rng.normal(size=400),  # narrower, cheaper only within noise
+        ]
+    )
+    order = _guarded_ranking(per_row, widths)
+    assert order[0] == 2 and order[1] == 0
+    assert order.tolist().index(3) > order.tolist().index(0)
+    # With the same rows the uniform lean disappears once the gap is clear.
+    per_row[3] = 0.9 + noise
+    assert _guarded_ranking(per_row, widths).tolist()[:2] == [2, 3]
