@@ -157,7 +157,9 @@ def _guarded_ranking(per_row: NDArray, widths: NDArray) -> NDArray:
     widest = np.flatnonzero(widths == widths.max())
     reference = widest[np.argmin(means[widest])]
     diff = per_row - per_row[reference]
-    error = diff.std(axis=1, ddof=1) / np.sqrt(per_row.shape[1])
+    n = per_row.shape[1]
+    # One held-out row gives no noise estimate: then nothing counts as clear.
+    error = diff.std(axis=1, ddof=1) / np.sqrt(n) if n > 1 else np.inf
     clear = diff.mean(axis=1) < -error
     score = np.where(clear, means, np.maximum(means, means[reference]))
     return np.lexsort((means, -widths, score))  # ties: wider, then cheaper
