@@ -22,3 +22,17 @@ def diabetes():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+def press_ctrl_c_in_epoch(monkeypatch, epoch):
+    """Raise KeyboardInterrupt when training reaches ``epoch`` (as Ctrl-C would)."""
+    from sklearn_bsq._training import SteepnessSchedule
+
+    original = SteepnessSchedule.on_epoch_begin
+
+    def interrupt(self, net, **kwargs):
+        if len(net.history) == epoch:
+            raise KeyboardInterrupt
+        original(self, net, **kwargs)
+
+    monkeypatch.setattr(SteepnessSchedule, "on_epoch_begin", interrupt)

@@ -8,7 +8,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn_bsq import SoftQuantizer, SoftQuantizerRegressor, load, save
 from sklearn_bsq.plotting import ThresholdDisplay
 
-from conftest import FAST
+from conftest import FAST, press_ctrl_c_in_epoch
 
 
 def informative_data(n=600, noise_features=6, seed=0):
@@ -199,16 +199,7 @@ def test_bad_budget_parameters(params, match):
 def test_interrupted_allocation_leaves_nothing_fitted(monkeypatch):
     from sklearn.exceptions import NotFittedError
 
-    from sklearn_bsq._training import SteepnessSchedule
-
-    original = SteepnessSchedule.on_epoch_begin
-
-    def interrupt_in_epoch_2(self, net, **kwargs):
-        if len(net.history) == 2:
-            raise KeyboardInterrupt
-        original(self, net, **kwargs)
-
-    monkeypatch.setattr(SteepnessSchedule, "on_epoch_begin", interrupt_in_epoch_2)
+    press_ctrl_c_in_epoch(monkeypatch, 2)
     X, y = informative_data(n=100)
     sq = SoftQuantizerRegressor("auto", bit_budget=8, random_state=0, **FAST)
     with pytest.raises(KeyboardInterrupt, match="during the bit allocation"):

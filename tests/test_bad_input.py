@@ -17,9 +17,8 @@ from hypothesis.extra.numpy import arrays
 from sklearn.exceptions import NotFittedError
 
 from sklearn_bsq import SoftQuantizer, SoftQuantizerClassifier, SoftQuantizerRegressor
-from sklearn_bsq._training import SteepnessSchedule
 
-from conftest import FAST
+from conftest import FAST, press_ctrl_c_in_epoch
 
 rng = np.random.default_rng(0)
 X3 = rng.normal(size=(60, 3))
@@ -296,14 +295,7 @@ def test_failed_refit_does_not_leave_the_old_model_half_replaced():
 
 
 def test_keyboard_interrupt_leaves_a_fitted_model_and_says_so(monkeypatch):
-    original = SteepnessSchedule.on_epoch_begin
-
-    def interrupt_in_epoch_3(self, net, **kwargs):
-        if len(net.history) == 3:
-            raise KeyboardInterrupt
-        original(self, net, **kwargs)
-
-    monkeypatch.setattr(SteepnessSchedule, "on_epoch_begin", interrupt_in_epoch_3)
+    press_ctrl_c_in_epoch(monkeypatch, 3)
     sq = SoftQuantizer(3, random_state=0, **FAST)
     with pytest.warns(UserWarning, match="interrupted in epoch 3 of 15"):
         sq.fit(X3, Y3)

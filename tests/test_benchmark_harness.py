@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "datasets"
 
 
-def test_quick_benchmark(tmp_path):
+def run_quick(script: str, out) -> None:
+    """Run a benchmark script's ``--quick`` mode into ``out`` (skip without data)."""
     if not (DATA / "MagicTelescope.csv.gz").exists():
         if os.environ.get("CI"):
             pytest.fail(f"CI must have the datasets at {DATA}")
@@ -19,15 +20,19 @@ def test_quick_benchmark(tmp_path):
     subprocess.run(
         [
             sys.executable,
-            str(ROOT / "benchmarks" / "run_accuracy.py"),
+            str(ROOT / "benchmarks" / script),
             "--quick",
             "--out",
-            str(tmp_path),
+            str(out),
         ],
         check=True,
         capture_output=True,
         text=True,
     )
+
+
+def test_quick_benchmark(tmp_path):
+    run_quick("run_accuracy.py", tmp_path)
     out = tmp_path / "quick"
     lines = (out / "runs.csv").read_text().splitlines()
     assert len(lines) == 1 + 3 * (1 + 7 * 2)  # header + 3 datasets x 15 runs
@@ -41,22 +46,7 @@ def test_quick_benchmark(tmp_path):
 
 
 def test_quick_allocation_benchmark(tmp_path):
-    if not (DATA / "MagicTelescope.csv.gz").exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must have the datasets at {DATA}")
-        pytest.skip("the shared datasets are not beside this checkout")
-    subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "run_allocation.py"),
-            "--quick",
-            "--out",
-            str(tmp_path),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
+    run_quick("run_allocation.py", tmp_path)
     import pandas as pd
 
     out = tmp_path / "quick"
