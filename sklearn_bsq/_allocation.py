@@ -42,14 +42,6 @@ def start_width(bit_budget: int, n_features: int) -> int:
     return int(min(16, average + HEADROOM_BITS))
 
 
-def _hard_codes(module: QuantizedMLP, x: torch.Tensor) -> NDArray[np.int64]:
-    """Codes of standardized rows under the module's current thresholds (all
-    features at the same width: no padding), by binary search, so that wide
-    starts need no (rows, features, thresholds) comparison tensor."""
-    thresholds = module.quantizer.thresholds().detach()
-    return torch.searchsorted(thresholds, x.T.contiguous()).T.numpy()
-
-
 class _FeatureTables:
     """Network inputs of every code of every feature, at every coarser width."""
 
@@ -102,13 +94,18 @@ def _equal_frequency_groups(counts: NDArray, width: int, start: int) -> NDArray:
     return np.searchsorted(cuts, np.arange(2**start), side="right")
 
 
+def _per_row_losses(out: torch.Tensor, y: torch.Tensor, classification: bool):
+    """Training loss of each row, for outputs of shape (..., n, n_outputs)."""
+    if classification:
+        target = y.expand(out.shape[:-1])
+        return F.cross_entropy(out.movedim(-1, 1), target, reduction="none")
+    return (out[..., 0] - y) ** 2
+
+
 def _loss(
     module: QuantizedMLP, inputs: torch.Tensor, y: torch.Tensor, classification: bool
 ) -> float:
-    out = module.mlp(inputs)
-    if classification:
-        return float(F.cross_entropy(out, y))
-    return float(F.mse_loss(out[:, 0], y))
+    return float(_per_row_losses(module.mlp(inputs), y, classification).mean())
 
 
 # Candidates are scored in batches of at most this many input values.
@@ -136,12 +133,7 @@ def _candidate_losses(
         for i, j in enumerate(part):
             stack[i, :, blocks[j]] = replacements[j]
         out = module.mlp(stack.reshape(-1, width)).reshape(len(part), n, -1)
-        if classification:
-            target = y.expand(len(part), n)
-            per_row = F.cross_entropy(out.transpose(1, 2), target, reduction="none")
-        else:
-            per_row = (out[:, :, 0] - y) ** 2
-        losses.append(per_row.double())
+        losses.append(_per_row_losses(out, y, classification).double())
     return torch.cat(losses).numpy()
 
 
@@ -201,8 +193,8 @@ def greedy_bit_removal(
     with torch.no_grad():
         x_train = torch.as_tensor(X_train)
         x_valid = torch.as_tensor(X_valid)
-        train_codes = _hard_codes(module, x_train)
-        codes = _hard_codes(module, x_valid)
+        train_codes = module.quantizer.hard_codes(x_train).numpy()
+        codes = module.quantizer.hard_codes(x_valid).numpy()
         tables = _FeatureTables(module, train_codes, start)
         y = torch.as_tensor(y_valid)
         d = codes.shape[1]

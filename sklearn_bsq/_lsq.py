@@ -18,6 +18,8 @@ from numpy.typing import NDArray
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from ._quantizer import count_below
+
 
 def round_ste(x: Tensor) -> Tensor:
     """Round in the forward pass, identity in the backward pass."""
@@ -78,7 +80,8 @@ class UniformSTEQuantizer(nn.Module):
                 round_ste((x - offset) / step), torch.zeros_like(top), top
             )
             return offset + step * code
-        thresholds = self.thresholds()
-        mask = torch.arange(thresholds.shape[1])[None, :] < top[:, None]
-        codes = ((x[:, :, None] > thresholds[None]) & mask).sum(dim=2)
-        return self.offset + step * codes.to(torch.float32)
+        return self.offset + step * self.hard_codes(x).to(torch.float32)
+
+    def hard_codes(self, x: Tensor) -> Tensor:
+        """Codes of standardized rows: grid thresholds strictly below, (n, d)."""
+        return count_below(self.thresholds(), self.n_levels.long() - 1, x)

@@ -37,6 +37,14 @@ WINDOW = 4
 WINDOWED_FROM = 63  # thresholds per feature (6 bits) from which the window pays
 
 
+def count_below(thresholds: Tensor, counts: Tensor, x: Tensor) -> Tensor:
+    """Hard codes, shape (n, d): how many of feature ``j``'s first ``counts[j]``
+    thresholds (rows of the sorted, padded ``(d, K_max)`` table) lie strictly
+    below ``x[:, j]``. A binary search: no (n, d, K_max) comparison tensor."""
+    below = torch.searchsorted(thresholds.detach(), x.T.contiguous())
+    return torch.minimum(below, counts[:, None]).T  # padding lies above
+
+
 def _inverse_softplus(y: NDArray) -> NDArray:
     return y + np.log(-np.expm1(-y))
 
@@ -204,8 +212,7 @@ class BitwiseSoftQuantizer(nn.Module):
 
     def hard_codes(self, x: Tensor) -> Tensor:
         """Codes of standardized rows: thresholds strictly below, shape (n, d)."""
-        below = torch.searchsorted(self.thresholds().detach(), x.T.contiguous())
-        return torch.minimum(below, self.counts[:, None]).T  # padding is above
+        return count_below(self.thresholds(), self.counts, x)
 
     def _soft_levels(self, x: Tensor) -> Tensor:
         """Soft levels from sigmoids of the ``2 * WINDOW`` nearest thresholds."""
