@@ -62,7 +62,7 @@ def compare(runs: pd.DataFrame) -> pd.DataFrame:
                     np.mean([w.split().count("0") for w in learned.widths.astype(str)])
                 ),
                 widths_seed0=seed0,
-                seeds=len(learned),
+                seeds=tuple(learned.seed),
             )
         )
     return pd.DataFrame(rows)
@@ -70,12 +70,12 @@ def compare(runs: pd.DataFrame) -> pd.DataFrame:
 
 def against_baselines(table: pd.DataFrame, baseline_runs: Path) -> list[str]:
     """Both methods against the best fixed-width baseline of ``run_accuracy.py``
-    (same protocol and seeds) at the same bits per feature."""
+    (same protocol) at the same bits per feature, over the same seeds; rows whose
+    seeds the baseline runs do not all have are left out."""
     if not baseline_runs.exists():
         return []
     runs = pd.read_csv(baseline_runs)
     runs = runs[runs.method.isin(summarize.BASELINES)]
-    means = runs.groupby(["dataset", "bits", "method"]).score.mean()
     lines = [
         "## Against the baselines",
         "",
@@ -87,9 +87,15 @@ def against_baselines(table: pd.DataFrame, baseline_runs: Path) -> list[str]:
     ]
     wins = {}
     for r in table.itertuples():
-        if (r.dataset, r.bits) not in means.index:
+        same = runs[
+            (runs.dataset == r.dataset)
+            & (runs.bits == r.bits)
+            & runs.seed.isin(r.seeds)
+        ]
+        per_method = same.groupby("method").score
+        if same.empty or per_method.count().min() < len(r.seeds):
             continue
-        scores = means.loc[(r.dataset, r.bits)]
+        scores = per_method.mean()
         best = scores.idxmax() if r.metric == "accuracy" else scores.idxmin()
         value = scores[best]
         beats = [
@@ -102,6 +108,8 @@ def against_baselines(table: pd.DataFrame, baseline_runs: Path) -> list[str]:
             f"| {r.dataset} | {r.bits} | {best} {value:.4f} "
             f"| {'yes' if beats[0] else 'no'} | {'yes' if beats[1] else 'no'} |"
         )
+    if not wins:
+        return []  # no baseline runs over these seeds
     lines.append("")
     for (bits, name), won in sorted(wins.items()):
         lines.append(
@@ -123,6 +131,8 @@ def write_summary(table: pd.DataFrame, out: Path, baseline_runs: Path) -> None:
         "the mean fit time of the learned allocation over that of the uniform width",
         "(same run, same machine). *unsent* is the mean number of features that got",
         "0 bits.",
+        "",
+        f"Seeds: {' '.join(str(s) for s in sorted(set().union(*table.seeds)))}.",
         "",
     ]
     for bits, part in table.groupby("bits"):

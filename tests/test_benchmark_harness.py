@@ -61,3 +61,53 @@ def test_quick_allocation_benchmark(tmp_path):
     summary = (out / "summary.md").read_text()
     assert "learned better on" in summary and "cost ratio" in summary
     assert (out / "allocation.png").stat().st_size > 0
+
+
+def _allocation_runs(seeds, uniform, learned):
+    """Runs of both allocation methods on one dataset at 2 bits."""
+    import pandas as pd
+
+    rows = [
+        dict(
+            dataset="toy",
+            metric="accuracy",
+            bits=2,
+            seed=s,
+            method=method,
+            score=score,
+            fit_seconds=1.0,
+            widths="2 2" if method == "bsq-levels" else "3 1",
+        )
+        for s in seeds
+        for method, score in (("bsq-levels", uniform), ("bsq-auto", learned))
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_allocation_baselines_compared_over_the_same_seeds(tmp_path):
+    import pandas as pd
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import run_allocation
+    import summarize
+
+    baseline = tmp_path / "runs.csv"
+    # Baselines on seeds 0-2 only, the best (kbins-uniform) at 0.80; both
+    # methods above it.
+    pd.DataFrame(
+        [
+            dict(dataset="toy", bits=2, seed=s, method=m, score=0.80 - 0.01 * i)
+            for s in range(3)
+            for i, m in enumerate(summarize.BASELINES)
+        ]
+    ).to_csv(baseline, index=False)
+    table = run_allocation.compare(_allocation_runs(range(3), 0.81, 0.82))
+    lines = run_allocation.against_baselines(table, baseline)
+    assert "| toy | 2 | kbins-uniform 0.8000 | yes | yes |" in lines
+    assert (
+        "- 2 bits, learned widths: better than every baseline on 1 of 1 datasets"
+        in lines
+    )
+    # Ten seeds: the baselines lack seeds 3-9, so nothing is compared.
+    table = run_allocation.compare(_allocation_runs(range(10), 0.81, 0.82))
+    assert run_allocation.against_baselines(table, baseline) == []
