@@ -543,8 +543,9 @@ class SoftQuantizer(_BaseSoftQuantizer):
         "auto" reads the target's type (``sklearn.utils.multiclass.type_of_target``):
         integer or string labels mean classification, non-integer floats mean
         regression. Pass the task explicitly for integer-valued regression
-        targets; with an explicit task the estimator is a scikit-learn
-        classifier or regressor.
+        targets ("auto" warns when whole numbers look like a quantity: more
+        than 20 distinct values, fewer than 5 samples each on average); with an
+        explicit task the estimator is a scikit-learn classifier or regressor.
     """
         )
         + """

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 
 TASKS = ("classification", "regression")
+
+# task="auto" warns when whole-number targets look like a quantity: more than this
+# many distinct values, with fewer than ``_FEW_PER_VALUE`` samples each on average.
+_MANY_VALUES = 20
+_FEW_PER_VALUE = 5
 
 
 def resolve_task(task: str, y) -> str:
@@ -16,6 +22,7 @@ def resolve_task(task: str, y) -> str:
         return task
     kind = type_of_target(y, input_name="y", raise_unknown=True)
     if kind in ("binary", "multiclass"):
+        _warn_if_quantity(y)
         return "classification"
     if kind == "continuous":
         return "regression"
@@ -24,6 +31,25 @@ def resolve_task(task: str, y) -> str:
         "task='classification' or task='regression' (multi-output targets are "
         "not supported)."
     )
+
+
+def _warn_if_quantity(y) -> None:
+    """Warn when numeric class labels look like a regression target (for example
+    prices in whole units): many distinct values, few samples per value."""
+    y = np.asarray(y)
+    if y.dtype.kind not in "iuf":
+        return  # string or object labels are classes
+    n_values = np.unique(y).size
+    if n_values > _MANY_VALUES and y.size < _FEW_PER_VALUE * n_values:
+        warnings.warn(
+            f"task='auto' reads y as classification because its values are whole "
+            f"numbers, but it has {n_values} distinct values ({y.size / n_values:.1f} "
+            "samples each on average), like a quantity. Pass task='regression' "
+            "(or use SoftQuantizerRegressor) if y is a quantity, or "
+            "task='classification' to keep the classes and silence this warning.",
+            UserWarning,
+            stacklevel=2,
+        )
 
 
 @dataclass(frozen=True)

@@ -155,6 +155,17 @@ class TestTasks:
         assert sq.fit(cancer[0], cancer[2]).task_ == "classification"
         assert sq.fit(diabetes[0], diabetes[2] + 0.5).task_ == "regression"
 
+    def test_auto_task_warns_on_whole_number_quantities(self, diabetes):
+        # Whole numbers, 3.4 samples per value: too many for scikit-learn's own
+        # warning (more values than half the samples) to fire.
+        X, y = np.vstack([diabetes[0]] * 2), np.concatenate([diabetes[2]] * 2)
+        sq = SoftQuantizer(2, random_state=0, **{**FAST, "max_epochs": 1})
+        with pytest.warns(UserWarning, match="task='regression'"):
+            assert sq.fit(X, y).task_ == "classification"
+        assert sq.set_params(task="regression").fit(X, y).task_ == "regression"
+        # Few values with many samples each are classes: no warning.
+        assert sq.set_params(task="auto").fit(X, y > 140).task_ == "classification"
+
     def test_explicit_task_sets_the_estimator_type(self):
         assert is_classifier(SoftQuantizer(task="classification"))
         assert is_regressor(SoftQuantizer(task="regression"))
