@@ -1,4 +1,5 @@
-"""The accuracy benchmark's --quick mode runs end to end (CI smoke test)."""
+"""The benchmark harnesses: --quick runs end to end (CI smoke tests), and the
+allocation summary compares with the baselines over the same seeds only."""
 
 import os
 import subprocess
