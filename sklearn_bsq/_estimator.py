@@ -110,9 +110,13 @@ class _BaseSoftQuantizer(
             return validate_data(self, X, y, dtype=np.float32, reset=reset)
 
     # ------------------------------------------------------------ validation
+    def _learns_widths(self) -> bool:
+        """Whether ``n_bits="auto"`` (``n_bits`` may also be an array)."""
+        return isinstance(self.n_bits, str) and self.n_bits == "auto"
+
     def _validate_bit_budget(self) -> int | None:
         """The budget when widths are learned (``n_bits="auto"``), else None."""
-        auto = isinstance(self.n_bits, str) and self.n_bits == "auto"
+        auto = self._learns_widths()
         if auto and self.bit_budget is None:
             raise ValueError(
                 "n_bits='auto' learns the widths under a total budget: give "

@@ -201,9 +201,13 @@ class BitwiseSoftQuantizer(nn.Module):
         return self.level_start + (steps * self.level_steps).sum(dim=2)
 
     # ------------------------------------------------ "levels" without step tensors
-    def _level_prefix(self) -> Tensor:
+    def _masked_level_steps(self) -> Tensor:
+        """Level change per threshold, zero on padding, shape (d, K_max)."""
+        return self.level_steps if self.dense else self.level_steps * self.mask
+
+    def _level_prefix(self, steps: Tensor | None = None) -> Tensor:
         """``P[j, c]``: level of code ``c`` minus the first level, shape (d, K+1)."""
-        steps = self.level_steps if self.dense else self.level_steps * self.mask
+        steps = self._masked_level_steps() if steps is None else steps
         return F.pad(torch.cumsum(steps, dim=1), (1, 0))
 
     def _levels_from_codes(self, codes: Tensor) -> Tensor:
@@ -224,13 +228,13 @@ class BitwiseSoftQuantizer(nn.Module):
         k = below[:, :, None] + torch.arange(-WINDOW, WINDOW, device=x.device)
         inside = (k >= 0) & (k < k_max)
         k = k.clamp(0, k_max - 1).reshape(d, -1)
-        steps = self.level_steps if self.dense else self.level_steps * self.mask
+        steps = self._masked_level_steps()
         near_t = t.gather(1, k).reshape(d, n, 2 * WINDOW)
         near_steps = (steps.gather(1, k).reshape(d, n, 2 * WINDOW)) * inside
         slope = self.steepness * self.slope_scale[:, None, None]
         soft = (torch.sigmoid(slope * (xt[:, :, None] - near_t)) * near_steps).sum(2)
         # Every threshold left of the window counts as passed.
-        passed = self._level_prefix().gather(1, (below - WINDOW).clamp(0, k_max))
+        passed = self._level_prefix(steps).gather(1, (below - WINDOW).clamp(0, k_max))
         return (self.level_start[:, None] + passed + soft).T
 
     def forward(self, x: Tensor | None = None, codes: Tensor | None = None) -> Tensor:

@@ -251,7 +251,7 @@ def _from_arrays(arrays: dict):
     est.bin_values_ = np.split(values.astype(np.float64), np.cumsum(counts + 1)[:-1])
     est._set_sizes()
 
-    trace = _read_trace(arrays, est.n_bits == "auto")
+    trace = _read_trace(arrays, est._learns_widths())
     if trace is not None:
         if trace["total_bits"][-1] != widths.sum():
             raise ValueError("the allocation trace does not end at n_bits.")

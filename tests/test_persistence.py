@@ -63,6 +63,18 @@ def test_round_trip_classification(case, cancer, tmp_path):
     )
 
 
+def test_round_trip_with_widths_as_an_array(cancer, tmp_path):
+    widths = np.array([0, 3, 1, 0, 2] * 6)
+    est = fit(SoftQuantizer(widths, random_state=0, **FAST), cancer)
+    save(est, tmp_path / "m.bsq.npz")
+    loaded = load(tmp_path / "m.bsq.npz")
+    assert isinstance(loaded.n_bits, np.ndarray)
+    np.testing.assert_array_equal(loaded.n_bits, widths)
+    X_test = cancer[1]
+    np.testing.assert_array_equal(loaded.transform(X_test), est.transform(X_test))
+    np.testing.assert_array_equal(loaded.predict(X_test), est.predict(X_test))
+
+
 def test_round_trip_regression_with_names(diabetes, tmp_path):
     X_train, X_test, y_train, _ = diabetes
     columns = [f"s{i}" for i in range(X_train.shape[1])]
