@@ -62,14 +62,16 @@ class _BaseSoftQuantizer(
         n_bits=4,
         *,
         bit_budget=None,
-        representation="levels",
+        representation="auto",
         quantizer="soft",
         threshold_init="quantile",
-        hidden_layer_sizes=(64, 64),
+        hidden_layer_sizes=(256, 256),
         max_epochs=40,
-        batch_size=128,
+        batch_size="auto",
         lr=3e-3,
         weight_decay=1e-4,
+        dropout=0.1,
+        lr_schedule="cosine",
         steepness=(4.0, 256.0),
         early_stopping=False,
         validation_fraction=0.1,
@@ -87,6 +89,8 @@ class _BaseSoftQuantizer(
         self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
+        self.dropout = dropout
+        self.lr_schedule = lr_schedule
         self.steepness = steepness
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -262,7 +266,12 @@ class _BaseSoftQuantizer(
             learnable = self.quantizer == "soft"
             quantizer = BitwiseSoftQuantizer(init, self.representation, learnable)
         return QuantizedMLP(
-            quantizer, hidden, self._n_outputs(), active, len(init_thresholds)
+            quantizer,
+            hidden,
+            self._n_outputs(),
+            active,
+            len(init_thresholds),
+            self.dropout,
         )
 
     def _encoder(self) -> BucketEncoder:
@@ -454,10 +463,17 @@ _PARAMETERS_DOC = """
         then the model is trained for those widths as for fixed ``n_bits``.
         This costs about two fits. ``allocation_trace_`` records every removed
         bit.
-    {task}representation : {{"thermometer", "bits", "levels"}}, default="levels"
-        What the network sees of each code: the ``2**b - 1`` step outputs, the
-        ``b`` binary digits of the code, or one trainable level value. All are
-        rebuilt on the server from the code alone.
+    {task}representation : {{"auto", "thermometer", "bits", "levels", "embedding"}}, \
+default="auto"
+        What the network sees of each code, rebuilt on the server from the
+        code alone: the ``2**b - 1`` step outputs ("thermometer"), the ``b``
+        binary digits of the code ("bits"), one trainable value per code
+        ("levels"), or 16 trainable values per code ("embedding", a learned
+        low-rank factor of the first layer on the thermometer). "auto" is the
+        thermometer up to 4 bits and the embedding above, where the
+        thermometer's first layer grows with ``2**b`` and overfits; it won
+        on full data under the paper's protocol (README, "Accuracy at full
+        scale").
     quantizer : {{"soft", "fixed", "lsq"}}, default="soft"
         How thresholds are trained. ``"soft"`` is the method: sigmoid steps of
         growing steepness. ``"fixed"`` keeps the initial thresholds (plain
@@ -468,15 +484,26 @@ _PARAMETERS_DOC = """
     threshold_init : {{"quantile", "uniform", "kmeans"}}, default="quantile"
         Initial thresholds: equal-frequency, equal-width or 1-D k-means bins
         of the training data (``"lsq"`` uses only the outer two).
-    hidden_layer_sizes : tuple of int, default=(64, 64)
+    hidden_layer_sizes : tuple of int, default=(256, 256)
         Widths of the MLP's hidden ReLU layers.
     max_epochs : int, default=40
         Training epochs (the upper bound when ``early_stopping`` is on).
-    batch_size : int, default=128
+    batch_size : int or "auto", default="auto"
+        Rows per training batch. "auto" is the largest power of two up to 256
+        that gives at least 16 batches per epoch (at least 16 rows): 256 from
+        4,096 rows up, smaller on small data so that the thresholds get enough
+        optimizer steps to move.
     lr : float, default=3e-3
-        AdamW learning rate.
+        AdamW learning rate (the first epoch's, with ``lr_schedule="cosine"``).
     weight_decay : float, default=1e-4
         AdamW weight decay.
+    dropout : float, default=0.1
+        Dropout probability after every hidden layer during training.
+    lr_schedule : {{"cosine", "constant"}}, default="cosine"
+        "cosine" decays the learning rate from ``lr`` towards 0 over
+        ``max_epochs`` along a half cosine (epoch ``e`` of ``E`` uses
+        ``lr * (1 + cos(pi * e / E)) / 2``), so the weights settle while the
+        steps are nearly hard; "constant" keeps ``lr``.
     steepness : (float, float), default=(4.0, 256.0)
         Sigmoid steepness in the first and last epoch, growing geometrically in
         between. Units are "levels per standard deviation": a value of ``s`` gives
@@ -584,14 +611,16 @@ class SoftQuantizer(_BaseSoftQuantizer):
         *,
         bit_budget=None,
         task="auto",
-        representation="levels",
+        representation="auto",
         quantizer="soft",
         threshold_init="quantile",
-        hidden_layer_sizes=(64, 64),
+        hidden_layer_sizes=(256, 256),
         max_epochs=40,
-        batch_size=128,
+        batch_size="auto",
         lr=3e-3,
         weight_decay=1e-4,
+        dropout=0.1,
+        lr_schedule="cosine",
         steepness=(4.0, 256.0),
         early_stopping=False,
         validation_fraction=0.1,
@@ -610,6 +639,8 @@ class SoftQuantizer(_BaseSoftQuantizer):
             batch_size=batch_size,
             lr=lr,
             weight_decay=weight_decay,
+            dropout=dropout,
+            lr_schedule=lr_schedule,
             steepness=steepness,
             early_stopping=early_stopping,
             validation_fraction=validation_fraction,

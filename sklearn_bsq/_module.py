@@ -11,12 +11,20 @@ from torch import Tensor, nn
 from ._quantizer import BitwiseSoftQuantizer
 
 
-def make_mlp(in_features: int, hidden_layer_sizes: Sequence[int], n_outputs: int):
-    """ReLU MLP ``in -> hidden... -> n_outputs`` (a linear model when no hidden)."""
+def make_mlp(
+    in_features: int,
+    hidden_layer_sizes: Sequence[int],
+    n_outputs: int,
+    dropout: float = 0.0,
+):
+    """ReLU MLP ``in -> hidden... -> n_outputs`` (a linear model when no hidden),
+    with dropout after every hidden layer when ``dropout > 0``."""
     layers: list[nn.Module] = []
     width = in_features
     for size in hidden_layer_sizes:
         layers += [nn.Linear(width, size), nn.ReLU()]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
         width = size
     layers.append(nn.Linear(width, n_outputs))
     return nn.Sequential(*layers)
@@ -41,10 +49,13 @@ class QuantizedMLP(nn.Module):
         n_outputs: int,
         active: Sequence[int] | None = None,
         n_features: int | None = None,
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
         self.quantizer = quantizer
-        self.mlp = make_mlp(quantizer.out_features, hidden_layer_sizes, n_outputs)
+        self.mlp = make_mlp(
+            quantizer.out_features, hidden_layer_sizes, n_outputs, dropout
+        )
         # Derived from the widths, which are stored apart from the weights: not
         # part of the state dict.
         everything = active is None or np.array_equal(active, np.arange(n_features))
@@ -66,10 +77,14 @@ class FullPrecisionMLP(nn.Module):
     """The same MLP on the float32 standardized features: the reference."""
 
     def __init__(
-        self, n_features: int, hidden_layer_sizes: Sequence[int], n_outputs: int
+        self,
+        n_features: int,
+        hidden_layer_sizes: Sequence[int],
+        n_outputs: int,
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        self.mlp = make_mlp(n_features, hidden_layer_sizes, n_outputs)
+        self.mlp = make_mlp(n_features, hidden_layer_sizes, n_outputs, dropout)
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.mlp(x)

@@ -3,13 +3,20 @@
 Each feature ``j`` has ``K_j = 2**b_j - 1`` thresholds, kept strictly increasing by
 construction: the first is free, the others add a positive (softplus) gap to the one
 before. Training replaces each step ``1[x > t]`` with ``sigmoid(a * (x - t))``; eval
-uses hard steps. The network never sees the steps directly but one of three
+uses hard steps. The network never sees the steps directly but one of four
 representations, each a linear map of the step ("thermometer") vector, so the same
 sigmoids drive all of them:
 
 - ``"thermometer"``: the ``K_j`` steps (``sum K_j`` outputs);
 - ``"bits"``: the ``b_j`` binary digits of the code (``sum b_j`` outputs);
-- ``"levels"``: one trainable quantized value per feature (``d`` outputs).
+- ``"levels"``: one trainable quantized value per feature (``d`` outputs);
+- ``"embedding"``: ``EMBEDDING_CHANNELS`` trainable values per code and feature
+  (``16 d`` outputs): a learned low-rank factor of the first layer on the
+  thermometer, whose size does not grow with ``2**b``.
+
+``"auto"`` is the thermometer up to 4 bits and the embedding above: the two are
+the same function class up to 4 bits, and above it the thermometer's first layer
+grows with ``2**b`` and overfits (see the README's accuracy section).
 
 Features are stored in padded ``(d, K_max)`` tensors; a mask hides the padding of
 features with fewer bits. Inputs are standardized features (training units).
@@ -25,7 +32,12 @@ from numpy.typing import NDArray
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-REPRESENTATIONS = ("thermometer", "bits", "levels")
+REPRESENTATIONS = ("auto", "thermometer", "bits", "levels", "embedding")
+# "embedding": trainable values per code and feature in this many channels.
+EMBEDDING_CHANNELS = 16
+# "auto": the thermometer while it gives the network at most as many inputs per
+# feature as the embedding's channels (up to 4 bits), the embedding above.
+AUTO_THERMOMETER_MAX_STEPS = 15
 
 # Soft "levels" evaluate sigmoids only for this many thresholds on each side of
 # a reading and count the others as 0 or 1. The slope grows with 2**b, so the
@@ -70,7 +82,7 @@ class BitwiseSoftQuantizer(nn.Module):
     init_thresholds : sequence of 1-D arrays
         Strictly increasing initial thresholds per feature, in standardized units;
         feature ``j`` must have ``2**b_j - 1`` of them.
-    representation : {"thermometer", "bits", "levels"}
+    representation : {"auto", "thermometer", "bits", "levels", "embedding"}
         What the downstream network sees of each code.
     learnable : bool, default=True
         If False the thresholds stay at their initial values and training uses
@@ -96,8 +108,11 @@ class BitwiseSoftQuantizer(nn.Module):
                 f"representation must be one of {REPRESENTATIONS}, got "
                 f"{representation!r}."
             )
-        self.representation = representation
         counts = np.array([len(t) for t in init_thresholds])
+        if representation == "auto":
+            thermometer = counts.max() <= AUTO_THERMOMETER_MAX_STEPS
+            representation = "thermometer" if thermometer else "embedding"
+        self.representation = representation
         n_bits = np.log2(counts + 1).round().astype(int)
         if np.any(2**n_bits - 1 != counts) or np.any(counts < 1):
             raise ValueError("each feature needs 2**b - 1 thresholds with b >= 1.")
@@ -140,15 +155,22 @@ class BitwiseSoftQuantizer(nn.Module):
                 "bit_index", torch.as_tensor(np.flatnonzero(bit_mask)), persistent=False
             )
             self.out_sizes = n_bits.copy()
-        elif representation == "levels":
+        elif representation in ("levels", "embedding"):
             centers = self._initial_levels(padded, counts)
-            self.level_start = nn.Parameter(
-                torch.as_tensor(centers[:, 0], dtype=torch.float32)
-            )
-            self.level_steps = nn.Parameter(
-                torch.as_tensor(np.diff(centers, axis=1), dtype=torch.float32)
-            )
-            self.out_sizes = np.ones(d, dtype=int)
+            start = torch.as_tensor(centers[:, 0], dtype=torch.float32)
+            steps = torch.as_tensor(np.diff(centers, axis=1), dtype=torch.float32)
+            channels = 1
+            if representation == "embedding":
+                # Channel 0 starts as the bin midpoints, the others as random
+                # walks over the codes of unit scale (drawn from torch's seeded
+                # generator), so the channels differ from the first step.
+                channels = EMBEDDING_CHANNELS
+                walks = torch.randn(d, k_max, channels - 1) / np.sqrt(k_max)
+                steps = torch.cat([steps[:, :, None], walks], dim=2)
+                start = F.pad(start[:, None], (0, channels - 1))
+            self.level_start = nn.Parameter(start)
+            self.level_steps = nn.Parameter(steps)
+            self.out_sizes = np.full(d, channels)
         else:
             self.out_sizes = counts.copy()
         # Outputs per feature, in feature order: feature j owns a contiguous block.
@@ -198,12 +220,19 @@ class BitwiseSoftQuantizer(nn.Module):
         if self.representation == "bits":
             bits = torch.einsum("ndk,dkb->ndb", steps, self.bit_flips).reshape(n, -1)
             return bits if self.dense else bits.index_select(1, self.bit_index)
+        if self.representation == "embedding":
+            values = torch.einsum("ndk,dke->nde", steps, self.level_steps)
+            return (self.level_start + values).reshape(n, -1)
         return self.level_start + (steps * self.level_steps).sum(dim=2)
 
     # ------------------------------------------------ "levels" without step tensors
     def _masked_level_steps(self) -> Tensor:
-        """Level change per threshold, zero on padding, shape (d, K_max)."""
-        return self.level_steps if self.dense else self.level_steps * self.mask
+        """Level change per threshold, zero on padding, shape (d, K_max) (with a
+        trailing channel axis for "embedding")."""
+        if self.dense:
+            return self.level_steps
+        mask = self.mask if self.level_steps.dim() == 2 else self.mask[:, :, None]
+        return self.level_steps * mask
 
     def _level_prefix(self, steps: Tensor | None = None) -> Tensor:
         """``P[j, c]``: level of code ``c`` minus the first level, shape (d, K+1)."""
@@ -211,6 +240,13 @@ class BitwiseSoftQuantizer(nn.Module):
         return F.pad(torch.cumsum(steps, dim=1), (1, 0))
 
     def _levels_from_codes(self, codes: Tensor) -> Tensor:
+        if self.representation == "embedding":
+            prefix = F.pad(
+                torch.cumsum(self._masked_level_steps(), dim=1), (0, 0, 1, 0)
+            )
+            index = codes.T.contiguous()[:, :, None].expand(-1, -1, prefix.shape[2])
+            values = prefix.gather(1, index).permute(1, 0, 2) + self.level_start
+            return values.reshape(len(codes), -1)
         prefix = self._level_prefix().gather(1, codes.T.contiguous())
         return self.level_start + prefix.T
 
@@ -243,11 +279,15 @@ class BitwiseSoftQuantizer(nn.Module):
         Codes (what the server receives) always give the hard representation;
         ``x`` gives soft steps when training learnable thresholds, else hard steps.
         """
-        if self.representation == "levels":
+        if self.representation in ("levels", "embedding"):
             if codes is None and self.training and self.learnable:
                 # The window's gathers and search cost more than they save
                 # below 6 bits; soft schedules (steepness < 1) reach beyond it.
-                if self.mask.shape[1] >= WINDOWED_FROM and self.steepness >= 1.0:
+                if (
+                    self.representation == "levels"
+                    and self.mask.shape[1] >= WINDOWED_FROM
+                    and self.steepness >= 1.0
+                ):
                     return self._soft_levels(x)
                 return self.represent(self.soft_steps(x))
             return self._levels_from_codes(

@@ -21,11 +21,17 @@ class FullPrecisionMLP(BaseMLPEstimator):
     Parameters
     ----------
     task : {"auto", "classification", "regression"}, default="auto"
-    hidden_layer_sizes : tuple of int, default=(64, 64)
+    hidden_layer_sizes : tuple of int, default=(256, 256)
     max_epochs : int, default=40
-    batch_size : int, default=128
+    batch_size : int or "auto", default="auto"
+        Rows per training batch. "auto" is the largest power of two up to 256
+        that gives at least 16 batches per epoch (at least 16 rows): 256 from
+        4,096 rows up, smaller on small data so that the thresholds get enough
+        optimizer steps to move.
     lr : float, default=3e-3
     weight_decay : float, default=1e-4
+    dropout : float, default=0.1
+    lr_schedule : {"cosine", "constant"}, default="cosine"
     early_stopping : bool, default=False
     validation_fraction : float, default=0.1
     n_iter_no_change : int, default=10
@@ -50,11 +56,13 @@ class FullPrecisionMLP(BaseMLPEstimator):
         self,
         *,
         task="auto",
-        hidden_layer_sizes=(64, 64),
+        hidden_layer_sizes=(256, 256),
         max_epochs=40,
-        batch_size=128,
+        batch_size="auto",
         lr=3e-3,
         weight_decay=1e-4,
+        dropout=0.1,
+        lr_schedule="cosine",
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -67,6 +75,8 @@ class FullPrecisionMLP(BaseMLPEstimator):
         self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
+        self.dropout = dropout
+        self.lr_schedule = lr_schedule
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
@@ -85,7 +95,9 @@ class FullPrecisionMLP(BaseMLPEstimator):
         self.feature_mean_, self.feature_scale_ = standardization(X)
 
         def build_module():
-            return _FullPrecisionModule(X.shape[1], hidden, self._n_outputs())
+            return _FullPrecisionModule(
+                X.shape[1], hidden, self._n_outputs(), self.dropout
+            )
 
         self._fit_network(self._standardize(X), target, build_module)
         return self

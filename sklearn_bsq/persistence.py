@@ -283,8 +283,13 @@ def _read_metadata(arrays: dict) -> dict:
     return metadata
 
 
+# Parameters added after format version 1 was fixed, with the value that gives the
+# behaviour of the files written before them.
+_PARAMS_BEFORE_THEY_EXISTED = {"dropout": 0.0, "lr_schedule": "constant"}
+
+
 def _params(metadata: dict) -> dict:
-    params = dict(metadata["params"])
+    params = {**_PARAMS_BEFORE_THEY_EXISTED, **metadata["params"]}
     params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
     params["steepness"] = tuple(params["steepness"])
     if isinstance(params["n_bits"], list):

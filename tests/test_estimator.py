@@ -21,7 +21,7 @@ from conftest import FAST
 MIXED = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] + [3] * 20  # 30 features, 1..10 bits
 
 
-@pytest.fixture(scope="module", params=["thermometer", "bits", "levels"])
+@pytest.fixture(scope="module", params=["thermometer", "bits", "levels", "embedding"])
 def fitted(request, cancer):
     X_train, _, y_train, _ = cancer
     sq = SoftQuantizer(MIXED, representation=request.param, random_state=0, **FAST)

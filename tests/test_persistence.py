@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -256,3 +257,20 @@ def test_save_refuses_other_objects(tmp_path):
 
     with pytest.raises(NotFittedError):
         save(SoftQuantizer(), tmp_path / "x.npz")
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_a_file_written_by_an_earlier_release_loads_and_encodes_the_same():
+    """``diabetes-format1.bsq.npz`` was written by the release before ``dropout`` and
+    ``lr_schedule`` existed (3 bits, "levels"); its bytes and predictions are kept
+    beside it. A change of format, of a default or of the network layout that
+    breaks old files fails here."""
+    est = load(FIXTURES / "diabetes-format1.bsq.npz")
+    expected = np.load(FIXTURES / "diabetes-format1-expected.npz")
+    assert est.dropout == 0.0 and est.lr_schedule == "constant"
+    np.testing.assert_array_equal(est.transform(expected["X"]), expected["packed"])
+    np.testing.assert_allclose(
+        est.predict_packed(expected["packed"]), expected["predictions"], rtol=1e-6
+    )

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from sklearn_bsq._init import initial_thresholds
-from sklearn_bsq._quantizer import BitwiseSoftQuantizer
+from sklearn_bsq._quantizer import EMBEDDING_CHANNELS, BitwiseSoftQuantizer
 
 
 def make_quantizer(widths, representation="thermometer"):
@@ -102,12 +102,24 @@ class TestSteps:
 class TestRepresentations:
     @pytest.mark.parametrize(
         "representation, width",
-        [("thermometer", 7 + 1 + 3), ("bits", 3 + 1 + 2), ("levels", 3)],
+        [
+            ("thermometer", 7 + 1 + 3),
+            ("bits", 3 + 1 + 2),
+            ("levels", 3),
+            ("embedding", 3 * EMBEDDING_CHANNELS),
+            ("auto", 7 + 1 + 3),
+        ],
     )
     def test_output_width(self, representation, width):
         q = make_quantizer([3, 1, 2], representation)
         assert q.out_features == width
         assert q(torch.randn(4, 3)).shape == (4, width)
+
+    @pytest.mark.parametrize(
+        "widths, chosen", [([4, 1], "thermometer"), ([5, 1], "embedding")]
+    )
+    def test_auto_is_the_thermometer_up_to_4_bits(self, widths, chosen):
+        assert make_quantizer(widths, "auto").representation == chosen
 
     def test_bits_are_the_binary_digits_of_the_code(self):
         q = make_quantizer([3, 1, 2], "bits").eval()
@@ -140,9 +152,10 @@ class TestLevelsShortcuts:
     """ "levels" skips the step tensors: hard levels gather a prefix sum, wide soft
     levels use only the sigmoids near each reading."""
 
+    @pytest.mark.parametrize("representation", ["levels", "embedding"])
     @pytest.mark.parametrize("widths", [[3, 1, 2], [6, 8, 2]])
-    def test_hard_levels_equal_the_step_representation(self, widths):
-        q = make_quantizer(widths, "levels").eval()
+    def test_hard_levels_equal_the_step_representation(self, widths, representation):
+        q = make_quantizer(widths, representation).eval()
         with torch.no_grad():
             q.level_steps.uniform_(0.1, 1.0)  # distinct, trained-looking levels
         x = torch.randn(500, len(widths)) * 1.5

@@ -10,6 +10,19 @@ _FAST = dict(n_bits=3, hidden_layer_sizes=(32,), max_epochs=60, batch_size=32, l
 _AUTO = {**_FAST, "n_bits": "auto", "bit_budget": 6}
 
 
+# The network runs in float32, and torch's CPU matrix products may round the last
+# bit differently with the number of rows in the call (seen: 1 of 20 predictions
+# off by 2e-6 relative with the thermometer input). Rows never mix otherwise, and
+# predict_packed(transform(X)) == predict(X) holds exactly (tests/test_estimator.py).
+_FLOAT32_BATCHES = (
+    "float32 matrix products may differ in the last bit with the batch's row count"
+)
+
+
+def _expected_failures(estimator):
+    return {"check_methods_subset_invariance": _FLOAT32_BATCHES}
+
+
 @parametrize_with_checks(
     [
         SoftQuantizer(**_FAST),
@@ -17,7 +30,8 @@ _AUTO = {**_FAST, "n_bits": "auto", "bit_budget": 6}
         SoftQuantizerRegressor(**_FAST),
         SoftQuantizerClassifier(**_AUTO),
         SoftQuantizerRegressor(**_AUTO),
-    ]
+    ],
+    expected_failed_checks=_expected_failures,
 )
 def test_sklearn_check_suite(estimator, check):
     check(estimator)

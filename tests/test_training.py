@@ -31,3 +31,44 @@ def test_same_batches_as_the_default_loader(subset, shuffle, n, batch_size):
         assert X_a.dtype == X_b.dtype and y_a.dtype == y_b.dtype
         torch.testing.assert_close(X_a, X_b, rtol=0, atol=0)
         torch.testing.assert_close(y_a, y_b, rtol=0, atol=0)
+
+
+def test_cosine_schedule_decays_the_learning_rate_epoch_by_epoch():
+    from sklearn_bsq import SoftQuantizerRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 2))
+    y = X[:, 0] + 0.1 * rng.normal(size=64)
+    est = SoftQuantizerRegressor(
+        2, max_epochs=4, lr=0.01, lr_schedule="cosine", random_state=0
+    ).fit(X, y)
+    rates = est.net_.history[:, "lr"]
+    np.testing.assert_allclose(
+        rates,
+        [
+            0.01,
+            0.01 * (1 + np.cos(np.pi / 4)) / 2,
+            0.005,
+            0.01 * (1 + np.cos(3 * np.pi / 4)) / 2,
+        ],
+    )
+    assert est.net_.optimizer_.param_groups[0]["lr"] == rates[-1]
+
+
+def test_dropout_is_active_in_training_only():
+    from sklearn_bsq import SoftQuantizerRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 2))
+    y = X[:, 0]
+    est = SoftQuantizerRegressor(2, max_epochs=2, dropout=0.5, random_state=0)
+    est.fit(X, y)
+    drops = [m for m in est.net_.module_.mlp if isinstance(m, torch.nn.Dropout)]
+    assert len(drops) == len(est.hidden_layer_sizes) and drops[0].p == 0.5
+    first = est.predict(X)
+    np.testing.assert_array_equal(first, est.predict(X))  # eval mode: deterministic
+    est.net_.module_.train()
+    x = torch.as_tensor(
+        ((X - est.feature_mean_) / est.feature_scale_), dtype=torch.float32
+    )
+    assert not torch.equal(est.net_.module_(x), est.net_.module_(x))
