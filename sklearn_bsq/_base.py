@@ -16,7 +16,7 @@ from sklearn.utils._tags import ClassifierTags, RegressorTags
 from torch import nn
 
 from ._targets import TASKS, EncodedTarget, encode_target, resolve_task
-from ._training import make_net, resolve_batch_size, seed_torch, validation_split
+from ._training import make_net, seed_torch, validation_split
 
 
 def has_predict_proba(estimator) -> bool:
@@ -35,10 +35,7 @@ class BaseMLPEstimator(BaseEstimator):
     _parameter_constraints: dict = {
         "hidden_layer_sizes": [tuple, list],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [
-            Interval(Integral, 1, None, closed="left"),
-            StrOptions({"auto"}),
-        ],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
@@ -145,7 +142,7 @@ class BaseMLPEstimator(BaseEstimator):
         """Seed torch, build the module and train it (``max_epochs`` epochs unless
         ``epochs`` is given); returns the net in eval mode."""
         seed_torch(seed)
-        net = self._new_net(build_module(), seed, train_split, steepness, len(y))
+        net = self._new_net(build_module(), seed, train_split, steepness)
         if epochs is not None:
             net.max_epochs = epochs
         net.fit(X, y)  # skorch ends training quietly on Ctrl-C
@@ -159,23 +156,15 @@ class BaseMLPEstimator(BaseEstimator):
         stopped_early = stopper is not None and stopper.misses_ >= stopper.patience
         return len(net.history) < net.max_epochs and not stopped_early
 
-    def _new_net(
-        self,
-        module: nn.Module,
-        seed: int,
-        train_split=None,
-        steepness=None,
-        n_samples: int | None = None,
-    ):
-        """The skorch net that trains ``module`` on ``n_samples`` rows (or, once
-        initialized, serves it)."""
+    def _new_net(self, module: nn.Module, seed: int, train_split=None, steepness=None):
+        """The skorch net that trains (or, once initialized, serves) ``module``."""
         classification = self.task_ == "classification"
         return make_net(
             module,
             classification=classification,
             n_classes=self._n_outputs() if classification else None,
             max_epochs=self.max_epochs,
-            batch_size=resolve_batch_size(self.batch_size, n_samples),
+            batch_size=self.batch_size,
             lr=self.lr,
             weight_decay=self.weight_decay,
             seed=seed,
@@ -184,6 +173,7 @@ class BaseMLPEstimator(BaseEstimator):
             n_iter_no_change=self.n_iter_no_change,
             steepness=steepness,
             lr_schedule=self.lr_schedule,
+            threshold_lr=getattr(self, "threshold_lr", None),  # quantizers only
         )
 
     def _predictions(self, outputs: np.ndarray) -> np.ndarray:

@@ -55,6 +55,7 @@ class _BaseSoftQuantizer(
         "quantizer": [StrOptions({"soft", "fixed", "lsq"})],
         "threshold_init": [StrOptions(set(THRESHOLD_INITS))],
         "steepness": [tuple, list],
+        "threshold_lr": [Interval(Real, 0, None, closed="neither"), None],
     }
 
     def __init__(
@@ -67,11 +68,12 @@ class _BaseSoftQuantizer(
         threshold_init="quantile",
         hidden_layer_sizes=(256, 256),
         max_epochs=40,
-        batch_size="auto",
+        batch_size=256,
         lr=3e-3,
         weight_decay=1e-4,
         dropout=0.1,
         lr_schedule="cosine",
+        threshold_lr=1e-2,
         steepness=(4.0, 256.0),
         early_stopping=False,
         validation_fraction=0.1,
@@ -91,6 +93,7 @@ class _BaseSoftQuantizer(
         self.weight_decay = weight_decay
         self.dropout = dropout
         self.lr_schedule = lr_schedule
+        self.threshold_lr = threshold_lr
         self.steepness = steepness
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -488,11 +491,7 @@ default="auto"
         Widths of the MLP's hidden ReLU layers.
     max_epochs : int, default=40
         Training epochs (the upper bound when ``early_stopping`` is on).
-    batch_size : int or "auto", default="auto"
-        Rows per training batch. "auto" is the largest power of two up to 256
-        that gives at least 16 batches per epoch (at least 16 rows): 256 from
-        4,096 rows up, smaller on small data so that the thresholds get enough
-        optimizer steps to move.
+    batch_size : int, default=256
     lr : float, default=3e-3
         AdamW learning rate (the first epoch's, with ``lr_schedule="cosine"``).
     weight_decay : float, default=1e-4
@@ -504,6 +503,12 @@ default="auto"
         ``max_epochs`` along a half cosine (epoch ``e`` of ``E`` uses
         ``lr * (1 + cos(pi * e / E)) / 2``), so the weights settle while the
         steps are nearly hard; "constant" keeps ``lr``.
+    threshold_lr : float or None, default=1e-2
+        AdamW learning rate of the thresholds (in standardized units; the
+        schedule applies to it too). Adam moves a parameter by about its
+        learning rate per step, and a threshold may have to travel a standard
+        deviation or more, further than the network's ``lr`` takes it in a
+        few hundred steps. None uses ``lr``.
     steepness : (float, float), default=(4.0, 256.0)
         Sigmoid steepness in the first and last epoch, growing geometrically in
         between. Units are "levels per standard deviation": a value of ``s`` gives
@@ -616,11 +621,12 @@ class SoftQuantizer(_BaseSoftQuantizer):
         threshold_init="quantile",
         hidden_layer_sizes=(256, 256),
         max_epochs=40,
-        batch_size="auto",
+        batch_size=256,
         lr=3e-3,
         weight_decay=1e-4,
         dropout=0.1,
         lr_schedule="cosine",
+        threshold_lr=1e-2,
         steepness=(4.0, 256.0),
         early_stopping=False,
         validation_fraction=0.1,
@@ -641,6 +647,7 @@ class SoftQuantizer(_BaseSoftQuantizer):
             weight_decay=weight_decay,
             dropout=dropout,
             lr_schedule=lr_schedule,
+            threshold_lr=threshold_lr,
             steepness=steepness,
             early_stopping=early_stopping,
             validation_fraction=validation_fraction,

@@ -23,11 +23,7 @@ class FullPrecisionMLP(BaseMLPEstimator):
     task : {"auto", "classification", "regression"}, default="auto"
     hidden_layer_sizes : tuple of int, default=(256, 256)
     max_epochs : int, default=40
-    batch_size : int or "auto", default="auto"
-        Rows per training batch. "auto" is the largest power of two up to 256
-        that gives at least 16 batches per epoch (at least 16 rows): 256 from
-        4,096 rows up, smaller on small data so that the thresholds get enough
-        optimizer steps to move.
+    batch_size : int, default=256
     lr : float, default=3e-3
     weight_decay : float, default=1e-4
     dropout : float, default=0.1
@@ -58,7 +54,7 @@ class FullPrecisionMLP(BaseMLPEstimator):
         task="auto",
         hidden_layer_sizes=(256, 256),
         max_epochs=40,
-        batch_size="auto",
+        batch_size=256,
         lr=3e-3,
         weight_decay=1e-4,
         dropout=0.1,

@@ -52,10 +52,10 @@ class CosineLearningRate(Callback):
         factor = (
             1 + math.cos(math.pi * min(epoch, net.max_epochs) / net.max_epochs)
         ) / 2
-        lr = net.lr * factor
         for group in net.optimizer_.param_groups:
-            group["lr"] = lr
-        net.history.record("lr", lr)
+            # every group decays from its own first rate (thresholds have theirs)
+            group["lr"] = group.setdefault("initial_lr", group["lr"]) * factor
+        net.history.record("lr", net.lr * factor)
 
 
 class StopOnNonFiniteLoss(Callback):
@@ -119,30 +119,6 @@ def _arrays(dataset):
     return (X, y) if rows is None else (X[rows], y[rows])
 
 
-# batch_size="auto": the paper's scale of batch on large data, and at least this
-# many batches per epoch on small data, so that thresholds (which Adam moves by
-# about lr per step) get enough steps to move.
-AUTO_BATCH_MAX = 256
-AUTO_BATCH_MIN = 16
-AUTO_MIN_BATCHES_PER_EPOCH = 16
-
-
-def resolve_batch_size(batch_size: int | str, n_samples: int | None) -> int:
-    """``batch_size`` itself, or for "auto" the largest power of two up to 256
-    that gives at least 16 batches per epoch (16 rows at the least).
-
-    >>> [resolve_batch_size("auto", n) for n in (100, 2000, 5000, 10**6)]
-    [16, 64, 256, 256]
-    """
-    if batch_size != "auto":
-        return int(batch_size)
-    if n_samples is None:  # serving only: the training batch no longer matters
-        return AUTO_BATCH_MAX
-    per_batch = max(n_samples / AUTO_MIN_BATCHES_PER_EPOCH, 1.0)
-    size = 2 ** int(math.floor(math.log2(per_batch)))
-    return int(min(AUTO_BATCH_MAX, max(AUTO_BATCH_MIN, size)))
-
-
 def seed_torch(seed: int) -> None:
     """Seed torch's global generator; call it before building a module."""
     torch.manual_seed(seed)
@@ -201,6 +177,7 @@ def make_net(
     n_iter_no_change: int,
     steepness: tuple[float, float] | None,
     lr_schedule: str = "constant",
+    threshold_lr: float | None = None,
 ) -> NeuralNetClassifier | NeuralNetRegressor:
     """Build the skorch net that trains ``module`` (already seeded and built)."""
     callbacks: list[tuple[str, Callback]] = [("finite_loss", StopOnNonFiniteLoss())]
@@ -228,6 +205,12 @@ def make_net(
         verbose=verbose,
         device="cpu",
     )
+    if threshold_lr is not None:
+        # The quantizer's thresholds (first one and gaps), not its level values.
+        common["optimizer__param_groups"] = [
+            ("quantizer.first", {"lr": threshold_lr}),
+            ("quantizer.raw_gaps", {"lr": threshold_lr}),
+        ]
     if classification:
         return NeuralNetClassifier(
             criterion=nn.CrossEntropyLoss, classes=list(range(n_classes)), **common

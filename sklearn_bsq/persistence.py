@@ -285,7 +285,11 @@ def _read_metadata(arrays: dict) -> dict:
 
 # Parameters added after format version 1 was fixed, with the value that gives the
 # behaviour of the files written before them.
-_PARAMS_BEFORE_THEY_EXISTED = {"dropout": 0.0, "lr_schedule": "constant"}
+_PARAMS_BEFORE_THEY_EXISTED = {
+    "dropout": 0.0,
+    "lr_schedule": "constant",
+    "threshold_lr": None,
+}
 
 
 def _params(metadata: dict) -> dict:

@@ -112,3 +112,73 @@ def test_allocation_baselines_compared_over_the_same_seeds(tmp_path):
     # Ten seeds: the baselines lack seeds 3-9, so nothing is compared.
     table = run_allocation.compare(_allocation_runs(range(10), 0.81, 0.82))
     assert run_allocation.against_baselines(table, baseline) == []
+
+
+def test_quick_paper_benchmark(tmp_path):
+    import pandas as pd
+
+    run_quick("run_paper.py", tmp_path)
+    out = tmp_path / "quick"
+    runs = pd.read_csv(out / "runs.csv")
+    n_methods = len(set(runs.method))
+    assert len(runs) == 1 + (n_methods - 1) * 2  # float32 once, the others at 2 and 4
+    assert set(runs.dataset) == {"cpu_act"} and set(runs.seed) == {42}
+    summary = (out / "summary.md").read_text()
+    assert "| 4 | 0.019 | 0.019 |" in summary  # the paper's Bw-SQ and best baseline
+    assert (out / "cpu_act.png").stat().st_size > 0
+
+
+def _paper_runs(offset):
+    """bsq-default runs at the paper's Bw-SQ plus ``offset`` in every cell, and a
+    float32 MLP at 0.18, 0.02, 0.6 (seeds 42 and 43)."""
+    import pandas as pd
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from run_paper import BITS, PAPER
+
+    rows = []
+    for dataset, paper in PAPER.items():
+        fp = {"california": 0.18, "cpu_act": 0.02, "wine_quality": 0.6}[dataset]
+        for seed in (42, 43):
+            rows.append(
+                dict(
+                    dataset=dataset,
+                    seed=seed,
+                    method="float32",
+                    bits=32,
+                    mse=fp,
+                    fit_seconds=1.0,
+                    n_train=10,
+                )
+            )
+            for bits, mse in zip(BITS, paper["bwsq"], strict=True):
+                rows.append(
+                    dict(
+                        dataset=dataset,
+                        seed=seed,
+                        method="bsq-default",
+                        bits=bits,
+                        mse=mse + offset,
+                        fit_seconds=1.5,
+                        n_train=10,
+                    )
+                )
+    return pd.DataFrame(rows)
+
+
+def test_paper_targets_are_counted_cell_by_cell():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import summarize_paper
+
+    at_paper = summarize_paper.targets(summarize_paper.aggregate(_paper_runs(0.0)))
+    assert "Bw-SQ: 21 of 21 cells (target 19 of 21): **met**" in at_paper[2]
+    # the paper's best baseline beats its Bw-SQ at cpu_act 2 and 3 bits and at
+    # wine_quality 8 bits
+    assert "baselines: 18 of 21 cells (target all 21): **not met**" in at_paper[3]
+    # california's float32 (0.18) beats Bw-SQ at 4 bits (0.185); cpu_act's (0.02)
+    # and wine's (0.6) are above every cell from 4 bits
+    assert "2 of 3 datasets (cpu_act, wine_quality" in at_paper[4]
+    assert "1.50x the float32 MLP's" in at_paper[5]
+
+    worse = summarize_paper.targets(summarize_paper.aggregate(_paper_runs(0.002)))
+    assert "Bw-SQ: 0 of 21 cells" in worse[2]

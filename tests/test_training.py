@@ -72,3 +72,28 @@ def test_dropout_is_active_in_training_only():
         ((X - est.feature_mean_) / est.feature_scale_), dtype=torch.float32
     )
     assert not torch.equal(est.net_.module_(x), est.net_.module_(x))
+
+
+def test_thresholds_train_at_their_own_learning_rate():
+    from sklearn_bsq import SoftQuantizerRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 2))
+    y = X[:, 0]
+    est = SoftQuantizerRegressor(
+        2,
+        representation="levels",
+        max_epochs=2,
+        lr=1e-3,
+        threshold_lr=0.02,
+        lr_schedule="constant",
+    ).fit(X, y)
+    quantizer = est.net_.module_.quantizer
+    rates = {
+        id(p): group["lr"]
+        for group in est.net_.optimizer_.param_groups
+        for p in group["params"]
+    }
+    assert rates[id(quantizer.first)] == rates[id(quantizer.raw_gaps)] == 0.02
+    assert rates[id(quantizer.level_steps)] == 1e-3  # level values: the network's
+    assert all(rates[id(p)] == 1e-3 for p in est.net_.module_.mlp.parameters())
