@@ -36,7 +36,7 @@ def test_quick_benchmark(tmp_path):
     run_quick("run_accuracy.py", tmp_path)
     out = tmp_path / "quick"
     lines = (out / "runs.csv").read_text().splitlines()
-    assert len(lines) == 1 + 3 * (1 + 7 * 2)  # header + 3 datasets x 15 runs
+    assert len(lines) == 1 + 3 * (1 + 8 * 2)  # header + 3 datasets x 17 runs
     summary = (out / "summary.md").read_text()
     assert "Within 1 % of float32 at 4 bits" in summary
     assert sorted(p.name for p in (out / "plots").iterdir()) == [
