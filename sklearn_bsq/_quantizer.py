@@ -235,15 +235,15 @@ class BitwiseSoftQuantizer(nn.Module):
         return self.level_steps * mask
 
     def _level_prefix(self, steps: Tensor | None = None) -> Tensor:
-        """``P[j, c]``: level of code ``c`` minus the first level, shape (d, K+1)."""
+        """``P[j, c]``: level of code ``c`` minus the first level, shape (d, K+1)
+        (with a trailing channel axis for "embedding")."""
         steps = self._masked_level_steps() if steps is None else steps
-        return F.pad(torch.cumsum(steps, dim=1), (1, 0))
+        first_code = (1, 0) if steps.dim() == 2 else (0, 0, 1, 0)
+        return F.pad(torch.cumsum(steps, dim=1), first_code)
 
     def _levels_from_codes(self, codes: Tensor) -> Tensor:
         if self.representation == "embedding":
-            prefix = F.pad(
-                torch.cumsum(self._masked_level_steps(), dim=1), (0, 0, 1, 0)
-            )
+            prefix = self._level_prefix()
             index = codes.T.contiguous()[:, :, None].expand(-1, -1, prefix.shape[2])
             values = prefix.gather(1, index).permute(1, 0, 2) + self.level_start
             return values.reshape(len(codes), -1)
