@@ -88,7 +88,10 @@ class BaseMLPEstimator(BaseEstimator):
         return 1 if self.task_ == "regression" else len(self.classes_)
 
     def _fit_or_forget(self, X, y):
-        """Run the subclass's ``_fit``; on any failure forget all fitted state."""
+        """Run the subclass's ``_fit`` from a clean state (a refit for another
+        task keeps nothing of the last fit); on any failure forget all fitted
+        state."""
+        self._discard_fitted_state()
         try:
             return self._fit(X, y)
         except BaseException:

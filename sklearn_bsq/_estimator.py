@@ -375,6 +375,9 @@ class _BaseSoftQuantizer(
         return np.stack(columns, axis=1) if columns else np.empty((len(codes), 0))
 
     def _outputs_from_codes(self, codes) -> np.ndarray:
+        if len(codes) == 0:  # skorch's forward cannot concatenate zero batches
+            shape = (0,) if self.task_ == "regression" else (0, self._n_outputs())
+            return np.empty(shape, dtype=np.float32)
         return self.net_.forward({"codes": codes.astype(np.int64)}).numpy()
 
     def predict_codes(self, codes):

@@ -74,10 +74,17 @@ def encode_target(task: str, y) -> EncodedTarget:
             )
         return EncodedTarget(indices.astype(np.int64), classes=classes)
     y = np.asarray(y, dtype=np.float64)
-    mean, std = float(y.mean()), float(y.std())
-    scale = std if std > 0 else 1.0
+    # Statistics of y / max|y|, scaled back: squares of targets near 1e200
+    # overflow, and an infinite scale would make every prediction inf or NaN.
+    peak = float(np.abs(y).max())
+    unit = peak if peak > 0 else 1.0
+    z = y / unit
+    z_mean, z_std = float(z.mean()), float(z.std())
+    z_scale = z_std if z_std > 0 else 1.0 / unit
     return EncodedTarget(
-        ((y - mean) / scale).astype(np.float32), mean=mean, scale=scale
+        ((z - z_mean) / z_scale).astype(np.float32),
+        mean=z_mean * unit,
+        scale=z_scale * unit,
     )
 
 

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from sklearn.exceptions import NotFittedError
+from sklearn.metrics import r2_score
 
 from sklearn_bsq import SoftQuantizer, SoftQuantizerClassifier, SoftQuantizerRegressor
 
@@ -205,6 +206,18 @@ def test_bad_targets(y, error, match):
         SoftQuantizer(**FAST).fit(X3, y)
 
 
+@pytest.mark.parametrize("size", [1e200, 1e-200, 1e300])
+def test_huge_and_tiny_regression_targets_are_scaled_safely(size):
+    y = size * (X3[:, 0] - X3[:, 0].min() + 1.0)
+    reg = SoftQuantizerRegressor(3, random_state=0, **FAST).fit(X3, y)
+    assert np.isfinite(reg.target_mean_) and 0 < reg.target_scale_ < np.inf
+    np.testing.assert_allclose(reg.target_mean_, y.mean(), rtol=1e-12)
+    np.testing.assert_allclose(reg.target_scale_, (y / size).std() * size, rtol=1e-9)
+    pred = reg.predict(X3)
+    assert np.all(np.isfinite(pred))
+    assert r2_score(y / size, pred / size) > 0.5  # r2_score(y, pred) overflows
+
+
 def test_string_and_column_targets_work():
     labels = np.array(["low", "high"])[Y3]
     clf = SoftQuantizer(2, random_state=0, **FAST).fit(X3, labels)
@@ -265,6 +278,20 @@ def test_bad_codes(fitted, codes, error, match):
         fitted.predict_codes(codes)
 
 
+def test_no_rows_on_the_server_give_empty_results(fitted):
+    no_bytes = np.empty((0, fitted.bytes_per_row_), np.uint8)
+    labels = fitted.predict_packed(no_bytes)
+    assert labels.shape == (0,) and labels.dtype == fitted.classes_.dtype
+    proba = fitted.predict_proba_packed(no_bytes)
+    assert proba.shape == (0, 2) and proba.dtype == np.float64
+    no_codes = np.empty((0, 3), np.uint8)
+    assert fitted.predict_codes(no_codes).shape == (0,)
+    assert fitted.predict_proba_codes(no_codes).shape == (0, 2)
+    reg = SoftQuantizerRegressor(3, random_state=0, **{**FAST, "max_epochs": 2})
+    values = reg.fit(X3, X3[:, 0]).predict_packed(no_bytes)
+    assert values.shape == (0,) and values.dtype == np.float64
+
+
 def test_unfitted_entry_points():
     sq = SoftQuantizer()
     for method in ["encode", "transform", "predict", "predict_proba"]:
@@ -292,6 +319,17 @@ def test_failed_refit_does_not_leave_the_old_model_half_replaced():
     assert not hasattr(sq, "thresholds_") and not hasattr(sq, "net_")
     with pytest.raises(NotFittedError):
         sq.transform(X3)
+
+
+def test_a_refit_for_another_task_keeps_nothing_of_the_last_fit():
+    sq = SoftQuantizer(3, random_state=0, **FAST).fit(X3, Y3)
+    assert hasattr(sq, "classes_")
+    sq.fit(X3, X3[:, 0] * 1.5)
+    assert sq.task_ == "regression" and not hasattr(sq, "classes_")
+    assert not hasattr(sq, "predict_proba")
+    sq.fit(X3, Y3)
+    assert sq.task_ == "classification"
+    assert not hasattr(sq, "target_mean_") and not hasattr(sq, "target_scale_")
 
 
 def test_keyboard_interrupt_leaves_a_fitted_model_and_says_so(monkeypatch):
