@@ -18,6 +18,7 @@ _FEW_PER_VALUE = 5
 
 def resolve_task(task: str, y) -> str:
     """The task to train: ``task`` itself, or read from ``y`` when "auto"."""
+    _check_labels_sort(y)
     if task != "auto":
         return task
     kind = type_of_target(y, input_name="y", raise_unknown=True)
@@ -31,6 +32,23 @@ def resolve_task(task: str, y) -> str:
         "task='classification' or task='regression' (multi-output targets are "
         "not supported)."
     )
+
+
+def _check_labels_sort(y) -> None:
+    """Object labels must sort (classes are kept sorted): name mixed types or None
+    instead of numpy's "'<' not supported" from deep inside ``np.unique``."""
+    y = np.asarray(y)
+    if y.dtype != object:
+        return
+    try:
+        np.unique(y)
+    except TypeError:
+        kinds = sorted({type(v).__name__ for v in y.ravel()})
+        raise ValueError(
+            f"y mixes labels of types {kinds} that cannot be ordered; give labels "
+            "of one type (all strings or all numbers), and encode missing labels "
+            "as a value of that type (None is not a label)."
+        ) from None
 
 
 def _warn_if_quantity(y) -> None:

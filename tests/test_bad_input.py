@@ -199,6 +199,16 @@ def test_bad_settings(params, match):
         (np.ones((60, 2)), ValueError, "y should be a 1d array"),
         (np.arange(59), ValueError, "inconsistent numbers of samples"),
         (None, ValueError, "requires y to be passed"),
+        (
+            np.array(["a", None] * 30, dtype=object),
+            ValueError,
+            r"y mixes labels of types \['NoneType', 'str'\]",
+        ),
+        (
+            np.array(["a", 1] * 30, dtype=object),
+            ValueError,
+            r"labels of one type",
+        ),
     ],
 )
 def test_bad_targets(y, error, match):
