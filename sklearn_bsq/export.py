@@ -12,14 +12,12 @@ Both encoders do exactly this (the C header must not be compiled with
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
-from pathlib import Path
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from ._files import write_atomically
 from ._packing import WIRE_FORMAT_VERSION, bytes_per_row
 
 _C_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -43,18 +41,6 @@ def _model_facts(estimator):
         else [f"x{j}" for j in range(len(widths))]
     )
     return widths, thresholds, names
-
-
-def _write_atomically(path, text: str) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _c_float(value: np.float32) -> str:
@@ -187,7 +173,7 @@ def export_c(estimator, name: str = "bsq", path=None) -> str:
     lines += ["}", "", f"#endif /* {upper}_H */", ""]
     source = "\n".join(lines)
     if path is not None:
-        _write_atomically(path, source)
+        write_atomically(path, lambda f: f.write(source.encode("utf-8")))
     return source
 
 
@@ -293,5 +279,5 @@ def export_python(estimator, path=None) -> str:
         thresholds=tables,
     )
     if path is not None:
-        _write_atomically(path, source)
+        write_atomically(path, lambda f: f.write(source.encode("utf-8")))
     return source

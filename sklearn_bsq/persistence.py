@@ -32,16 +32,14 @@ runs code from the file: never unpickle a model you do not trust. Use
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
 from . import _estimator
+from ._files import write_atomically
 from ._packing import check_bit_widths
 
 FORMAT = "sklearn_bsq"
@@ -86,17 +84,7 @@ def save(estimator, path) -> None:
     check_is_fitted(estimator)
     arrays, metadata = _to_arrays(estimator)
     metadata_bytes = np.frombuffer(json.dumps(metadata).encode("utf-8"), np.uint8)
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, __metadata__=metadata_bytes, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, lambda f: np.savez(f, __metadata__=metadata_bytes, **arrays))
 
 
 def load(path):
