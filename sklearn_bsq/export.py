@@ -13,6 +13,7 @@ Both encoders do exactly this (the C header must not be compiled with
 from __future__ import annotations
 
 import re
+import string
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
@@ -36,11 +37,29 @@ def _model_facts(estimator):
             )
     names = getattr(estimator, "feature_names_in_", None)
     names = (
-        [str(n) for n in names]
+        [printable_name(str(n)) for n in names]
         if names is not None
         else [f"x{j}" for j in range(len(widths))]
     )
     return widths, thresholds, names
+
+
+# Feature names go into C comments and a Python docstring. Only characters that
+# cannot end, nest or continue either are written as they are; no backslash
+# (line splicing, escapes), no '*' or '/' (comment ends, -Wcomment), no '?'
+# (the trigraph ??/ is a backslash), no quotes, nothing outside printable ASCII.
+_NAME_CHARACTERS = frozenset(
+    string.ascii_letters + string.digits + " _-.,:;()[]%+=#@!&^~|$"
+)
+
+
+def printable_name(name: str) -> str:
+    """``name`` with every character outside a safe set written ``<U+XXXX>``.
+
+    >>> printable_name("temp_c (°C) */")
+    'temp_c (<U+00B0>C) <U+002A><U+002F>'
+    """
+    return "".join(c if c in _NAME_CHARACTERS else f"<U+{ord(c):04X}>" for c in name)
 
 
 def _c_float(value: np.float32) -> str:
@@ -130,7 +149,7 @@ def export_c(estimator, name: str = "bsq", path=None) -> str:
     ]
     for j, (b, n) in enumerate(zip(widths, names, strict=True)):
         note = "  (not sent: need not be measured)" if b == 0 else ""
-        lines.append(f" * {j:7d}  {b:4d}  {n}{note}".replace("*/", "* /"))
+        lines.append(f" * {j:7d}  {b:4d}  {n}{note}")
     lines += [
         " */",
         f"#ifndef {upper}_H",
@@ -265,10 +284,6 @@ def export_python(estimator, path=None) -> str:
         )
         + "]"
     )
-    for n in names:  # the names go into a docstring: keep it well formed
-        if '"""' in n or "\\" in n:
-            names = [f"x{j}" for j in range(len(widths))]
-            break
     source = _PYTHON_TEMPLATE.format(
         version=__version__,
         wire=WIRE_FORMAT_VERSION,

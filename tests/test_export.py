@@ -190,3 +190,51 @@ def test_unfitted():
         export_c(SoftQuantizer())
     with pytest.raises(NotFittedError):
         export_python(SoftQuantizer())
+
+
+HOSTILE_NAMES = [
+    "a*\\\n/ int injected = 42; /*",  # backslash-newline splices the comment's end
+    "b ??/\n int injected2 = 1; /*",  # a trigraph backslash under -std=c99
+    "c */ int injected3 = 3; /*",
+    'd """; injected4 = 4; """',
+    "e\\\n''' + 'injected5'",
+    "f\x00g",  # NUL made the Python export a SyntaxError
+    "h\r\n// line\n#define injected6",
+    "ünïcödé °C",
+    "\\N{BULLET} \\u2022 \\x41",
+]
+
+
+def test_hostile_feature_names_stay_inert_text(tmp_path):
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(40, len(HOSTILE_NAMES))), columns=HOSTILE_NAMES)
+    sq = SoftQuantizer(2, max_epochs=1, random_state=0).fit(X, (X.iloc[:, 0] > 0))
+    header = export_c(sq, name="bsq")
+    (tmp_path / "model.h").write_text(header)
+    (tmp_path / "main.c").write_text(HARNESS)
+    subprocess.run(
+        ["gcc", *GCC_FLAGS, "-o", str(tmp_path / "encode"), str(tmp_path / "main.c")],
+        check=True,
+    )
+    symbols = subprocess.run(
+        ["nm", str(tmp_path / "encode")], capture_output=True, text=True, check=True
+    ).stdout
+    assert "injected" not in symbols
+    # The name table stays inside the header's first comment, with nothing in it
+    # that could open or close a comment.
+    table_end = header.index(" */\n#ifndef")
+    assert "injected6" in header[:table_end]
+    assert "*/" not in header[2:table_end] and "/*" not in header[2:table_end]
+
+    source = export_python(sq)
+    namespace = {}
+    exec(compile(source, "exported", "exec"), namespace)
+    assert not any(k.startswith("injected") for k in namespace)
+    assert namespace["encode"](X.to_numpy()[0]) == sq.transform(X[:1]).tobytes()
+    docstring = namespace["__doc__"]
+    assert (
+        "h<U+000D><U+000A><U+002F><U+002F> line<U+000A>#define injected6" in docstring
+    )
+    assert "<U+00FC>n<U+00EF>c<U+00F6>d<U+00E9> <U+00B0>C" in docstring
