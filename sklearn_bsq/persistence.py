@@ -32,6 +32,7 @@ runs code from the file: never unpickle a model you do not trust. Use
 from __future__ import annotations
 
 import json
+import sys
 import zipfile
 
 import numpy as np
@@ -39,6 +40,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from . import _estimator
+from ._archive import METADATA, Archive
 from ._files import write_atomically
 from ._packing import check_bit_widths
 
@@ -96,20 +98,39 @@ def load(path):
         The file is not a complete, consistent ``sklearn_bsq`` model file of a
         known format version (truncated, corrupted, edited, or another format).
     """
-    with open(path, "rb") as file:  # our handle: closed even when numpy fails
-        try:
-            with np.load(file, allow_pickle=False) as archive:
-                arrays = {key: archive[key] for key in archive.files}
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
-            raise ValueError(
-                f"{path} is not a readable sklearn_bsq model file ({exc})."
-            ) from exc
     try:
-        return _from_arrays(arrays)
-    except (KeyError, TypeError, ValueError, RuntimeError, json.JSONDecodeError) as exc:
+        with Archive(path, _allowed_member) as archive:
+            return _from_archive(archive)
+    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as exc:
+        raise ValueError(
+            f"{path} is not a readable sklearn_bsq model file ({exc})."
+        ) from exc
+    except (
+        KeyError,
+        TypeError,
+        ValueError,
+        OverflowError,
+        RuntimeError,
+        json.JSONDecodeError,
+        UnicodeDecodeError,
+    ) as exc:
         raise ValueError(
             f"{path} is not a valid sklearn_bsq model file: {exc}"
         ) from exc
+
+
+def _allowed_member(key: str) -> bool:
+    return key in _ARRAYS or key.startswith(("module.", f"{_TRACE}."))
+
+
+_ARRAYS = {
+    METADATA,
+    "n_bits",
+    "feature_mean",
+    "feature_scale",
+    "thresholds",
+    "bin_values",
+}
 
 
 # --------------------------------------------------------------------- writing
@@ -178,9 +199,9 @@ _TRACE_KINDS = {
 }
 
 
-def _read_trace(arrays: dict, learned: bool) -> dict | None:
+def _read_trace(arrays: Archive, learned: bool) -> dict | None:
     """The allocation trace: required for a model with learned widths only."""
-    keys = {k for k in arrays if k.startswith(f"{_TRACE}.")}
+    keys = {k for k in arrays.keys() if k.startswith(f"{_TRACE}.")}
     expected = {f"{_TRACE}.{column}" for column in _TRACE_KINDS}
     if not learned:
         if keys:
@@ -191,8 +212,10 @@ def _read_trace(arrays: dict, learned: bool) -> dict | None:
             f"a model with n_bits='auto' needs the arrays {sorted(expected)}, "
             f"found {sorted(keys)}."
         )
-    length = arrays[f"{_TRACE}.feature"].shape
-    if len(length) != 1 or length[0] < 1:
+    length = arrays.header(f"{_TRACE}.feature")[0]
+    n_features = arrays.header("n_bits")[0][0]  # checked against the metadata
+    # the start, then one step per removed bit (at most 16 bits per feature)
+    if len(length) != 1 or not 1 <= length[0] <= 1 + 16 * n_features:
         raise ValueError("the allocation trace must be a non-empty 1-D table.")
     return {
         column: _array(arrays, f"{_TRACE}.{column}", length, kind)
@@ -201,10 +224,10 @@ def _read_trace(arrays: dict, learned: bool) -> dict | None:
 
 
 # --------------------------------------------------------------------- reading
-def _from_arrays(arrays: dict):
+def _from_archive(arrays: Archive):
     metadata = _read_metadata(arrays)
     est = _CLASSES[metadata["class"]](**_params(metadata))
-    d = metadata["n_features_in"]
+    d = _whole_number(metadata, "n_features_in")
     widths = check_bit_widths(_array(arrays, "n_bits", (d,), "i"), allow_zero=True)
     if not widths.any():
         raise ValueError("n_bits gives every feature 0 bits.")
@@ -218,25 +241,32 @@ def _from_arrays(arrays: dict):
     est.task_ = metadata["task"]
     if est.task_ == "classification":
         spec = metadata["classes"]
-        est.classes_ = np.asarray(spec["values"], dtype=np.dtype(spec["dtype"]))
-        if est.classes_.ndim != 1 or est.classes_.size < 2:
-            raise ValueError("classes must be a list of at least 2 labels.")
+        est.classes_ = _classes(spec)
     elif est.task_ == "regression":
-        est.target_mean_ = float(metadata["target_mean"])
-        est.target_scale_ = float(metadata["target_scale"])
+        est.target_mean_ = _finite(metadata, "target_mean")
+        est.target_scale_ = _finite(metadata, "target_scale")
+        if est.target_scale_ <= 0:
+            raise ValueError("field 'target_scale' must be positive.")
     else:
         raise ValueError(f"unknown task {est.task_!r}.")
     if metadata["n_outputs"] != est._n_outputs():
         raise ValueError("n_outputs does not match the classes.")
     est.feature_mean_ = _array(arrays, "feature_mean", (d,), "f").astype(np.float64)
     est.feature_scale_ = _array(arrays, "feature_scale", (d,), "f").astype(np.float64)
-    if not np.all(np.isfinite(est.feature_mean_)) or not np.all(est.feature_scale_ > 0):
-        raise ValueError("feature_mean/feature_scale must be finite and positive.")
+    if not np.all(np.isfinite(est.feature_mean_)):
+        raise ValueError("field 'feature_mean' must be finite.")
+    # float32 readings: a scale outside float32's normal range cannot come from data
+    tiny, huge = np.finfo(np.float32).tiny, np.finfo(np.float32).max
+    if not np.all((est.feature_scale_ >= tiny) & (est.feature_scale_ <= huge)):
+        raise ValueError("field 'feature_scale' must be positive and within float32.")
     counts = (1 << widths) - 1
     flat = _array(arrays, "thresholds", (int(counts.sum()),), "f").astype(np.float32)
     est.thresholds_ = np.split(flat, np.cumsum(counts)[:-1])
     values = _array(arrays, "bin_values", (int((counts + 1).sum()),), "f")
+    if not np.all(np.isfinite(values)):
+        raise ValueError("field 'bin_values' must be finite.")
     est.bin_values_ = np.split(values.astype(np.float64), np.cumsum(counts + 1)[:-1])
+    _check_params_widths(est, widths)
     est._set_sizes()
 
     trace = _read_trace(arrays, est._learns_widths())
@@ -252,15 +282,15 @@ def _from_arrays(arrays: dict):
     return est
 
 
-def _read_metadata(arrays: dict) -> dict:
-    raw = arrays.get("__metadata__")
-    if raw is None or raw.dtype != np.uint8 or raw.ndim != 1:
-        raise ValueError("no __metadata__ entry: this is not a sklearn_bsq file.")
-    metadata = json.loads(raw.tobytes().decode("utf-8"))
+def _read_metadata(arrays: Archive) -> dict:
+    shape, dtype = arrays.header(METADATA)
+    if dtype != np.uint8 or len(shape) != 1:
+        raise ValueError("the __metadata__ entry is not UTF-8 bytes.")
+    metadata = json.loads(arrays.read(METADATA).tobytes().decode("utf-8"))
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
         raise ValueError("the metadata does not name the sklearn_bsq format.")
     version = metadata.get("format_version")
-    if version != FORMAT_VERSION:
+    if type(version) is not int or version != FORMAT_VERSION:  # True == 1 too
         raise ValueError(
             f"file format version {version!r} is not supported by this release, "
             f"which reads version {FORMAT_VERSION}; use the sklearn_bsq release "
@@ -293,34 +323,90 @@ def _params(metadata: dict) -> dict:
     return params
 
 
-def _array(arrays: dict, key: str, shape: tuple, kind: str) -> np.ndarray:
-    value = arrays[key]
-    if value.shape != shape or value.dtype.kind != kind:
+def _whole_number(metadata: dict, field: str) -> int:
+    value = metadata[field]
+    if type(value) is not int or value < 1:
         raise ValueError(
-            f"array {key!r} has shape {value.shape} and dtype {value.dtype}, "
-            f"expected shape {shape} and a dtype of kind {kind!r}."
+            f"field {field!r} must be a positive whole number, got {value!r}."
         )
     return value
 
 
-def _rebuild_net(est, metadata: dict, arrays: dict):
-    """Build the module for these widths, load the stored tensors strictly."""
+def _finite(metadata: dict, field: str) -> float:
+    value = metadata[field]
+    # float() of a JSON integer beyond float64 raises OverflowError: not finite
+    if type(value) not in (int, float) or not abs(value) <= sys.float_info.max:
+        raise ValueError(f"field {field!r} must be a finite number, got {value!r}.")
+    return float(value)
+
+
+def _classes(spec: dict) -> np.ndarray:
+    """Class labels: numbers or strings, sorted and distinct, as ``fit`` keeps them."""
+    dtype = np.dtype(spec["dtype"])
+    if dtype.kind not in _LABEL_KINDS:
+        raise ValueError(
+            f"field 'classes' has dtype {dtype}: labels are numbers or strings."
+        )
+    classes = np.asarray(spec["values"], dtype=dtype)
+    if classes.ndim != 1 or classes.size < 2:
+        raise ValueError("field 'classes' must list at least 2 labels.")
+    if dtype.kind == "f" and not np.all(np.isfinite(classes)):
+        raise ValueError("field 'classes' holds NaN or infinity.")
+    if not np.all(classes[1:] > classes[:-1]):
+        raise ValueError("field 'classes' must be sorted and without repeats.")
+    return classes
+
+
+def _check_params_widths(est, widths: np.ndarray) -> None:
+    """Fixed ``n_bits`` in the parameters must be the stored widths."""
+    if est._learns_widths():
+        return
+    if not np.array_equal(est._validate_n_bits(len(widths)), widths):
+        raise ValueError("the parameter 'n_bits' contradicts the stored widths.")
+
+
+def _array(arrays: Archive, key: str, shape: tuple, kind: str) -> np.ndarray:
+    """Member ``key``, read only once its header shows the expected shape and kind."""
+    found, dtype = arrays.header(key)
+    if found != shape or dtype.kind != kind:
+        raise ValueError(
+            f"array {key!r} has shape {found} and dtype {dtype}, "
+            f"expected shape {shape} and a dtype of kind {kind!r}."
+        )
+    return arrays.read(key)
+
+
+def _rebuild_net(est, metadata: dict, arrays: Archive):
+    """Build the module for these widths, load the stored tensors strictly.
+
+    The module is laid out on torch's "meta" device first (shapes, no memory), so
+    a file whose metadata describes a larger network than its tensors fails
+    before anything is allocated.
+    """
     hidden = est._check_hidden_layer_sizes()
     placeholder = [np.arange(2 ** int(b) - 1, dtype=np.float64) for b in est.n_bits_]
-    module = est._build_module(placeholder, hidden)
+    with torch.device("meta"):
+        layout = est._build_module(placeholder, hidden).state_dict()
     keys = metadata["module_keys"]
-    state = {}
-    for key in keys:
-        value = arrays[f"module.{key}"]
-        if value.dtype.kind not in "fb":
-            raise ValueError(f"module tensor {key!r} has dtype {value.dtype}.")
-        state[key] = torch.from_numpy(np.ascontiguousarray(value))
-    extra = {k for k in arrays if k.startswith("module.")} - {
-        f"module.{k}" for k in keys
-    }
+    stored = {k for k in arrays.keys() if k.startswith("module.")}
+    missing = [f"module.{k}" for k in layout if f"module.{k}" not in stored]
+    if missing:
+        raise ValueError(f"missing arrays {missing}.")
+    extra = sorted(stored - {f"module.{k}" for k in layout})
     if extra:
-        raise ValueError(f"unexpected arrays {sorted(extra)}.")
-    module.load_state_dict(state, strict=True)  # shape mismatches raise RuntimeError
+        raise ValueError(f"unexpected arrays {extra}.")
+    if keys != list(layout):
+        raise ValueError("module_keys does not list the network's tensors.")
+    for key, tensor in layout.items():
+        shape, dtype = arrays.header(f"module.{key}")
+        if shape != tuple(tensor.shape) or dtype.kind not in "fb":
+            raise ValueError(
+                f"size mismatch for module tensor {key!r}: shape {shape} and dtype "
+                f"{dtype}, the parameters imply shape {tuple(tensor.shape)}."
+            )
+    module = est._build_module(placeholder, hidden)
+    state = {key: torch.from_numpy(arrays.read(f"module.{key}")) for key in keys}
+    module.load_state_dict(state, strict=True)
     for name, tensor in module.state_dict().items():
         if tensor.is_floating_point() and not torch.all(torch.isfinite(tensor)):
             raise ValueError(f"module tensor {name!r} holds NaN or infinity.")

@@ -1,6 +1,7 @@
 """save/load: data-only files that load whole or not at all."""
 
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -275,3 +276,197 @@ def test_a_file_written_by_an_earlier_release_loads_and_encodes_the_same():
     np.testing.assert_allclose(
         est.predict_packed(expected["packed"]), expected["predictions"], rtol=1e-6
     )
+
+
+# ------------------------------------------------ hostile files (adversarial review)
+@pytest.fixture(scope="module")
+def regressor(diabetes):
+    return fit(SoftQuantizerRegressor(3, random_state=0, **FAST), diabetes)
+
+
+@pytest.fixture
+def saved_regressor(regressor, tmp_path):
+    path = tmp_path / "reg.npz"
+    save(regressor, path)
+    return path
+
+
+def _set(field, value):
+    return lambda a, m: m.update({field: value})
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (_set("target_scale", float("nan")), "'target_scale' must be a finite"),
+        (_set("target_scale", float("inf")), "'target_scale' must be a finite"),
+        (_set("target_scale", 0.0), "'target_scale' must be positive"),
+        (_set("target_scale", -2.0), "'target_scale' must be positive"),
+        (_set("target_mean", float("nan")), "'target_mean' must be a finite"),
+        (_set("target_mean", 10**400), "'target_mean' must be a finite"),
+        (_set("target_mean", "1.0"), "'target_mean' must be a finite"),
+        (_set("format_version", True), "format version True is not"),
+        (_set("n_features_in", 10.0), "'n_features_in' must be a positive whole"),
+        (
+            lambda a, m: a.update(bin_values=a["bin_values"] * np.inf),
+            "'bin_values' must be finite",
+        ),
+        (
+            lambda a, m: a.update(feature_scale=a["feature_scale"] * 1e300),
+            "'feature_scale' must be positive and within float32",
+        ),
+        (
+            lambda a, m: a.update(feature_scale=a["feature_scale"] * 0),
+            "'feature_scale' must be positive and within float32",
+        ),
+        (
+            lambda a, m: m["params"].update(n_bits=2),
+            "parameter 'n_bits' contradicts the stored widths",
+        ),
+    ],
+)
+def test_fields_that_would_load_a_wrong_regressor(
+    saved_regressor, tmp_path, change, match
+):
+    bad = tmp_path / "bad.npz"
+    rewrite(saved_regressor, bad, change)
+    with pytest.raises(ValueError, match=match):
+        load(bad)
+
+
+@pytest.mark.parametrize(
+    "values, dtype, match",
+    [
+        ([0, 0], "<i8", "sorted and without repeats"),
+        ([1, 0], "<i8", "sorted and without repeats"),
+        (["b", "a"], "<U1", "sorted and without repeats"),
+        ([0, 1], "<M8[ns]", "dtype datetime64"),
+        ([0.0, float("nan")], "<f8", "NaN or infinity"),
+    ],
+)
+def test_classes_that_would_load_a_wrong_classifier(
+    saved, tmp_path, values, dtype, match
+):
+    bad = tmp_path / "bad.npz"
+    rewrite(
+        saved, bad, lambda a, m: m.update(classes={"dtype": dtype, "values": values})
+    )
+    with pytest.raises(ValueError, match=match):
+        load(bad)
+
+
+def _raw_archive(path, members, compression=zipfile.ZIP_DEFLATED):
+    """A zip of ``members`` (name -> bytes) written as given."""
+    with zipfile.ZipFile(path, "w", compression=compression) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+
+
+def _members(path):
+    with zipfile.ZipFile(path) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+def _npy(array):
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def test_refuses_unknown_members_and_odd_zips(saved, tmp_path):
+    members = _members(saved)
+    unknown = tmp_path / "unknown.npz"
+    _raw_archive(unknown, {**members, "junk.npy": _npy(np.zeros(10))})
+    with pytest.raises(ValueError, match=r"unexpected members \['junk.npy'\]"):
+        load(unknown)
+
+    bzip2 = tmp_path / "bzip2.npz"
+    _raw_archive(bzip2, members, compression=zipfile.ZIP_BZIP2)
+    with pytest.raises(ValueError, match="compression method 12"):
+        load(bzip2)
+
+    encrypted = tmp_path / "encrypted.npz"
+    data = bytearray(saved.read_bytes())
+    for signature, flag_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        start = data.find(signature)
+        while start >= 0:
+            data[start + flag_at] |= 0x1
+            start = data.find(signature, start + 4)
+    encrypted.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="is encrypted"):
+        load(encrypted)
+
+    plain = tmp_path / "plain.npy"
+    np.save(plain, np.zeros(3))
+    with pytest.raises(ValueError, match="not a readable sklearn_bsq model file"):
+        load(plain)
+
+
+def test_declared_sizes_are_checked_before_reading(saved, tmp_path):
+    members = _members(saved)
+    header = _npy(np.zeros(2))
+    # an npy header that declares 10**12 float64 values over 16 bytes of data
+    huge = header.replace(b"(2,)", b"(1000000000000,)").replace(b" " * 12, b"", 1)
+    lying = tmp_path / "lying.npz"
+    _raw_archive(lying, {**members, "bin_values.npy": huge})
+    with pytest.raises(ValueError, match="declares 8000000000000 bytes"):
+        load(lying)
+
+    big_metadata = tmp_path / "metadata.npz"
+    padding = np.frombuffer(b" " * (2 << 20) + b"{}", np.uint8)
+    _raw_archive(big_metadata, {**members, "__metadata__.npy": _npy(padding)})
+    with pytest.raises(ValueError, match="metadata is larger than"):
+        load(big_metadata)
+
+
+def test_a_fifo_is_refused_at_once(tmp_path):
+    fifo = tmp_path / "model.npz"
+    os.mkfifo(fifo)
+    code = f"import sklearn_bsq\nsklearn_bsq.load({str(fifo)!r})\n"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert "is not a regular file" in result.stderr
+
+
+def _peak_rss_mb_of_loading(path) -> float:
+    """Peak resident memory (MB) of a fresh process that loads ``path``."""
+    code = (
+        "import resource, sklearn_bsq\n"
+        "try:\n"
+        f"    sklearn_bsq.load({str(path)!r})\n"
+        "except ValueError:\n"
+        "    pass\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def test_small_files_cannot_make_load_allocate_much(saved, tmp_path):
+    members = _members(saved)
+    bombs = {}
+    # 1 GiB of zeros deflate to about 1 MB: under a name the format does not know
+    bomb = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+        with zf.open("junk.npy", "w", force_zip64=True) as f:
+            chunk = bytes(1 << 24)
+            for _ in range(64):
+                f.write(chunk)
+    bombs["zeros under an unknown key"] = bomb
+    # metadata that describes a network of 2 x 30000 units (3.4 GB of weights)
+    wide = tmp_path / "wide.npz"
+    rewrite(
+        saved, wide, lambda a, m: m["params"].update(hidden_layer_sizes=[30000, 30000])
+    )
+    bombs["hidden_layer_sizes [30000, 30000]"] = wide
+    baseline = _peak_rss_mb_of_loading(saved)
+    for what, path in bombs.items():
+        assert path.stat().st_size < 10 << 20, what
+        assert _peak_rss_mb_of_loading(path) < baseline + 50, what

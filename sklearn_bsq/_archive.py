@@ -1,0 +1,128 @@
+"""Reading a model file's ``.npz`` archive without trusting it.
+
+Every member's npy header (dtype and shape) is read and checked before its data:
+the loader compares the declared shapes with what the metadata implies and only
+then reads arrays, so a file cannot make ``load`` allocate memory the model it
+describes does not need. No pickles, no encrypted or oddly compressed members,
+no members other than the ones the format names.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import zipfile
+from pathlib import Path
+
+import numpy as np
+from numpy.lib import format as npy_format
+
+METADATA = "__metadata__"
+MAX_METADATA_BYTES = 1 << 20  # JSON of a model with 65,536 named features fits
+
+
+class Archive:
+    """The members of an open ``.npz`` model file, read on demand.
+
+    ``header(key)`` gives ``(shape, dtype)`` from the npy header alone; ``read(key)``
+    the array. Use it as a context manager.
+    """
+
+    def __init__(self, path, allowed) -> None:
+        path = Path(path)
+        mode = os.stat(path).st_mode  # FileNotFoundError as for open()
+        if not stat.S_ISREG(mode):
+            # A FIFO or a device would block or never end.
+            raise ValueError(f"{path} is not a regular file.")
+        self._file = open(path, "rb")  # noqa: SIM115 - closed by close()
+        try:
+            self._zip = zipfile.ZipFile(self._file)
+            self._members = self._check_members(allowed)
+            self._headers = {key: self._read_header(key) for key in self._members}
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        zf = getattr(self, "_zip", None)
+        if zf is not None:
+            zf.close()
+        self._file.close()
+
+    def keys(self) -> list[str]:
+        return list(self._members)
+
+    def _check_members(self, allowed) -> dict[str, zipfile.ZipInfo]:
+        members = {}
+        for info in self._zip.infolist():
+            key = info.filename.removesuffix(".npy")
+            if key in members:
+                raise ValueError(f"member {info.filename!r} appears twice.")
+            if info.flag_bits & 0x1:
+                raise ValueError(f"member {info.filename!r} is encrypted.")
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise ValueError(
+                    f"member {info.filename!r} uses compression method "
+                    f"{info.compress_type}; model files are stored or deflated."
+                )
+            members[key] = info
+        if METADATA not in members:
+            raise ValueError(f"no {METADATA} entry: this is not a sklearn_bsq file.")
+        unexpected = [
+            info.filename
+            for key, info in members.items()
+            if key == info.filename or not allowed(key)
+        ]
+        if unexpected:
+            raise ValueError(f"unexpected members {unexpected}.")
+        return members
+
+    def _read_header(self, key: str) -> tuple[tuple[int, ...], np.dtype, int]:
+        info = self._members[key]
+        with self._zip.open(info) as stream:
+            version = npy_format.read_magic(stream)
+            if version == (1, 0):
+                shape, fortran, dtype = npy_format.read_array_header_1_0(stream)
+            elif version == (2, 0):
+                shape, fortran, dtype = npy_format.read_array_header_2_0(stream)
+            else:
+                raise ValueError(f"member {key!r} has npy version {version}.")
+            offset = stream.tell()
+        if dtype.hasobject:
+            raise ValueError(
+                f"member {key!r} holds Python objects; model files hold numbers "
+                "only and are read with allow_pickle=False."
+            )
+        if fortran:
+            raise ValueError(f"member {key!r} is a Fortran-order array.")
+        nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        if offset + nbytes != info.file_size:
+            raise ValueError(
+                f"member {key!r} declares {nbytes} bytes of data but holds "
+                f"{info.file_size - offset}."
+            )
+        if key == METADATA and nbytes > MAX_METADATA_BYTES:
+            raise ValueError(f"the metadata is larger than {MAX_METADATA_BYTES} bytes.")
+        return tuple(shape), dtype, offset
+
+    def header(self, key: str) -> tuple[tuple[int, ...], np.dtype]:
+        """Shape and dtype of member ``key``, from its header (KeyError if absent)."""
+        shape, dtype, _ = self._headers[key]
+        return shape, dtype
+
+    def read(self, key: str) -> np.ndarray:
+        """The array of member ``key`` (its CRC is checked at the end)."""
+        shape, dtype, offset = self._headers[key]
+        array = np.empty(shape, dtype=dtype)
+        with self._zip.open(self._members[key]) as stream:
+            stream.read(offset)
+            view = memoryview(array.reshape(-1).view(np.uint8))
+            if stream.readinto(view) != array.nbytes or stream.read(1):
+                raise ValueError(f"member {key!r} ends early or late.")
+        return array
