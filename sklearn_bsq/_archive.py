@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import stat
+import tokenize
 import zipfile
 from pathlib import Path
 
@@ -86,13 +87,19 @@ class Archive:
     def _read_header(self, key: str) -> tuple[tuple[int, ...], np.dtype, int]:
         info = self._members[key]
         with self._zip.open(info) as stream:
-            version = npy_format.read_magic(stream)
-            if version == (1, 0):
-                shape, fortran, dtype = npy_format.read_array_header_1_0(stream)
-            elif version == (2, 0):
-                shape, fortran, dtype = npy_format.read_array_header_2_0(stream)
-            else:
-                raise ValueError(f"member {key!r} has npy version {version}.")
+            try:
+                version = npy_format.read_magic(stream)
+                if version == (1, 0):
+                    shape, fortran, dtype = npy_format.read_array_header_1_0(stream)
+                elif version == (2, 0):
+                    shape, fortran, dtype = npy_format.read_array_header_2_0(stream)
+                else:
+                    raise ValueError(f"npy version {version}")
+            except (ValueError, SyntaxError, TypeError, tokenize.TokenError) as exc:
+                # numpy parses the header's text with tokenize and literal_eval
+                raise ValueError(
+                    f"member {key!r} has a damaged npy header ({exc})."
+                ) from exc
             offset = stream.tell()
         if dtype.hasobject:
             raise ValueError(

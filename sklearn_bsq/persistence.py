@@ -23,9 +23,9 @@ thresholds it implies equal the stored ones, and only then returns the estimator
 a file either loads whole or raises ``ValueError``. It reads only regular files and
 only the members above, and checks every member's npy header (shape and dtype)
 against the metadata before reading its data, so a small file cannot make it
-allocate more than the model it describes (``_archive.py``). What is saved is what a server
-needs (``decode``, ``predict_packed``, ``transform``, export): no optimizer state,
-no training history. Calling ``fit`` on a loaded estimator trains from scratch.
+allocate more than the model it describes (``_archive.py``). What is saved is what
+a server needs (``decode``, ``predict_packed``, ``transform``, export): no optimizer
+state, no training history. Calling ``fit`` on a loaded estimator trains from scratch.
 
 Pickle (and joblib) also work, as for any scikit-learn estimator, but unpickling
 runs code from the file: never unpickle a model you do not trust. Use

@@ -470,3 +470,14 @@ def test_small_files_cannot_make_load_allocate_much(saved, tmp_path):
     for what, path in bombs.items():
         assert path.stat().st_size < 10 << 20, what
         assert _peak_rss_mb_of_loading(path) < baseline + 50, what
+
+
+def test_a_damaged_npy_header_is_a_value_error(saved, tmp_path):
+    members = _members(saved)
+    header = members["n_bits.npy"]
+    # the header's dict literal cut open: numpy's tokenizer fails on it
+    broken = header.replace(b"'descr'", b"('descr'", 1)
+    bad = tmp_path / "header.npz"
+    _raw_archive(bad, {**members, "n_bits.npy": broken})
+    with pytest.raises(ValueError, match="damaged npy header"):
+        load(bad)
