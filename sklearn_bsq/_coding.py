@@ -81,11 +81,23 @@ class BucketEncoder:
     # Above this share of overfull buckets (very wide codes) plain binary search
     # per column is faster.
     MAX_OVERFLOW = 1e-3
+    # The table costs about 0.7 MB per feature (2 MB while it is built): models
+    # with more features than fit in this budget encode by binary search, whose
+    # memory grows with the thresholds alone.
+    TABLE_BUDGET_BYTES = 64 << 20
+    TABLE_BYTES_PER_FEATURE = (1 << 16) * (2 + 4 * MAX_SLOTS + 1)
     _CHUNK_ROWS = 8192
 
     def __init__(self, thresholds: Sequence[NDArray[np.float32]], widths) -> None:
         self.thresholds = [np.asarray(t, dtype=np.float32) for t in thresholds]
         self.dtype = code_dtype(widths)
+        self.widths = widths
+        table_bytes = len(self.thresholds) * self.TABLE_BYTES_PER_FEATURE
+        self.use_table = table_bytes <= self.TABLE_BUDGET_BYTES
+        if self.use_table:
+            self._build_table()
+
+    def _build_table(self) -> None:
         patterns = np.arange(1 << 16, dtype=np.uint32) << np.uint32(16)
         ends = np.stack(
             [patterns.view(np.float32), (patterns | np.uint32(0xFFFF)).view(np.float32)]
@@ -111,7 +123,6 @@ class BucketEncoder:
         self.overflow = np.concatenate(insides) > n_slots
         self.any_overflow = bool(self.overflow.any())
         self.use_table = self.overflow.mean() <= self.MAX_OVERFLOW
-        self.widths = widths
         self.offsets = np.arange(len(self.thresholds), dtype=np.uint32) << np.uint32(16)
 
     def __call__(self, X: NDArray[np.float32]) -> NDArray[np.unsignedinteger]:

@@ -288,6 +288,15 @@ def test_bad_codes(fitted, codes, error, match):
         fitted.predict_codes(codes)
 
 
+def test_a_sparse_column_with_nan_fill_names_the_nan():
+    column = pd.arrays.SparseArray([1.0, np.nan, 2.0] * 20, fill_value=np.nan)
+    X = pd.DataFrame({"a": column, "b": X3[:, 1], "c": X3[:, 2]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "sparse columns found"
+        with pytest.raises(ValueError, match="Input X contains NaN"):
+            SoftQuantizer(3, **FAST).fit(X, Y3)
+
+
 def test_no_rows_on_the_server_give_empty_results(fitted):
     no_bytes = np.empty((0, fitted.bytes_per_row_), np.uint8)
     labels = fitted.predict_packed(no_bytes)

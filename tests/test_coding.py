@@ -51,3 +51,39 @@ def test_mixed_widths_and_chunk_boundaries():
     codes = BucketEncoder(thresholds, widths)(X)
     assert codes.dtype == np.uint16
     np.testing.assert_array_equal(codes, encode_codes(X, thresholds, widths))
+
+
+def test_a_5000_feature_model_fits_and_transforms_in_under_1_gb():
+    """The lookup table costs about 0.7 MB per feature; above its budget the
+    encoder searches the thresholds, whose memory is all that grows."""
+    import subprocess
+    import sys
+
+    code = (
+        "import resource, numpy as np\n"
+        "from sklearn_bsq import SoftQuantizer\n"
+        "X = np.random.default_rng(0).normal(size=(400, 5000)).astype(np.float32)\n"
+        "y = (X[:, 0] > 0).astype(int)\n"
+        "sq = SoftQuantizer(4, max_epochs=1, hidden_layer_sizes=(16,))\n"
+        "packed = sq.fit(X, y).transform(X)\n"
+        "assert (sq.decode(packed) == sq.encode(X)).all()\n"
+        "assert not sq._encoder().use_table\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert float(out.stdout.split()[-1]) < 1024  # MB
+
+
+def test_table_and_search_give_the_same_codes(monkeypatch):
+    rng = np.random.default_rng(3)
+    widths = np.array([1, 4, 7, 2])
+    thresholds = [np.sort(rng.normal(size=2**b - 1)).astype(np.float32) for b in widths]
+    X = rng.normal(size=(5000, 4)).astype(np.float32) * 1.5
+    table = BucketEncoder(thresholds, widths)
+    monkeypatch.setattr(BucketEncoder, "TABLE_BUDGET_BYTES", 0)
+    search = BucketEncoder(thresholds, widths)
+    assert table.use_table and not search.use_table
+    np.testing.assert_array_equal(table(X), search(X))
+    np.testing.assert_array_equal(search(X), encode_codes(X, thresholds, widths))
