@@ -178,7 +178,7 @@ def test_paper_targets_are_counted_cell_by_cell():
     # california's float32 (0.18) beats Bw-SQ at 4 bits (0.185); cpu_act's (0.02)
     # and wine's (0.6) are above every cell from 4 bits
     assert "2 of 3 datasets (cpu_act, wine_quality" in at_paper[4]
-    assert "1.50x the float32 MLP's" in at_paper[5]
+    assert "1.5 s, 1.50x the float32 MLP's" in at_paper[5]
 
     worse = summarize_paper.targets(summarize_paper.aggregate(_paper_runs(0.002)))
     assert "Bw-SQ: 0 of 21 cells" in worse[2]
