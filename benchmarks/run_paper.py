@@ -44,6 +44,7 @@ from sklearn.preprocessing import KBinsDiscretizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import datasets  # noqa: E402
+from run_accuracy import done_keys  # noqa: E402
 
 DATASETS = ["california", "cpu_act", "wine_quality"]
 BITS = [2, 3, 4, 5, 6, 7, 8]
@@ -219,16 +220,6 @@ def plan(args, done: set) -> list[tuple]:
                     if (name, seed, method, bits) not in done:
                         todo.append((name, seed, method, bits))
     return todo
-
-
-def done_keys(path: Path) -> set:
-    if not path.exists():
-        return set()
-    with path.open() as f:
-        return {
-            (r["dataset"], int(r["seed"]), r["method"], int(r["bits"]))
-            for r in csv.DictReader(f)
-        }
 
 
 def execute(args) -> Path:
