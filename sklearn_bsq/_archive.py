@@ -20,6 +20,9 @@ from numpy.lib import format as npy_format
 
 METADATA = "__metadata__"
 MAX_METADATA_BYTES = 1 << 20  # JSON of a model with 65,536 named features fits
+# A model file has 6 fixed members, a few per network layer and 4 for the bit
+# allocation; far more means a hostile file (each member's header is read).
+MAX_MEMBERS = 1024
 
 
 class Archive:
@@ -60,8 +63,11 @@ class Archive:
         return list(self._members)
 
     def _check_members(self, allowed) -> dict[str, zipfile.ZipInfo]:
+        infos = self._zip.infolist()
+        if len(infos) > MAX_MEMBERS:
+            raise ValueError(f"{len(infos)} members; a model file has far fewer.")
         members = {}
-        for info in self._zip.infolist():
+        for info in infos:
             key = info.filename.removesuffix(".npy")
             if key in members:
                 raise ValueError(f"member {info.filename!r} appears twice.")

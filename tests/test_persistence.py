@@ -398,6 +398,11 @@ def test_refuses_unknown_members_and_odd_zips(saved, tmp_path):
     with pytest.raises(ValueError, match="is encrypted"):
         load(encrypted)
 
+    many = tmp_path / "many.npz"
+    _raw_archive(many, {**members, **{f"module.x{i}.npy": b"" for i in range(2000)}})
+    with pytest.raises(ValueError, match=r"\d{4} members; a model file has far fewer"):
+        load(many)
+
     plain = tmp_path / "plain.npy"
     np.save(plain, np.zeros(3))
     with pytest.raises(ValueError, match="not a readable sklearn_bsq model file"):
