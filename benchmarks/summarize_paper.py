@@ -186,13 +186,18 @@ def main(runs_path) -> None:
     runs_path = Path(runs_path)
     runs = pd.read_csv(runs_path)
     agg = aggregate(runs)
-    seeds = {
-        m: sorted(runs[runs.method == m].seed.unique())
-        for m in sorted(set(runs.method))
-    }
-    seed_lines = [
-        f"- {m}: {len(s)} seeds ({', '.join(map(str, s))})" for m, s in seeds.items()
-    ]
+    seed_lines = []
+    for method, part in runs.groupby("method"):
+        # widths that ran the same seeds, e.g. 42-44 everywhere, 42-51 at 5 bits
+        by_seeds: dict[tuple, list] = {}
+        for bits, rows in part.groupby("bits"):
+            by_seeds.setdefault(tuple(sorted(rows.seed.unique())), []).append(bits)
+        cells = [
+            f"{len(s)} seeds ({', '.join(map(str, s))}) at "
+            + ("float32" if b == [32] else f"{', '.join(map(str, b))} bits")
+            for s, b in by_seeds.items()
+        ]
+        seed_lines.append(f"- {method}: " + "; ".join(cells))
     lines = [
         "# The paper's table under the paper's protocol",
         "",
