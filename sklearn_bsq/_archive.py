@@ -38,7 +38,7 @@ class Archive:
         if not stat.S_ISREG(mode):
             # A FIFO or a device would block or never end.
             raise ValueError(f"{path} is not a regular file.")
-        self._file = open(path, "rb")  # noqa: SIM115 - closed by close()
+        self._file = open(path, "rb")  # closed by close()
         try:
             self._zip = zipfile.ZipFile(self._file)
             self._members = self._check_members(allowed)

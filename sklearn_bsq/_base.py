@@ -176,8 +176,13 @@ class BaseMLPEstimator(BaseEstimator):
             n_iter_no_change=self.n_iter_no_change,
             steepness=steepness,
             lr_schedule=self.lr_schedule,
-            threshold_lr=getattr(self, "threshold_lr", None),  # quantizers only
+            threshold_lr=self._threshold_lr(),
         )
+
+    def _threshold_lr(self) -> float | None:
+        """Learning rate of the quantizer's thresholds; None: the network's (and
+        for a network without a quantizer)."""
+        return None
 
     def _predictions(self, outputs: np.ndarray) -> np.ndarray:
         """Labels or raw-unit values from network outputs."""

@@ -256,6 +256,9 @@ class _BaseSoftQuantizer(
             net.module_, X_train, X_valid, y_valid, budget, classification, log
         )
 
+    def _threshold_lr(self) -> float | None:
+        return self.threshold_lr
+
     def _build_module(self, init_thresholds, hidden) -> QuantizedMLP:
         """Quantizer + MLP for these initial (standardized) thresholds.
 

@@ -37,7 +37,7 @@ def _model_facts(estimator):
             )
     names = getattr(estimator, "feature_names_in_", None)
     names = (
-        [printable_name(str(n)) for n in names]
+        [_printable_name(str(n)) for n in names]
         if names is not None
         else [f"x{j}" for j in range(len(widths))]
     )
@@ -53,10 +53,10 @@ _NAME_CHARACTERS = frozenset(
 )
 
 
-def printable_name(name: str) -> str:
+def _printable_name(name: str) -> str:
     """``name`` with every character outside a safe set written ``<U+XXXX>``.
 
-    >>> printable_name("temp_c (°C) */")
+    >>> _printable_name("temp_c (°C) */")
     'temp_c (<U+00B0>C) <U+002A><U+002F>'
     """
     return "".join(c if c in _NAME_CHARACTERS else f"<U+{ord(c):04X}>" for c in name)
