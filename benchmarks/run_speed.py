@@ -27,7 +27,7 @@ from sklearn.preprocessing import KBinsDiscretizer
 from skorch import NeuralNetClassifier
 
 from sklearn_bsq import SoftQuantizer
-from sklearn_bsq._module import FullPrecisionMLP
+from sklearn_bsq._network import PlainMLP
 
 
 def best_time(fn, repeats: int) -> float:
@@ -61,7 +61,7 @@ def fit_ratio(
     def plain():
         torch.manual_seed(0)
         NeuralNetClassifier(
-            FullPrecisionMLP(d, (64, 64), 2),
+            PlainMLP(d, (64, 64), 2),
             criterion=torch.nn.CrossEntropyLoss,
             optimizer=torch.optim.AdamW,
             lr=3e-3,

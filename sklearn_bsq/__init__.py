@@ -1,13 +1,12 @@
 """Trainable bitwise soft quantization of input features for scikit-learn."""
 
 from ._estimator import SoftQuantizer, SoftQuantizerClassifier, SoftQuantizerRegressor
+from ._full_precision import FullPrecisionMLP
 from ._packing import WIRE_FORMAT_VERSION, pack, unpack
-from ._reference import FullPrecisionMLP
+from ._version import __version__
 from .export import export_c, export_python
 from .persistence import load, save
 from .plotting import RateAccuracyDisplay, ThresholdDisplay
-
-__version__ = "0.1.0"
 
 __all__ = [
     "FullPrecisionMLP",

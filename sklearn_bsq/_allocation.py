@@ -18,22 +18,24 @@ over the validation rows; no retraining happens until the final fit.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from numpy.typing import NDArray
+from skorch.dataset import Dataset
+from skorch.helper import predefined_split
 from torch.nn import functional as F
 
-from ._module import QuantizedMLP
+from ._network import QuantizedMLP
+from ._threshold_init import initial_thresholds
+from ._training import TrainingSetup, holdout_indices, interrupted
 
 # Wide pass: this many bits above the average budget per feature (at most 16).
 HEADROOM_BITS = 2
 # Wide pass: this share of the epochs. It only has to rank the bits; the final
 # fit trains the chosen widths in full.
 WIDE_EPOCH_SHARE = 0.5
-
-
-def wide_epochs(max_epochs: int) -> int:
-    return max(1, round(WIDE_EPOCH_SHARE * max_epochs))
 
 
 def start_width(bit_budget: int, n_features: int) -> int:
@@ -237,3 +239,54 @@ def greedy_bit_removal(
         "total_bits": np.array(columns[2], dtype=np.int64),
         "validation_loss": np.array(columns[3], dtype=np.float64),
     }
+
+
+def allocate_bits(
+    X_std: NDArray[np.float32],
+    y: NDArray,
+    bit_budget: int,
+    *,
+    build_module: Callable[[list[NDArray]], QuantizedMLP],
+    setup: TrainingSetup,
+    seed: int,
+    threshold_init: str,
+    validation_fraction: float,
+    early_stopping: bool,
+    log=None,
+) -> tuple[NDArray[np.int64], dict[str, NDArray]]:
+    """Widths under ``bit_budget`` from a wide first pass, and the trace.
+
+    Holds out ``validation_fraction`` of the rows (seeded by ``seed``), trains
+    ``build_module(initial thresholds)`` with every feature at
+    :func:`start_width` bits for ``WIDE_EPOCH_SHARE`` of the epochs (stopping
+    early on the held-out rows when ``early_stopping``), then runs
+    :func:`greedy_bit_removal`.
+    """
+    d = X_std.shape[1]
+    start = start_width(bit_budget, d)
+    classification = setup.n_classes is not None
+    train, valid = holdout_indices(y, validation_fraction, classification, seed)
+    X_train, y_train = X_std[train], y[train]
+    X_valid, y_valid = X_std[valid], y[valid]
+    init = [
+        initial_thresholds(X_train[:, j], 2**start - 1, threshold_init)
+        for j in range(d)
+    ]
+    train_split = None
+    if early_stopping:
+        train_split = predefined_split(Dataset(X_valid, y_valid))
+    if log:
+        log(f"bit allocation: wide pass, {d} features at {start} bits")
+    net = setup.train(
+        lambda: build_module(init),
+        seed,
+        X_train,
+        y_train,
+        train_split,
+        epochs=max(1, round(WIDE_EPOCH_SHARE * setup.max_epochs)),
+    )
+    if interrupted(net):
+        raise KeyboardInterrupt("fit was interrupted during the bit allocation.")
+    return greedy_bit_removal(
+        net.module_, X_train, X_valid, y_valid, bit_budget, classification, log
+    )

@@ -14,8 +14,6 @@ matrix of the codes' bits; the tests check that.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -71,6 +69,16 @@ def bytes_per_row(widths: ArrayLike) -> int:
     return int(-(-int(np.sum(widths)) // 8))
 
 
+def compression_ratio(widths: ArrayLike) -> float:
+    """Size of a row of float32 readings over the size of its packed row."""
+    return float(float32_ratio(len(widths), 8 * bytes_per_row(widths)))
+
+
+def float32_ratio(n_features: int, bits_per_sample: ArrayLike):
+    """How many times smaller ``bits_per_sample`` is than ``n_features`` float32s."""
+    return 32 * n_features / np.asarray(bits_per_sample, dtype=float)
+
+
 def code_dtype(widths: ArrayLike) -> np.dtype:
     """Smallest unsigned integer dtype that holds every code for these widths."""
     return (
@@ -80,40 +88,32 @@ def code_dtype(widths: ArrayLike) -> np.dtype:
     )
 
 
-@dataclass(frozen=True)
-class _Layout:
-    """Where each feature's bits sit in the row's 64-bit words."""
+def bit_offsets(widths: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Where each feature's code starts in the row's bit string."""
+    return np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(np.int64)
 
-    widths: NDArray[np.int64]
-    offsets: NDArray[np.int64]  # bit offset of each feature from the row start
-    n_bytes: int
-    n_words: int
 
-    @classmethod
-    def from_widths(cls, widths: NDArray[np.int64]) -> _Layout:
-        offsets = np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(np.int64)
-        n_bytes = bytes_per_row(widths)
-        return cls(widths, offsets, n_bytes, max(1, -(-n_bytes // 8)))
+def word_pieces(widths: ArrayLike, word_bits: int) -> list[tuple[int, int, int]]:
+    """The byte layout: ``(feature, word, shift)`` for every piece of a code that
+    lands in a word of ``word_bits`` bits (words numbered from the row start).
 
-    def pieces(self):
-        """Yield ``(feature, word, shift, piece_width, low_bits)`` per stored piece.
-
-        A code that straddles a word boundary is split in two pieces: the high
-        part ends word ``w`` and the low ``low_bits`` bits start word ``w + 1``.
-        ``shift`` is the left shift of the piece inside its word.
-        """
-        for j in range(self.widths.size):
-            width, offset = int(self.widths[j]), int(self.offsets[j])
-            if width == 0:
-                continue
-            word, start = divmod(offset, _WORD_BITS)
-            end = start + width
-            if end <= _WORD_BITS:
-                yield j, word, _WORD_BITS - end, width, 0
-            else:
-                spill = end - _WORD_BITS
-                yield j, word, 0, width - spill, spill
-                yield j, word + 1, _WORD_BITS - spill, spill, -1
+    The piece's bits are ``code << shift`` kept to the word's low ``word_bits``
+    bits (a code that starts in an earlier word loses its high bits), or
+    ``code >> -shift`` for a negative shift (a code that continues into the next
+    word). Reading back, ``(word >> shift) & (2**width - 1)`` (``word <<
+    -shift`` for a negative shift), ORed over a code's pieces, gives the code.
+    :func:`pack` and :func:`unpack` use 64-bit words; the exported device
+    encoders use bytes (``word_bits=8``). A width of 0 has no pieces.
+    """
+    widths = np.asarray(widths, dtype=np.int64)
+    pieces = []
+    for j, (offset, width) in enumerate(zip(bit_offsets(widths), widths, strict=True)):
+        end = int(offset + width)  # the code occupies bits [offset, end)
+        if width == 0:
+            continue
+        for word in range(int(offset) // word_bits, -(-end // word_bits)):
+            pieces.append((j, word, word_bits * (word + 1) - end))
+    return pieces
 
 
 def pack(codes: ArrayLike, widths: ArrayLike) -> NDArray[np.uint8]:
@@ -138,14 +138,7 @@ def pack(codes: ArrayLike, widths: ArrayLike) -> NDArray[np.uint8]:
     [[80], [192]]
     """
     widths = check_bit_widths(widths)
-    codes = np.asarray(codes)
-    if codes.ndim != 2 or codes.shape[1] != widths.size:
-        raise ValueError(
-            f"codes must have shape (n_samples, {widths.size}), got {codes.shape}."
-        )
-    if codes.dtype == bool or not np.issubdtype(codes.dtype, np.integer):
-        raise TypeError(f"codes must be integers, got dtype {codes.dtype}.")
-    _check_codes_in_range(codes, widths)
+    codes = check_codes(codes, widths)
     return pack_in_range(codes, widths)
 
 
@@ -158,20 +151,19 @@ def pack_in_range(codes: np.ndarray, widths: NDArray[np.int64]) -> NDArray[np.ui
     width = _byte_aligned_width(widths)
     if width:
         return _pack_byte_aligned(codes, width)
-    layout = _Layout.from_widths(widths)
+    n_bytes = bytes_per_row(widths)
     n = codes.shape[0]
-    words = np.zeros((n, layout.n_words), dtype=np.uint64)
+    words = np.zeros((n, _words_per_row(n_bytes)), dtype=np.uint64)
     column = np.empty(n, dtype=np.uint64)
-    for j, word, shift, piece_width, low_bits in layout.pieces():
+    for j, word, shift in word_pieces(widths, _WORD_BITS):
         np.copyto(column, codes[:, j], casting="unsafe")
-        if low_bits > 0:  # high part of a straddling code
-            column >>= np.uint64(low_bits)
-        elif low_bits < 0:  # low part of a straddling code
-            column &= np.uint64((1 << piece_width) - 1)
-        column <<= np.uint64(shift)
+        if shift >= 0:
+            column <<= np.uint64(shift)  # bits beyond the word fall off
+        else:
+            column >>= np.uint64(-shift)
         words[:, word] |= column
     as_bytes = words.astype(">u8", copy=False).view(np.uint8)
-    return np.ascontiguousarray(as_bytes[:, : layout.n_bytes])
+    return np.ascontiguousarray(as_bytes[:, :n_bytes])
 
 
 def unpack(packed: ArrayLike, widths: ArrayLike) -> NDArray[np.unsignedinteger]:
@@ -195,24 +187,29 @@ def unpack(packed: ArrayLike, widths: ArrayLike) -> NDArray[np.unsignedinteger]:
     [[1, 2], [3, 0]]
     """
     widths = check_bit_widths(widths)
-    layout = _Layout.from_widths(widths)
-    packed = _check_packed(packed, layout)
+    n_bytes = bytes_per_row(widths)
+    packed = _check_packed(packed, widths, n_bytes)
     width = _byte_aligned_width(widths)
     if width:
         return _unpack_byte_aligned(packed, width, widths.size)
     n = packed.shape[0]
-    padded = np.zeros((n, layout.n_words * 8), dtype=np.uint8)
-    padded[:, : layout.n_bytes] = packed
+    padded = np.zeros((n, _words_per_row(n_bytes) * 8), dtype=np.uint8)
+    padded[:, :n_bytes] = packed
     words = padded.view(">u8").astype(np.uint64)
     codes = np.zeros((n, widths.size), dtype=code_dtype(widths))
     column = np.empty(n, dtype=np.uint64)
-    for j, word, shift, piece_width, low_bits in layout.pieces():
-        np.right_shift(words[:, word], np.uint64(shift), out=column)
-        column &= np.uint64((1 << piece_width) - 1)
-        if low_bits > 0:
-            column <<= np.uint64(low_bits)
+    for j, word, shift in word_pieces(widths, _WORD_BITS):
+        if shift >= 0:
+            np.right_shift(words[:, word], np.uint64(shift), out=column)
+        else:
+            np.left_shift(words[:, word], np.uint64(-shift), out=column)
+        column &= np.uint64((1 << int(widths[j])) - 1)
         codes[:, j] |= column.astype(codes.dtype)
     return codes
+
+
+def _words_per_row(n_bytes: int) -> int:
+    return max(1, -(-n_bytes // 8))
 
 
 # ------------------------------------------- one width that divides a byte
@@ -257,6 +254,31 @@ def _unpack_byte_aligned(
     return np.ascontiguousarray(codes[:, :n_features])
 
 
+def check_codes(codes: ArrayLike, widths: NDArray[np.int64]) -> np.ndarray:
+    """Integer codes of shape ``(n_samples, n_features)``, each within its width.
+
+    Parameters
+    ----------
+    codes : array-like of int, shape (n_samples, n_features)
+    widths : ndarray of int, shape (n_features,)
+        Checked bit widths (:func:`check_bit_widths`).
+
+    Returns
+    -------
+    codes : ndarray
+        The codes as an array, unchanged.
+    """
+    codes = np.asarray(codes)
+    if codes.ndim != 2 or codes.shape[1] != widths.size:
+        raise ValueError(
+            f"codes must have shape (n_samples, {widths.size}), got {codes.shape}."
+        )
+    if codes.dtype == bool or not np.issubdtype(codes.dtype, np.integer):
+        raise TypeError(f"codes must be integers, got dtype {codes.dtype}.")
+    _check_codes_in_range(codes, widths)
+    return codes
+
+
 def _check_codes_in_range(codes: np.ndarray, widths: NDArray[np.int64]) -> None:
     if codes.size == 0:
         return
@@ -273,21 +295,23 @@ def _check_codes_in_range(codes: np.ndarray, widths: NDArray[np.int64]) -> None:
         )
 
 
-def _check_packed(packed: ArrayLike, layout: _Layout) -> NDArray[np.uint8]:
+def _check_packed(
+    packed: ArrayLike, widths: NDArray[np.int64], n_bytes: int
+) -> NDArray[np.uint8]:
     arr = np.asarray(packed)
     if arr.dtype != np.uint8:
         raise TypeError(
             f"packed bytes must have dtype uint8, got {arr.dtype}; pass the array "
             "returned by transform, or bytes via np.frombuffer(b, dtype=np.uint8)."
         )
-    if arr.ndim == 1 and arr.size == layout.n_bytes:
+    if arr.ndim == 1 and arr.size == n_bytes:
         arr = arr.reshape(1, -1)
-    if arr.ndim != 2 or arr.shape[1] != layout.n_bytes:
+    if arr.ndim != 2 or arr.shape[1] != n_bytes:
         raise ValueError(
-            f"packed bytes must have shape (n_samples, {layout.n_bytes}) for this "
-            f"model ({layout.n_bytes} bytes per row), got shape {arr.shape}."
+            f"packed bytes must have shape (n_samples, {n_bytes}) for this "
+            f"model ({n_bytes} bytes per row), got shape {arr.shape}."
         )
-    pad_bits = layout.n_bytes * 8 - int(layout.widths.sum())
+    pad_bits = n_bytes * 8 - int(widths.sum())
     if pad_bits and arr.shape[0]:
         pad_mask = np.uint8((1 << pad_bits) - 1)
         bad = np.flatnonzero(arr[:, -1] & pad_mask)

@@ -1,8 +1,10 @@
-"""skorch plumbing: the training net, its callbacks and seeding."""
+"""skorch plumbing: how a network is trained (the net, its callbacks, batches,
+seeding and validation splits)."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -162,57 +164,94 @@ def holdout_indices(
     )
 
 
-def make_net(
-    module: nn.Module,
-    *,
-    classification: bool,
-    n_classes: int | None,
-    max_epochs: int,
-    batch_size: int,
-    lr: float,
-    weight_decay: float,
-    seed: int,
-    verbose: int,
-    train_split: ValidSplit | None,
-    n_iter_no_change: int,
-    steepness: tuple[float, float] | None,
-    lr_schedule: str = "constant",
-    threshold_lr: float | None = None,
-) -> NeuralNetClassifier | NeuralNetRegressor:
-    """Build the skorch net that trains ``module`` (already seeded and built)."""
-    callbacks: list[tuple[str, Callback]] = [("finite_loss", StopOnNonFiniteLoss())]
-    if lr_schedule == "cosine":
-        callbacks.append(("lr_schedule", CosineLearningRate()))
-    if steepness is not None:
-        callbacks.append(("steepness", SteepnessSchedule(*steepness)))
-    if train_split is not None:
-        stopper = EarlyStopping(patience=n_iter_no_change, load_best=True)
-        callbacks.append(("early_stopping", stopper))
-    common = dict(
-        module=module,
-        max_epochs=max_epochs,
-        batch_size=batch_size,
-        lr=lr,
-        optimizer=torch.optim.AdamW,
-        optimizer__weight_decay=weight_decay,
-        iterator_train=ArrayBatches,
-        iterator_train__shuffle=True,
-        iterator_train__generator=torch.Generator().manual_seed(seed),
-        # prediction and validation only: large batches, same results, less overhead
-        iterator_valid__batch_size=max(batch_size, 4096),
-        train_split=train_split,
-        callbacks=callbacks,
-        verbose=verbose,
-        device="cpu",
-    )
-    if threshold_lr is not None:
-        # The quantizer's thresholds (first one and gaps), not its level values.
-        common["optimizer__param_groups"] = [
-            ("quantizer.first", {"lr": threshold_lr}),
-            ("quantizer.raw_gaps", {"lr": threshold_lr}),
-        ]
-    if classification:
-        return NeuralNetClassifier(
-            criterion=nn.CrossEntropyLoss, classes=list(range(n_classes)), **common
+@dataclass(frozen=True)
+class TrainingSetup:
+    """How to train a network: the estimator's training parameters, resolved.
+
+    ``steepness`` is the (start, end) of the quantizer's schedule; it runs only
+    for a quantizer that ``uses_steepness``. ``threshold_lr`` is the rate of the
+    quantizer's ``threshold_parameters`` (None: the network's ``lr``).
+    """
+
+    n_classes: int | None  # None for regression
+    max_epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    lr_schedule: str
+    n_iter_no_change: int
+    verbose: int
+    steepness: tuple[float, float] | None = None
+    threshold_lr: float | None = None
+
+    def train(self, build_module, seed: int, X, y, train_split=None, epochs=None):
+        """Seed torch, build the module (``build_module()``, so its initial
+        weights follow the seed) and train it on ``(X, y)`` for ``max_epochs``
+        (or ``epochs``); returns the net with its module in eval mode. Ctrl-C
+        ends training quietly (skorch): check :func:`interrupted`."""
+        seed_torch(seed)
+        net = self.net(build_module(), seed, train_split)
+        if epochs is not None:
+            net.max_epochs = epochs
+        net.fit(X, y)
+        net.module_.eval()
+        return net
+
+    def serve(self, module: nn.Module):
+        """A net that only predicts with the trained ``module`` (eval mode)."""
+        net = self.net(module, seed=0)
+        net.initialize()
+        net.module_.eval()
+        return net
+
+    def net(self, module: nn.Module, seed: int, train_split=None):
+        """The skorch net that trains (or, once initialized, serves) ``module``."""
+        quantizer = getattr(module, "quantizer", None)
+        callbacks: list[tuple[str, Callback]] = [("finite_loss", StopOnNonFiniteLoss())]
+        if self.lr_schedule == "cosine":
+            callbacks.append(("lr_schedule", CosineLearningRate()))
+        if self.steepness is not None and quantizer is not None:
+            if quantizer.uses_steepness:
+                callbacks.append(("steepness", SteepnessSchedule(*self.steepness)))
+        if train_split is not None:
+            stopper = EarlyStopping(patience=self.n_iter_no_change, load_best=True)
+            callbacks.append(("early_stopping", stopper))
+        common = dict(
+            module=module,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            optimizer=torch.optim.AdamW,
+            optimizer__weight_decay=self.weight_decay,
+            iterator_train=ArrayBatches,
+            iterator_train__shuffle=True,
+            iterator_train__generator=torch.Generator().manual_seed(seed),
+            # prediction and validation only: large batches, same results
+            iterator_valid__batch_size=max(self.batch_size, 4096),
+            train_split=train_split,
+            callbacks=callbacks,
+            verbose=self.verbose,
+            device="cpu",
         )
-    return NeuralNetRegressor(criterion=nn.MSELoss, **common)
+        if self.threshold_lr is not None and quantizer is not None:
+            groups = [
+                (f"quantizer.{name}", {"lr": self.threshold_lr})
+                for name in quantizer.threshold_parameters
+            ]
+            if groups:
+                common["optimizer__param_groups"] = groups
+        if self.n_classes is not None:
+            return NeuralNetClassifier(
+                criterion=nn.CrossEntropyLoss,
+                classes=list(range(self.n_classes)),
+                **common,
+            )
+        return NeuralNetRegressor(criterion=nn.MSELoss, **common)
+
+
+def interrupted(net) -> bool:
+    """Whether training ended before its epochs ran out, other than by early
+    stopping (skorch ends quietly on Ctrl-C)."""
+    stopper = dict(net.callbacks_).get("early_stopping")
+    stopped_early = stopper is not None and stopper.misses_ >= stopper.patience
+    return len(net.history) < net.max_epochs and not stopped_early

@@ -17,7 +17,8 @@ from sklearn.base import clone
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from ._estimator import SoftQuantizer
-from ._reference import FullPrecisionMLP
+from ._full_precision import FullPrecisionMLP
+from ._packing import bytes_per_row, compression_ratio
 
 BUILTIN = {
     "breast_cancer": (datasets.load_breast_cancer, "classification"),
@@ -72,8 +73,9 @@ def run_demo(
     n_features = X.shape[1]
     rows = [Row("float32", 32, 4 * n_features, 1.0, [], [])]
     for b in bits:
-        b_bytes = -(-b * n_features // 8)
-        rows.append(Row(f"{b} bit", b, b_bytes, 4 * n_features / b_bytes, [], []))
+        widths = [b] * n_features
+        b_bytes = bytes_per_row(widths)
+        rows.append(Row(f"{b} bit", b, b_bytes, compression_ratio(widths), [], []))
     splitter = (StratifiedKFold if task == "classification" else KFold)(
         folds, shuffle=True, random_state=seed
     )

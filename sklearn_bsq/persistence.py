@@ -39,23 +39,19 @@ import sys
 import zipfile
 
 import numpy as np
-import torch
 from sklearn.utils.validation import check_is_fitted
 
-from . import _estimator
 from ._archive import METADATA, Archive
+from ._estimator import SoftQuantizer, SoftQuantizerClassifier, SoftQuantizerRegressor
 from ._files import write_atomically
-from ._packing import check_bit_widths
+from ._fitted_state import FittedState
+from ._version import __version__
 
 FORMAT = "sklearn_bsq"
 FORMAT_VERSION = 1
 _CLASSES = {
     cls.__name__: cls
-    for cls in (
-        _estimator.SoftQuantizer,
-        _estimator.SoftQuantizerClassifier,
-        _estimator.SoftQuantizerRegressor,
-    )
+    for cls in (SoftQuantizer, SoftQuantizerClassifier, SoftQuantizerRegressor)
 }
 _LABEL_KINDS = "biufU"  # label dtypes that JSON round-trips exactly
 
@@ -95,11 +91,37 @@ def save(estimator, path) -> None:
 def load(path):
     """Load an estimator written by :func:`save`; never unpickles.
 
+    Parameters
+    ----------
+    path : str or path-like
+        A file written by :func:`save`.
+
+    Returns
+    -------
+    estimator : SoftQuantizer, SoftQuantizerClassifier or SoftQuantizerRegressor
+        Fitted, with the saved parameters; it encodes, packs and predicts
+        exactly as the saved one did.
+
     Raises
     ------
     ValueError
         The file is not a complete, consistent ``sklearn_bsq`` model file of a
         known format version (truncated, corrupted, edited, or another format).
+
+    Examples
+    --------
+    A server loads the model and predicts from the bytes a node sent:
+
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "diabetes.bsq.npz")
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn_bsq import SoftQuantizerRegressor, load, save
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> save(SoftQuantizerRegressor(3, max_epochs=2, random_state=0).fit(X, y), path)
+    >>> server = load(path)
+    >>> packets = server.transform(X)  # in practice, written by the nodes
+    >>> server.predict_packed(packets).shape
+    (442,)
     """
     try:
         with Archive(path, _allowed_member) as archive:
@@ -138,8 +160,7 @@ _ARRAYS = {
 
 # --------------------------------------------------------------------- writing
 def _to_arrays(est) -> tuple[dict, dict]:
-    from . import __version__
-
+    state = est._get_fitted_state()
     params = est.get_params()
     n_bits_type = type(params["n_bits"]).__name__  # list, tuple, ndarray, int, str
     params["n_bits"] = np.asarray(params["n_bits"]).tolist()
@@ -148,8 +169,8 @@ def _to_arrays(est) -> tuple[dict, dict]:
     if not (params["random_state"] is None or isinstance(params["random_state"], int)):
         params["random_state"] = None  # a RandomState object is not data
     classes = None
-    if est.task_ == "classification":
-        values = est.classes_
+    if state.task == "classification":
+        values = state.classes
         if values.dtype == object and all(isinstance(v, str) for v in values):
             values = values.astype(str)
         if values.dtype.kind not in _LABEL_KINDS:
@@ -158,37 +179,35 @@ def _to_arrays(est) -> tuple[dict, dict]:
                 "numbers or strings as labels."
             )
         classes = {"dtype": values.dtype.str, "values": values.tolist()}
-    state = est.net_.module_.state_dict()
+    tensors = state.module_state
     metadata = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "library_version": __version__,
         "class": type(est).__name__,
         "params": params,
-        "task": est.task_,
-        "n_features_in": int(est.n_features_in_),
+        "task": state.task,
+        "n_features_in": state.n_features_in,
         "feature_names_in": (
-            est.feature_names_in_.tolist()
-            if hasattr(est, "feature_names_in_")
-            else None
+            None if state.feature_names_in is None else state.feature_names_in.tolist()
         ),
         "classes": classes,
-        "target_mean": getattr(est, "target_mean_", None),
-        "target_scale": getattr(est, "target_scale_", None),
-        "n_outputs": est._n_outputs(),
-        "module_keys": list(state),
+        "target_mean": state.target_mean,
+        "target_scale": state.target_scale,
+        "n_outputs": state.n_outputs,
+        "module_keys": list(tensors.keys()),
         "n_bits_type": n_bits_type,
     }
     arrays = {
-        "n_bits": np.asarray(est.n_bits_, dtype=np.int64),
-        "feature_mean": np.asarray(est.feature_mean_, dtype=np.float64),
-        "feature_scale": np.asarray(est.feature_scale_, dtype=np.float64),
-        "thresholds": np.concatenate(est.thresholds_).astype(np.float32),
-        "bin_values": np.concatenate(est.bin_values_).astype(np.float64),
+        "n_bits": state.n_bits,
+        "feature_mean": np.asarray(state.feature_mean, dtype=np.float64),
+        "feature_scale": np.asarray(state.feature_scale, dtype=np.float64),
+        "thresholds": np.concatenate(state.thresholds).astype(np.float32),
+        "bin_values": np.concatenate(state.bin_values).astype(np.float64),
     }
-    for key, tensor in state.items():
-        arrays[f"module.{key}"] = tensor.detach().cpu().numpy()
-    for column, values in getattr(est, "allocation_trace_", {}).items():
+    for key in tensors.keys():
+        arrays[f"module.{key}"] = tensors.read(key)
+    for column, values in (state.allocation_trace or {}).items():
         arrays[f"{_TRACE}.{column}"] = np.asarray(values)
     return arrays, metadata
 
@@ -202,17 +221,15 @@ _TRACE_KINDS = {
 }
 
 
-def _read_trace(arrays: Archive, learned: bool) -> dict | None:
-    """The allocation trace: required for a model with learned widths only."""
+def _read_trace(arrays: Archive) -> dict | None:
+    """The allocation trace (a model with learned widths), or None."""
     keys = {k for k in arrays.keys() if k.startswith(f"{_TRACE}.")}
     expected = {f"{_TRACE}.{column}" for column in _TRACE_KINDS}
-    if not learned:
-        if keys:
-            raise ValueError("an allocation trace for a model with fixed n_bits.")
+    if not keys:
         return None
     if keys != expected:
         raise ValueError(
-            f"a model with n_bits='auto' needs the arrays {sorted(expected)}, "
+            f"an allocation trace needs the arrays {sorted(expected)}, "
             f"found {sorted(keys)}."
         )
     length = arrays.header(f"{_TRACE}.feature")[0]
@@ -231,58 +248,91 @@ def _from_archive(arrays: Archive):
     metadata = _read_metadata(arrays)
     est = _CLASSES[metadata["class"]](**_params(metadata))
     d = _whole_number(metadata, "n_features_in")
-    widths = check_bit_widths(_array(arrays, "n_bits", (d,), "i"), allow_zero=True)
-    if not widths.any():
-        raise ValueError("n_bits gives every feature 0 bits.")
-    est.n_bits_ = widths
-    est.n_features_in_ = d
-    if metadata["feature_names_in"] is not None:
-        names = np.asarray(metadata["feature_names_in"], dtype=object)
+    widths = _array(arrays, "n_bits", (d,), "i").astype(np.int64)
+    if np.any((widths < 0) | (widths > 16)):
+        raise ValueError("each bit width must be in 0..16.")
+    names = metadata["feature_names_in"]
+    if names is not None:
+        names = np.asarray(names, dtype=object)
         if names.shape != (d,):
             raise ValueError("feature_names_in does not match n_features_in.")
-        est.feature_names_in_ = names
-    est.task_ = metadata["task"]
-    if est.task_ == "classification":
-        spec = metadata["classes"]
-        est.classes_ = _classes(spec)
-    elif est.task_ == "regression":
-        est.target_mean_ = _finite(metadata, "target_mean")
-        est.target_scale_ = _finite(metadata, "target_scale")
-        if est.target_scale_ <= 0:
+    task, classes, target_mean, target_scale = metadata["task"], None, None, None
+    if task == "classification":
+        classes = _classes(metadata["classes"])
+        n_outputs = len(classes)
+    elif task == "regression":
+        target_mean = _finite(metadata, "target_mean")
+        target_scale = _finite(metadata, "target_scale")
+        if target_scale <= 0:
             raise ValueError("field 'target_scale' must be positive.")
+        n_outputs = 1
     else:
-        raise ValueError(f"unknown task {est.task_!r}.")
-    if metadata["n_outputs"] != est._n_outputs():
+        raise ValueError(f"unknown task {task!r}.")
+    if metadata["n_outputs"] != n_outputs:
         raise ValueError("n_outputs does not match the classes.")
-    est.feature_mean_ = _array(arrays, "feature_mean", (d,), "f").astype(np.float64)
-    est.feature_scale_ = _array(arrays, "feature_scale", (d,), "f").astype(np.float64)
-    if not np.all(np.isfinite(est.feature_mean_)):
+    feature_mean = _array(arrays, "feature_mean", (d,), "f").astype(np.float64)
+    feature_scale = _array(arrays, "feature_scale", (d,), "f").astype(np.float64)
+    if not np.all(np.isfinite(feature_mean)):
         raise ValueError("field 'feature_mean' must be finite.")
     # float32 readings: a scale outside float32's normal range cannot come from data
     tiny, huge = np.finfo(np.float32).tiny, np.finfo(np.float32).max
-    if not np.all((est.feature_scale_ >= tiny) & (est.feature_scale_ <= huge)):
+    if not np.all((feature_scale >= tiny) & (feature_scale <= huge)):
         raise ValueError("field 'feature_scale' must be positive and within float32.")
     counts = (1 << widths) - 1
     flat = _array(arrays, "thresholds", (int(counts.sum()),), "f").astype(np.float32)
-    est.thresholds_ = np.split(flat, np.cumsum(counts)[:-1])
     values = _array(arrays, "bin_values", (int((counts + 1).sum()),), "f")
     if not np.all(np.isfinite(values)):
         raise ValueError("field 'bin_values' must be finite.")
-    est.bin_values_ = np.split(values.astype(np.float64), np.cumsum(counts + 1)[:-1])
-    _check_params_widths(est, widths)
-    est._set_sizes()
-
-    trace = _read_trace(arrays, est._learns_widths())
-    if trace is not None:
-        if trace["total_bits"][-1] != widths.sum():
-            raise ValueError("the allocation trace does not end at n_bits.")
-        est.allocation_trace_ = trace
-
-    est.net_ = _rebuild_net(est, metadata, arrays)
-    for stored, implied in zip(est.thresholds_, est._raw_thresholds(), strict=True):
-        if not np.array_equal(stored, implied):
-            raise ValueError("the stored thresholds do not match the network's.")
+    trace = _read_trace(arrays)
+    if trace is not None and trace["total_bits"][-1] != widths.sum():
+        raise ValueError("the allocation trace does not end at n_bits.")
+    est._set_fitted_state(
+        FittedState(
+            n_features_in=d,
+            feature_names_in=names,
+            task=task,
+            classes=classes,
+            target_mean=target_mean,
+            target_scale=target_scale,
+            n_bits=widths,
+            feature_mean=feature_mean,
+            feature_scale=feature_scale,
+            thresholds=np.split(flat, np.cumsum(counts)[:-1]),
+            bin_values=np.split(values.astype(np.float64), np.cumsum(counts + 1)[:-1]),
+            allocation_trace=trace,
+            module_state=_ModuleTensors(arrays, metadata["module_keys"]),
+        )
+    )
     return est
+
+
+class _ModuleTensors:
+    """The network's tensors in the archive (``module.<key>`` members), in the
+    order ``module_keys`` lists them; a shape is read from the npy header."""
+
+    def __init__(self, arrays: Archive, keys) -> None:
+        stored = {k for k in arrays.keys() if k.startswith("module.")}
+        if not isinstance(keys, list) or len(set(keys)) != len(keys):
+            raise ValueError("module_keys must list distinct tensor names.")
+        missing = [f"module.{k}" for k in keys if f"module.{k}" not in stored]
+        if missing:
+            raise ValueError(f"missing arrays {missing}.")
+        extra = sorted(stored - {f"module.{k}" for k in keys})
+        if extra:
+            raise ValueError(f"unexpected arrays {extra}.")
+        self.arrays, self.key_order = arrays, keys
+
+    def keys(self) -> list[str]:
+        return self.key_order
+
+    def shape(self, key: str) -> tuple[int, ...]:
+        shape, dtype = self.arrays.header(f"module.{key}")
+        if dtype.kind not in "fb":
+            raise ValueError(f"module tensor {key!r} has dtype {dtype}.")
+        return tuple(shape)
+
+    def read(self, key: str) -> np.ndarray:
+        return self.arrays.read(f"module.{key}")
 
 
 def _read_metadata(arrays: Archive) -> dict:
@@ -360,14 +410,6 @@ def _classes(spec: dict) -> np.ndarray:
     return classes
 
 
-def _check_params_widths(est, widths: np.ndarray) -> None:
-    """Fixed ``n_bits`` in the parameters must be the stored widths."""
-    if est._learns_widths():
-        return
-    if not np.array_equal(est._validate_n_bits(len(widths)), widths):
-        raise ValueError("the parameter 'n_bits' contradicts the stored widths.")
-
-
 def _array(arrays: Archive, key: str, shape: tuple, kind: str) -> np.ndarray:
     """Member ``key``, read only once its header shows the expected shape and kind."""
     found, dtype = arrays.header(key)
@@ -377,43 +419,3 @@ def _array(arrays: Archive, key: str, shape: tuple, kind: str) -> np.ndarray:
             f"expected shape {shape} and a dtype of kind {kind!r}."
         )
     return arrays.read(key)
-
-
-def _rebuild_net(est, metadata: dict, arrays: Archive):
-    """Build the module for these widths, load the stored tensors strictly.
-
-    The module is laid out on torch's "meta" device first (shapes, no memory), so
-    a file whose metadata describes a larger network than its tensors fails
-    before anything is allocated.
-    """
-    hidden = est._check_hidden_layer_sizes()
-    placeholder = [np.arange(2 ** int(b) - 1, dtype=np.float64) for b in est.n_bits_]
-    with torch.device("meta"):
-        layout = est._build_module(placeholder, hidden).state_dict()
-    keys = metadata["module_keys"]
-    stored = {k for k in arrays.keys() if k.startswith("module.")}
-    missing = [f"module.{k}" for k in layout if f"module.{k}" not in stored]
-    if missing:
-        raise ValueError(f"missing arrays {missing}.")
-    extra = sorted(stored - {f"module.{k}" for k in layout})
-    if extra:
-        raise ValueError(f"unexpected arrays {extra}.")
-    if keys != list(layout):
-        raise ValueError("module_keys does not list the network's tensors.")
-    for key, tensor in layout.items():
-        shape, dtype = arrays.header(f"module.{key}")
-        if shape != tuple(tensor.shape) or dtype.kind not in "fb":
-            raise ValueError(
-                f"size mismatch for module tensor {key!r}: shape {shape} and dtype "
-                f"{dtype}, the parameters imply shape {tuple(tensor.shape)}."
-            )
-    module = est._build_module(placeholder, hidden)
-    state = {key: torch.from_numpy(arrays.read(f"module.{key}")) for key in keys}
-    module.load_state_dict(state, strict=True)
-    for name, tensor in module.state_dict().items():
-        if tensor.is_floating_point() and not torch.all(torch.isfinite(tensor)):
-            raise ValueError(f"module tensor {name!r} holds NaN or infinity.")
-    net = est._new_net(module, seed=0)
-    net.initialize()
-    net.module_.eval()
-    return net

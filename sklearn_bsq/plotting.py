@@ -9,10 +9,11 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.utils.validation import check_is_fitted
 
-from ._init import initial_thresholds
-from ._packing import bytes_per_row
+from ._fitted_state import state_of
+from ._packing import bytes_per_row, float32_ratio
+from ._threshold_init import initial_thresholds
+from ._validation import check_readings
 
 
 def _pyplot():
@@ -28,7 +29,20 @@ def _pyplot():
 class ThresholdDisplay:
     """Histograms of features with their learned and initial thresholds.
 
-    Create it with :meth:`from_estimator`.
+    Create it with :meth:`from_estimator`; the constructor takes what it plots.
+
+    Parameters
+    ----------
+    features : list of int
+        Indices of the plotted features.
+    values : list of ndarray
+        Readings of each plotted feature.
+    learned, initial : list of ndarray
+        Learned and initial thresholds of each plotted feature.
+    names : list of str
+        Feature names, for the titles.
+    widths : list of int
+        Bits of each plotted feature.
 
     Attributes
     ----------
@@ -37,6 +51,18 @@ class ThresholdDisplay:
     figure_ : matplotlib Figure
     learned_lines_, initial_lines_ : list of list of Line2D
         Per feature, the vertical lines drawn at the thresholds.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn_bsq import SoftQuantizer, ThresholdDisplay
+    >>> X, y = load_iris(return_X_y=True)
+    >>> sq = SoftQuantizer(2, max_epochs=2, random_state=0).fit(X, y)
+    >>> display = ThresholdDisplay.from_estimator(sq, X, features=[0, 2])
+    >>> [len(lines) for lines in display.learned_lines_]  # 3 thresholds at 2 bits
+    [3, 3]
+    >>> plt.close(display.figure_)
     """
 
     def __init__(self, features, values, learned, initial, names, widths):
@@ -66,22 +92,38 @@ class ThresholdDisplay:
         Returns
         -------
         display : ThresholdDisplay
+            The display, drawn.
+
+        Examples
+        --------
+        Two features of iris by name, with a 4-bit model:
+
+        >>> import matplotlib.pyplot as plt
+        >>> import pandas as pd
+        >>> from sklearn.datasets import load_iris
+        >>> from sklearn_bsq import SoftQuantizerClassifier, ThresholdDisplay
+        >>> iris = load_iris(as_frame=True)
+        >>> clf = SoftQuantizerClassifier(4, max_epochs=2, random_state=0)
+        >>> clf.fit(iris.data, iris.target)
+        SoftQuantizerClassifier(max_epochs=2, random_state=0)
+        >>> features = ["petal length (cm)", "sepal width (cm)"]
+        >>> display = ThresholdDisplay.from_estimator(clf, iris.data, features)
+        >>> [axis.get_title() for axis in display.axes_]
+        ['petal length (cm) (4 bit)', 'sepal width (cm) (4 bit)']
+        >>> plt.close(display.figure_)
         """
-        check_is_fitted(estimator, "thresholds_")
-        X_checked = estimator._validate_readings(X, reset=False)
-        if hasattr(estimator, "feature_names_in_"):
-            names = [str(n) for n in estimator.feature_names_in_]
-        else:
-            names = [f"x{j}" for j in range(estimator.n_features_in_)]
+        state = state_of(estimator, "ThresholdDisplay.from_estimator")
+        X_checked = check_readings(estimator, X, reset=False)
+        names = state.feature_names()
         if features is None:
             features = list(range(min(6, len(names))))
         indices = [names.index(f) if isinstance(f, str) else int(f) for f in features]
         learned, initial, values = [], [], []
         for j in indices:
             column = X_checked[:, j].astype(np.float64)
-            k = 2 ** int(estimator.n_bits_[j]) - 1
+            k = 2 ** int(state.n_bits[j]) - 1
             values.append(column)
-            learned.append(estimator.thresholds_[j])
+            learned.append(state.thresholds[j])
             initial.append(initial_thresholds(column, k, estimator.threshold_init))
         display = cls(
             indices,
@@ -89,12 +131,24 @@ class ThresholdDisplay:
             learned,
             initial,
             [names[j] for j in indices],
-            [int(estimator.n_bits_[j]) for j in indices],
+            [int(state.n_bits[j]) for j in indices],
         )
         return display.plot(ax=ax, bins=bins)
 
     def plot(self, *, ax=None, bins=50):
-        """Draw the histograms; returns ``self``."""
+        """Draw the histograms.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes or array of Axes, optional
+            One Axes per feature; a new figure (three panels a row) when omitted.
+        bins : int, default=50
+            Histogram bins per feature.
+
+        Returns
+        -------
+        self : ThresholdDisplay
+        """
         plt = _pyplot()
         n = len(self.features)
         if ax is None:
@@ -143,12 +197,34 @@ class RateAccuracyDisplay:
 
     Create it with :meth:`from_cv_results` or :meth:`from_results`.
 
+    Parameters
+    ----------
+    rates : array-like of float
+        Bits per sample, or compression ratios (``x="compression_ratio"``).
+    scores : array-like of float
+        One score per rate; the points are drawn in order of rate.
+    errors : array-like of float, optional
+        Error bars (e.g. the standard deviation over folds).
+    x : {"bits_per_sample", "compression_ratio"}, default="bits_per_sample"
+        What ``rates`` are; it labels the x axis.
+    label : str, optional
+        Legend entry of the line (default "quantized").
+
     Attributes
     ----------
     ax_ : matplotlib Axes
     figure_ : matplotlib Figure
     line_ : ErrorbarContainer
     reference_line_ : Line2D or None
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from sklearn_bsq import RateAccuracyDisplay
+    >>> display = RateAccuracyDisplay([16, 8, 32], [0.93, 0.90, 0.95]).plot()
+    >>> display.line_.lines[0].get_xdata().tolist()
+    [8.0, 16.0, 32.0]
+    >>> plt.close(display.figure_)
     """
 
     def __init__(self, rates, scores, errors=None, *, x="bits_per_sample", label=None):
@@ -171,7 +247,30 @@ class RateAccuracyDisplay:
             The parameter may be ``n_bits`` or ``<step>__n_bits`` in a Pipeline.
         reference_score : float, optional
             Drawn as a horizontal line, e.g. the full-precision score.
-        x : {"bits_per_sample", "compression_ratio"}
+        x : {"bits_per_sample", "compression_ratio"}, default="bits_per_sample"
+        ax : matplotlib Axes, optional
+        label : str, optional
+            Legend entry of the line.
+
+        Returns
+        -------
+        display : RateAccuracyDisplay
+            The display, drawn.
+
+        Examples
+        --------
+        >>> import matplotlib.pyplot as plt
+        >>> from sklearn.datasets import load_iris
+        >>> from sklearn.model_selection import GridSearchCV
+        >>> from sklearn_bsq import RateAccuracyDisplay, SoftQuantizerClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> grid = {"n_bits": [1, 2, 4]}
+        >>> clf = SoftQuantizerClassifier(max_epochs=2, random_state=0)
+        >>> search = GridSearchCV(clf, grid, cv=2).fit(X, y)
+        >>> display = RateAccuracyDisplay.from_cv_results(search, reference_score=0.97)
+        >>> display.line_.lines[0].get_xdata().tolist()  # 4 features: 1, 1, 2 bytes
+        [8.0, 8.0, 16.0]
+        >>> plt.close(display.figure_)
         """
         results = search.cv_results_
         keys = [k for k in results if k == "param_n_bits" or k.endswith("__n_bits")]
@@ -212,8 +311,39 @@ class RateAccuracyDisplay:
     ):
         """From a plain table: bits per sample and scores (and their spread).
 
-        ``x="compression_ratio"`` needs ``n_features`` (the float32 size is
-        ``32 * n_features`` bits).
+        Parameters
+        ----------
+        bits_per_sample : array-like of float
+            Bits of one packed sample (``8 * bytes_per_row_``) per result.
+        scores : array-like of float
+        errors : array-like of float, optional
+        n_features : int, optional
+            Needed for ``x="compression_ratio"``: the float32 size of a sample
+            is ``32 * n_features`` bits.
+        reference_score : float, optional
+            Drawn as a horizontal line, e.g. the full-precision score.
+        x : {"bits_per_sample", "compression_ratio"}, default="bits_per_sample"
+        ax : matplotlib Axes, optional
+            A new figure when omitted.
+        label : str, optional
+            Legend entry of the line (default "quantized").
+
+        Returns
+        -------
+        display : RateAccuracyDisplay
+
+        Examples
+        --------
+        Eight features, as compression ratios against float32:
+
+        >>> import matplotlib.pyplot as plt
+        >>> from sklearn_bsq import RateAccuracyDisplay
+        >>> display = RateAccuracyDisplay.from_results(
+        ...     [16, 32, 64], [0.80, 0.90, 0.95], n_features=8, x="compression_ratio"
+        ... )
+        >>> display.line_.lines[0].get_xdata().tolist()
+        [4.0, 8.0, 16.0]
+        >>> plt.close(display.figure_)
         """
         if x not in ("bits_per_sample", "compression_ratio"):
             raise ValueError(
@@ -223,12 +353,24 @@ class RateAccuracyDisplay:
         if x == "compression_ratio":
             if n_features is None:
                 raise ValueError("x='compression_ratio' needs n_features.")
-            rates = 32 * n_features / rates
+            rates = float32_ratio(n_features, rates)
         display = cls(rates, scores, errors, x=x, label=label)
         return display.plot(ax=ax, reference_score=reference_score)
 
     def plot(self, *, ax=None, reference_score=None):
-        """Draw score versus rate; returns ``self``."""
+        """Draw score versus rate.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            A new figure when omitted.
+        reference_score : float, optional
+            Drawn as a dashed horizontal line, labelled "full precision".
+
+        Returns
+        -------
+        self : RateAccuracyDisplay
+        """
         plt = _pyplot()
         if ax is None:
             _, ax = plt.subplots(figsize=(5, 3.5))

@@ -7,6 +7,9 @@ from sklearn.model_selection import train_test_split
 FAST = dict(hidden_layer_sizes=(32,), max_epochs=15, batch_size=64, lr=1e-2)
 
 
+MIXED = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] + [3] * 20  # 30 features, 1..10 bits
+
+
 @pytest.fixture(scope="session")
 def cancer():
     X, y = load_breast_cancer(return_X_y=True)
@@ -36,3 +39,13 @@ def press_ctrl_c_in_epoch(monkeypatch, epoch):
         original(self, net, **kwargs)
 
     monkeypatch.setattr(SteepnessSchedule, "on_epoch_begin", interrupt)
+
+
+@pytest.fixture(scope="session", params=["thermometer", "bits", "levels", "embedding"])
+def fitted(request, cancer):
+    """A classifier with widths 1..10 bits, in every representation."""
+    from sklearn_bsq import SoftQuantizer
+
+    X_train, _, y_train, _ = cancer
+    sq = SoftQuantizer(MIXED, representation=request.param, random_state=0, **FAST)
+    return sq.fit(X_train, y_train)

@@ -78,7 +78,7 @@ def test_codes_of_unsent_features_must_be_zero(skipping):
     sq, _, X_test = skipping
     codes = sq.encode(X_test[:3]).astype(np.int64)
     codes[0, 1] = 1  # feature 1 has 0 bits
-    with pytest.raises(ValueError, match="codes out of range"):
+    with pytest.raises(ValueError, match="code out of range for feature 1"):
         sq.predict_codes(codes)
 
 
@@ -153,9 +153,10 @@ def test_grid_search_over_the_budget():
         {"bit_budget": [4, 12]},
         cv=2,
     ).fit(X, y)
-    assert set(search.cv_results_["param_bit_budget"]) == {4, 12}
-    assert search.best_estimator_.n_bits_.sum() == search.best_params_["bit_budget"]
-    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+    scores = search.cv_results_["mean_test_score"]
+    # three bits per feature on average describe the signal better than one
+    assert scores[1] > scores[0] and search.best_params_["bit_budget"] == 12
+    assert search.best_estimator_.n_bits_.sum() == 12
 
 
 def test_refit_with_fixed_widths_forgets_the_trace(auto_model):

@@ -13,7 +13,9 @@ def test_demo_rows_and_sizes():
     # iris has 4 features: 16 bytes as float32, 1 byte at 1 or at 2 bits, 2 at 3 bits
     assert [r.bytes_per_sample for r in rows] == [16, 1, 2]
     assert [r.ratio for r in rows] == [1.0, 16.0, 8.0]
-    assert all(len(r.scores) == 2 and 0 <= min(r.scores) for r in rows)
+    assert all(len(r.scores) == 2 for r in rows)
+    # iris is easy: float32 and 3 bits classify most flowers after 5 epochs
+    assert min(rows[0].scores) > 0.7 and min(rows[2].scores) > 0.7
     table = format_table(rows, "classification")
     assert "test accuracy" in table and "16.0x" in table
 

@@ -73,9 +73,19 @@ def test_rate_accuracy_display_from_table_as_compression():
     display = RateAccuracyDisplay.from_results(
         [16, 32, 64], [0.8, 0.9, 0.95], n_features=8, x="compression_ratio"
     )
-    x, _ = display.line_.lines[0].get_data()
-    assert sorted(x.tolist()) == [4.0, 8.0, 16.0]
+    x, y = display.line_.lines[0].get_data()
+    # 8 float32 features = 256 bits; the line runs left to right
+    assert x.tolist() == [4.0, 8.0, 16.0] and y.tolist() == [0.95, 0.9, 0.8]
     assert display.reference_line_ is None
+
+
+def test_rate_accuracy_display_sorts_unordered_results_with_their_errors():
+    display = RateAccuracyDisplay.from_results(
+        [32, 8, 16], [0.9, 0.6, 0.8], errors=[0.01, 0.03, 0.02]
+    )
+    x, y = display.line_.lines[0].get_data()
+    assert x.tolist() == [8.0, 16.0, 32.0] and y.tolist() == [0.6, 0.8, 0.9]
+    assert display.errors.tolist() == [0.03, 0.02, 0.01]
 
 
 def test_rate_accuracy_display_errors():

@@ -1,14 +1,15 @@
-"""Quantizer (or none) and MLP as one torch module."""
+"""The torch networks the estimators train: an MLP behind a quantizer, or alone."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ._quantizer import BitwiseSoftQuantizer
+from ._fitted_state import TensorSource
+from ._quantizers import Quantizer
 
 
 def make_mlp(
@@ -31,7 +32,7 @@ def make_mlp(
 
 
 class QuantizedMLP(nn.Module):
-    """A bitwise soft quantizer feeding an MLP.
+    """A quantizer feeding an MLP.
 
     ``forward(x)`` takes standardized features (training, validation);
     ``forward(codes=...)`` takes the integer codes a node sends (server side).
@@ -44,7 +45,7 @@ class QuantizedMLP(nn.Module):
 
     def __init__(
         self,
-        quantizer: BitwiseSoftQuantizer,
+        quantizer: Quantizer,
         hidden_layer_sizes: Sequence[int],
         n_outputs: int,
         active: Sequence[int] | None = None,
@@ -73,7 +74,7 @@ class QuantizedMLP(nn.Module):
         return out.squeeze(1) if out.shape[1] == 1 else out
 
 
-class FullPrecisionMLP(nn.Module):
+class PlainMLP(nn.Module):
     """The same MLP on the float32 standardized features: the reference."""
 
     def __init__(
@@ -89,3 +90,31 @@ class FullPrecisionMLP(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         out = self.mlp(x)
         return out.squeeze(1) if out.shape[1] == 1 else out
+
+
+def load_network(build: Callable[[], nn.Module], tensors: TensorSource) -> nn.Module:
+    """``build()`` with ``tensors`` loaded strictly, in eval mode.
+
+    The module is laid out on torch's "meta" device first (shapes, no memory),
+    so tensors of the wrong names or shapes are refused before anything is
+    read or allocated; non-finite values are refused after loading.
+    """
+    with torch.device("meta"):
+        layout = build().state_dict()
+    if list(tensors.keys()) != list(layout):
+        raise ValueError(
+            f"the network's tensors are {list(layout)}, found {list(tensors.keys())}."
+        )
+    for key, tensor in layout.items():
+        if tensors.shape(key) != tuple(tensor.shape):
+            raise ValueError(
+                f"size mismatch for module tensor {key!r}: shape "
+                f"{tensors.shape(key)}, the parameters imply {tuple(tensor.shape)}."
+            )
+    module = build()
+    state = {key: torch.from_numpy(tensors.read(key)) for key in layout}
+    module.load_state_dict(state, strict=True)
+    for name, tensor in module.state_dict().items():
+        if tensor.is_floating_point() and not torch.all(torch.isfinite(tensor)):
+            raise ValueError(f"module tensor {name!r} holds NaN or infinity.")
+    return module.eval()

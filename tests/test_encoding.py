@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sklearn_bsq._coding import BucketEncoder, encode_codes
+from sklearn_bsq._encoding import BucketEncoder, encode_codes
 
 
 def adversarial_rows(thresholds, rng, n_random=20000):

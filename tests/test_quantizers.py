@@ -1,40 +1,26 @@
-"""The torch quantizer: threshold order, soft versus hard steps, representations."""
+"""The quantizers (``_quantizers``): threshold order, soft versus hard steps,
+representations, and the registry that makes a new quantizer one class."""
 
 import numpy as np
 import pytest
 import torch
 
-from sklearn_bsq._init import initial_thresholds
-from sklearn_bsq._quantizer import EMBEDDING_CHANNELS, BitwiseSoftQuantizer
+from sklearn_bsq import SoftQuantizerClassifier, export_python, load, save
+from sklearn_bsq._quantizers import (
+    EMBEDDING_CHANNELS,
+    QUANTIZERS,
+    BitwiseSoftQuantizer,
+    Quantizer,
+    register,
+)
+from sklearn_bsq._threshold_init import initial_thresholds
+
+from conftest import FAST
 
 
 def make_quantizer(widths, representation="thermometer"):
     init = [np.linspace(-1.0, 1.0, 2**b - 1) for b in widths]
     return BitwiseSoftQuantizer(init, representation)
-
-
-class TestInitialThresholds:
-    def test_quantiles_of_continuous_feature(self):
-        column = np.arange(1000.0)
-        t = initial_thresholds(column, 3)
-        np.testing.assert_allclose(t, np.quantile(column, [0.25, 0.5, 0.75]))
-
-    @pytest.mark.parametrize("n_thresholds", [1, 3, 15, 255])
-    def test_constant_feature_gives_increasing_thresholds(self, n_thresholds):
-        t = initial_thresholds(np.zeros(50), n_thresholds)
-        assert t.size == n_thresholds
-        assert np.all(np.diff(t) > 0)
-        assert t[0] > 0  # the constant value sits in the lowest bin
-
-    def test_few_distinct_values_get_midpoints(self):
-        t = initial_thresholds(np.array([0.0, 0.0, 1.0, 1.0, 3.0]), 3)
-        np.testing.assert_allclose(t[:2], [0.5, 2.0])
-        assert t[2] > 3.0
-
-    def test_heavy_ties_are_broken(self):
-        column = np.concatenate([np.zeros(900), np.linspace(1, 2, 100)])
-        t = initial_thresholds(column, 15)
-        assert np.all(np.diff(t) > 0)
 
 
 class TestThresholds:
@@ -76,8 +62,11 @@ class TestSteps:
             q.steepness = steepness
             gaps.append((q.soft_steps(x) - hard).abs().max().item())
         assert all(a >= b for a, b in zip(gaps, gaps[1:], strict=False))
-        # far from any threshold the steps are already hard
-        assert gaps[-1] < 1e-3 or (x.abs() - 1).abs().min() < 1e-3
+        # a reading 0.01 or more from every threshold sees hard steps at 1e5
+        t = q.thresholds().detach()
+        far = ((x[:, :, None] - t[None]).abs() >= 0.01).all(dim=2).all(dim=1)
+        assert far.sum() > 400
+        assert (q.soft_steps(x[far]) - hard[far]).abs().max() < 1e-6
 
     def test_value_on_threshold_goes_to_lower_code(self):
         q = make_quantizer([2]).eval()
@@ -190,3 +179,52 @@ class TestLevelsShortcuts:
             for windowed_grad, full_grad in zip(*grads, strict=True):
                 scale = full_grad.abs().max()
                 assert (windowed_grad - full_grad).abs().max() <= 0.02 * scale
+
+
+class FixedCodesQuantizer(Quantizer):
+    """A quantizer written for this test: the initial thresholds, kept fixed,
+    and the code itself as the network's input."""
+
+    def __init__(self, init_thresholds, representation):
+        super().__init__(init_thresholds)
+        k_max = int(max(len(t) for t in init_thresholds))
+        table = np.stack(
+            [np.pad(t, (0, k_max - len(t)), mode="edge") for t in init_thresholds]
+        )
+        self.register_buffer("table", torch.as_tensor(table, dtype=torch.float32))
+        self.out_sizes = np.ones(len(init_thresholds), dtype=int)
+        self.out_features = len(init_thresholds)
+
+    def thresholds(self):
+        return self.table
+
+    def forward(self, x=None, codes=None):
+        return (self.hard_codes(x) if codes is None else codes).to(torch.float32)
+
+
+if "test-fixed-codes" not in QUANTIZERS:
+    register("test-fixed-codes")(FixedCodesQuantizer)
+
+
+def test_a_registered_quantizer_works_end_to_end(cancer, tmp_path):
+    """A new quantizer is one class and one ``register`` call: the estimator,
+    the wire format, persistence and export take it as it is."""
+    X_train, X_test, y_train, _ = cancer
+    sq = SoftQuantizerClassifier(
+        [2, 3] * 15, quantizer="test-fixed-codes", random_state=0, **FAST
+    ).fit(X_train, y_train)
+    assert sq.score(X_test, cancer[3]) > 0.85
+    # fixed quantile thresholds: a quarter of the training rows in every 2-bit bin
+    counts = np.bincount(sq.encode(X_train)[:, 0], minlength=4)
+    assert np.all(np.abs(counts - len(X_train) / 4) <= 2)
+    packed = sq.transform(X_test)
+    np.testing.assert_array_equal(sq.predict_packed(packed), sq.predict(X_test))
+    save(sq, tmp_path / "m.bsq.npz")
+    np.testing.assert_array_equal(
+        load(tmp_path / "m.bsq.npz").transform(X_test), packed
+    )
+    namespace = {}
+    exec(export_python(sq), namespace)
+    assert namespace["encode"](X_test[0]) == packed[0].tobytes()
+    with pytest.raises(ValueError, match="already registered"):
+        register("soft")(FixedCodesQuantizer)

@@ -18,20 +18,11 @@ from numpy.typing import NDArray
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from ._quantizer import count_below
+from .base import Quantizer, register
+from .ops import round_ste, scale_grad
 
 
-def round_ste(x: Tensor) -> Tensor:
-    """Round in the forward pass, identity in the backward pass."""
-    return x + (torch.round(x) - x).detach()
-
-
-def scale_grad(x: Tensor, factor: float) -> Tensor:
-    """Identity in the forward pass, gradient multiplied by ``factor``."""
-    return x * factor + (x - x * factor).detach()
-
-
-class UniformSTEQuantizer(nn.Module):
+class UniformSTEQuantizer(Quantizer):
     """Per-feature uniform grid with learned offset and step.
 
     Parameters
@@ -42,9 +33,8 @@ class UniformSTEQuantizer(nn.Module):
     """
 
     def __init__(self, init_thresholds: Sequence[NDArray]) -> None:
-        super().__init__()
-        counts = np.array([len(t) for t in init_thresholds])
-        self.n_bits = np.log2(counts + 1).round().astype(int)
+        super().__init__(init_thresholds)
+        counts = 2**self.n_bits - 1
         low = np.array([t[0] for t in init_thresholds], dtype=np.float64)
         high = np.array([t[-1] for t in init_thresholds], dtype=np.float64)
         step = np.where(counts > 1, (high - low) / np.maximum(counts - 1, 1), 1.0)
@@ -58,7 +48,6 @@ class UniformSTEQuantizer(nn.Module):
         )
         self.out_sizes = np.ones(len(counts), dtype=int)  # one value per feature
         self.out_features = len(counts)
-        self.steepness = 1.0  # unused; keeps the training schedule interface
 
     def step(self) -> Tensor:
         return F.softplus(self.raw_step)
@@ -82,6 +71,8 @@ class UniformSTEQuantizer(nn.Module):
             return offset + step * code
         return self.offset + step * self.hard_codes(x).to(torch.float32)
 
-    def hard_codes(self, x: Tensor) -> Tensor:
-        """Codes of standardized rows: grid thresholds strictly below, (n, d)."""
-        return count_below(self.thresholds(), self.n_levels.long() - 1, x)
+
+@register("lsq")
+def lsq_quantizer(init_thresholds, representation: str) -> UniformSTEQuantizer:
+    """A learned uniform grid per feature; ignores ``representation``."""
+    return UniformSTEQuantizer(init_thresholds)

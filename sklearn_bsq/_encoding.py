@@ -33,9 +33,14 @@ def encode_codes(
     """
     codes = np.empty(X.shape, dtype=code_dtype(widths), order="F")
     for j, t in enumerate(thresholds):
-        # side="left" counts thresholds strictly below x: x == t goes to the lower bin.
-        codes[:, j] = np.searchsorted(t, X[:, j], side="left")
+        codes[:, j] = count_below(t, X[:, j])
     return np.ascontiguousarray(codes)
+
+
+def count_below(thresholds: NDArray[np.float32], values: NDArray) -> NDArray:
+    """How many of the sorted ``thresholds`` lie strictly below each value: a
+    value equal to a threshold goes to the lower code."""
+    return np.searchsorted(thresholds, values, side="left")
 
 
 def bin_representatives(
@@ -106,9 +111,9 @@ class BucketEncoder:
             low_value, high_value = np.fmin(*ends), np.fmax(*ends)  # NaN ends ignored
         bases, insides = [], []
         for t in self.thresholds:
-            base = np.searchsorted(t, low_value, side="left")
+            base = count_below(t, low_value)
             bases.append(base)
-            insides.append(np.searchsorted(t, high_value, side="left") - base)
+            insides.append(count_below(t, high_value) - base)
         n_slots = int(min(self.MAX_SLOTS, max(1, max(i.max() for i in insides))))
         slots = []
         for t, base, inside in zip(self.thresholds, bases, insides, strict=True):
@@ -154,8 +159,5 @@ class BucketEncoder:
                     r, c = np.nonzero(above[:m])
                     for j in np.unique(c):
                         sel = c == j
-                        values = x[r[sel], j]
-                        out[r[sel], j] = np.searchsorted(
-                            self.thresholds[j], values, "left"
-                        )
+                        out[r[sel], j] = count_below(self.thresholds[j], x[r[sel], j])
         return codes

@@ -1,4 +1,5 @@
-"""Task inference, target encoding and feature standardization (numpy only)."""
+"""The task and the training target: task inference, label and value encoding
+(numpy only)."""
 
 from __future__ import annotations
 
@@ -104,10 +105,3 @@ def encode_target(task: str, y) -> EncodedTarget:
         mean=z_mean * unit,
         scale=z_scale * unit,
     )
-
-
-def standardization(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-feature mean and scale (1 for constant features), in float64."""
-    mean = X.mean(axis=0, dtype=np.float64)
-    std = X.std(axis=0, dtype=np.float64)
-    return mean, np.where(std > 0, std, 1.0)

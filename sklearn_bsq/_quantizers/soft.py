@@ -32,6 +32,9 @@ from numpy.typing import NDArray
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from .base import Quantizer, register
+from .ops import inverse_softplus
+
 REPRESENTATIONS = ("auto", "thermometer", "bits", "levels", "embedding")
 # "embedding": trainable values per code and feature in this many channels.
 EMBEDDING_CHANNELS = 16
@@ -49,18 +52,6 @@ WINDOW = 4
 WINDOWED_FROM = 63  # thresholds per feature (6 bits) from which the window pays
 
 
-def count_below(thresholds: Tensor, counts: Tensor, x: Tensor) -> Tensor:
-    """Hard codes, shape (n, d): how many of feature ``j``'s first ``counts[j]``
-    thresholds (rows of the sorted, padded ``(d, K_max)`` table) lie strictly
-    below ``x[:, j]``. A binary search: no (n, d, K_max) comparison tensor."""
-    below = torch.searchsorted(thresholds.detach(), x.T.contiguous())
-    return torch.minimum(below, counts[:, None]).T  # padding lies above
-
-
-def _inverse_softplus(y: NDArray) -> NDArray:
-    return y + np.log(-np.expm1(-y))
-
-
 def _bit_flip_matrix(n_bits: int, k_max: int, b_max: int) -> NDArray[np.float32]:
     """``D[k, i]``: change of bit ``i`` (MSB first) when the code goes ``k -> k+1``.
 
@@ -74,7 +65,7 @@ def _bit_flip_matrix(n_bits: int, k_max: int, b_max: int) -> NDArray[np.float32]
     return matrix
 
 
-class BitwiseSoftQuantizer(nn.Module):
+class BitwiseSoftQuantizer(Quantizer):
     """Trainable per-feature thresholds with soft (train) and hard (eval) steps.
 
     Parameters
@@ -96,27 +87,27 @@ class BitwiseSoftQuantizer(nn.Module):
         means the same softness at every width. Set by the training schedule.
     """
 
+    # the first threshold and the (softplus) gaps to the next ones
+    threshold_parameters = ("first", "raw_gaps")
+
     def __init__(
         self,
         init_thresholds: Sequence[NDArray],
         representation: str = "thermometer",
         learnable: bool = True,
     ) -> None:
-        super().__init__()
+        super().__init__(init_thresholds)
         if representation not in REPRESENTATIONS:
             raise ValueError(
                 f"representation must be one of {REPRESENTATIONS}, got "
                 f"{representation!r}."
             )
-        counts = np.array([len(t) for t in init_thresholds])
+        n_bits = self.n_bits
+        counts = 2**n_bits - 1
         if representation == "auto":
             thermometer = counts.max() <= AUTO_THERMOMETER_MAX_STEPS
             representation = "thermometer" if thermometer else "embedding"
         self.representation = representation
-        n_bits = np.log2(counts + 1).round().astype(int)
-        if np.any(2**n_bits - 1 != counts) or np.any(counts < 1):
-            raise ValueError("each feature needs 2**b - 1 thresholds with b >= 1.")
-        self.n_bits = n_bits
         d, k_max = len(counts), int(counts.max())
         padded = np.zeros((d, k_max))
         gaps = np.ones((d, max(k_max - 1, 0)))
@@ -128,7 +119,6 @@ class BitwiseSoftQuantizer(nn.Module):
             gaps[j, : t.size - 1] = np.diff(t)
         mask = np.arange(k_max)[None, :] < counts[:, None]
         self.register_buffer("mask", torch.as_tensor(mask))
-        self.register_buffer("counts", torch.as_tensor(counts), persistent=False)
         # With equal widths there is no padding: skip masking and gathers.
         self.dense = bool(mask.all())
         self.register_buffer(
@@ -139,12 +129,12 @@ class BitwiseSoftQuantizer(nn.Module):
         )
         self.first = nn.Parameter(torch.as_tensor(padded[:, 0], dtype=torch.float32))
         self.raw_gaps = nn.Parameter(
-            torch.as_tensor(_inverse_softplus(gaps), dtype=torch.float32)
+            torch.as_tensor(inverse_softplus(gaps), dtype=torch.float32)
         )
         self.first.requires_grad_(learnable)
         self.raw_gaps.requires_grad_(learnable)
         self.learnable = learnable
-        self.steepness = 1.0
+        self.uses_steepness = learnable
 
         if representation == "bits":
             b_max = int(n_bits.max())
@@ -250,10 +240,6 @@ class BitwiseSoftQuantizer(nn.Module):
         prefix = self._level_prefix().gather(1, codes.T.contiguous())
         return self.level_start + prefix.T
 
-    def hard_codes(self, x: Tensor) -> Tensor:
-        """Codes of standardized rows: thresholds strictly below, shape (n, d)."""
-        return count_below(self.thresholds(), self.counts, x)
-
     def _soft_levels(self, x: Tensor) -> Tensor:
         """Soft levels from sigmoids of the ``2 * WINDOW`` nearest thresholds."""
         t = self.thresholds()
@@ -300,3 +286,15 @@ class BitwiseSoftQuantizer(nn.Module):
         else:
             steps = self.hard_steps(x)
         return self.represent(steps)
+
+
+@register("soft")
+def soft_quantizer(init_thresholds, representation: str) -> BitwiseSoftQuantizer:
+    """The method: thresholds learned through sigmoid steps of growing steepness."""
+    return BitwiseSoftQuantizer(init_thresholds, representation, learnable=True)
+
+
+@register("fixed")
+def fixed_quantizer(init_thresholds, representation: str) -> BitwiseSoftQuantizer:
+    """The initial thresholds kept fixed (plain binning; a baseline)."""
+    return BitwiseSoftQuantizer(init_thresholds, representation, learnable=False)

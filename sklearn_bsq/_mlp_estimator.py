@@ -1,7 +1,9 @@
-"""What every MLP estimator here shares: parameters, task, training, outputs."""
+"""What every estimator here shares: the network's parameters, the task and its
+target, feature standardization, training through skorch, outputs to predictions."""
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Callable
 from numbers import Integral, Real
@@ -15,8 +17,41 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils._tags import ClassifierTags, RegressorTags
 from torch import nn
 
-from ._targets import TASKS, EncodedTarget, encode_target, resolve_task
-from ._training import make_net, seed_torch, validation_split
+from ._target import TASKS, EncodedTarget, encode_target, resolve_task
+from ._training import TrainingSetup, interrupted, validation_split
+
+
+def extends(base_init: Callable):
+    """Decorator for an ``__init__(self, <own parameters>, **inherited)`` that
+    passes ``inherited`` on to ``base_init``: its signature becomes its own
+    parameters followed by the base's, which is where scikit-learn's
+    ``get_params``, ``set_params`` and ``clone`` read them. Each parameter is
+    declared once, in the class it belongs to."""
+
+    def decorate(init: Callable) -> Callable:
+        own = [
+            p
+            for p in inspect.signature(init).parameters.values()
+            if p.kind is not p.VAR_KEYWORD
+        ]
+        names = {p.name for p in own}
+        inherited = [
+            p
+            for p in inspect.signature(base_init).parameters.values()
+            if p.name not in names
+        ]
+        init.__signature__ = inspect.Signature(own + inherited)
+        return init
+
+    return decorate
+
+
+def store_arguments(estimator, arguments: dict) -> None:
+    """Keep an ``__init__``'s arguments (its ``locals()``) as attributes, as
+    scikit-learn expects; ``**inherited`` went to the base class."""
+    for name, value in arguments.items():
+        if name not in ("self", "__class__", "inherited"):
+            setattr(estimator, name, value)
 
 
 def has_predict_proba(estimator) -> bool:
@@ -28,8 +63,8 @@ def has_predict_proba(estimator) -> bool:
 class BaseMLPEstimator(BaseEstimator):
     """Trains an MLP-headed torch module through skorch on standardized features.
 
-    Subclasses store their own parameters in ``__init__``, define
-    ``_task_param`` and call :meth:`_fit_network` from ``fit``.
+    Subclasses add their own parameters with :func:`extends`, define
+    ``_task_param`` and call :meth:`_fit_network` from ``_fit``.
     """
 
     _parameter_constraints: dict = {
@@ -47,6 +82,24 @@ class BaseMLPEstimator(BaseEstimator):
         "verbose": ["verbose"],
     }
     _task_constraint = {"task": [StrOptions({"auto", *TASKS})]}
+
+    def __init__(
+        self,
+        *,
+        hidden_layer_sizes=(256, 256),
+        max_epochs=40,
+        batch_size=256,
+        lr=3e-3,
+        weight_decay=1e-4,
+        dropout=0.1,
+        lr_schedule="cosine",
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        random_state=None,
+        verbose=0,
+    ):
+        store_arguments(self, locals())
 
     def _task_param(self) -> str:
         """The task as configured: "auto", "classification" or "regression"."""
@@ -74,6 +127,7 @@ class BaseMLPEstimator(BaseEstimator):
             )
         return tuple(int(s) for s in sizes)
 
+    # ---------------------------------------------------------- fitted state
     def _prepare_target(self, y) -> EncodedTarget:
         """Set ``task_`` (and ``classes_``) and return the training target."""
         self.task_ = resolve_task(self._task_param(), y)
@@ -86,6 +140,17 @@ class BaseMLPEstimator(BaseEstimator):
 
     def _n_outputs(self) -> int:
         return 1 if self.task_ == "regression" else len(self.classes_)
+
+    def _fit_standardization(self, X: np.ndarray) -> np.ndarray:
+        """Set ``feature_mean_`` and ``feature_scale_`` (1 for a constant
+        feature) from ``X``; return ``X`` standardized."""
+        self.feature_mean_ = X.mean(axis=0, dtype=np.float64)
+        std = X.std(axis=0, dtype=np.float64)
+        self.feature_scale_ = np.where(std > 0, std, 1.0)
+        return self._standardize(X)
+
+    def _standardize(self, X: np.ndarray) -> np.ndarray:
+        return ((X - self.feature_mean_) / self.feature_scale_).astype(np.float32)
 
     def _fit_or_forget(self, X, y):
         """Run the subclass's ``_fit`` from a clean state (a refit for another
@@ -106,25 +171,40 @@ class BaseMLPEstimator(BaseEstimator):
                 delattr(self, name)
         self.__dict__.pop("_n_features_out", None)
 
+    # -------------------------------------------------------------- training
+    def _training_setup(self, steepness=None, threshold_lr=None) -> TrainingSetup:
+        """The training parameters, for the task set by ``_prepare_target``."""
+        classification = self.task_ == "classification"
+        return TrainingSetup(
+            n_classes=self._n_outputs() if classification else None,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            lr_schedule=self.lr_schedule,
+            n_iter_no_change=self.n_iter_no_change,
+            verbose=self.verbose,
+            steepness=steepness,
+            threshold_lr=threshold_lr,
+        )
+
     def _fit_network(
         self,
         X_std: np.ndarray,
         target: EncodedTarget,
         build_module: Callable[[], nn.Module],
-        steepness: tuple[float, float] | None = None,
+        setup: TrainingSetup,
     ) -> None:
         """Seed, build the module, train it with skorch; sets ``net_``."""
-        classification = self.task_ == "classification"
         seed = self._draw_seed()
         train_split = None
         if self.early_stopping:
+            classification = self.task_ == "classification"
             train_split = validation_split(
                 target.y, self.validation_fraction, classification, seed
             )
-        self.net_ = self._train(
-            build_module, seed, X_std, target.y, train_split, steepness
-        )
-        if self._interrupted(self.net_):
+        self.net_ = setup.train(build_module, seed, X_std, target.y, train_split)
+        if interrupted(self.net_):
             stopper = dict(self.net_.callbacks_).get("early_stopping")
             which = "the best epoch so far" if stopper is not None else "that epoch"
             warnings.warn(
@@ -141,49 +221,7 @@ class BaseMLPEstimator(BaseEstimator):
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         )
 
-    def _train(self, build_module, seed, X, y, train_split, steepness, epochs=None):
-        """Seed torch, build the module and train it (``max_epochs`` epochs unless
-        ``epochs`` is given); returns the net in eval mode."""
-        seed_torch(seed)
-        net = self._new_net(build_module(), seed, train_split, steepness)
-        if epochs is not None:
-            net.max_epochs = epochs
-        net.fit(X, y)  # skorch ends training quietly on Ctrl-C
-        net.module_.eval()
-        return net
-
-    def _interrupted(self, net) -> bool:
-        """Whether training ended before its epochs ran out, other than by early
-        stopping (skorch ends quietly on Ctrl-C)."""
-        stopper = dict(net.callbacks_).get("early_stopping")
-        stopped_early = stopper is not None and stopper.misses_ >= stopper.patience
-        return len(net.history) < net.max_epochs and not stopped_early
-
-    def _new_net(self, module: nn.Module, seed: int, train_split=None, steepness=None):
-        """The skorch net that trains (or, once initialized, serves) ``module``."""
-        classification = self.task_ == "classification"
-        return make_net(
-            module,
-            classification=classification,
-            n_classes=self._n_outputs() if classification else None,
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            weight_decay=self.weight_decay,
-            seed=seed,
-            verbose=self.verbose,
-            train_split=train_split,
-            n_iter_no_change=self.n_iter_no_change,
-            steepness=steepness,
-            lr_schedule=self.lr_schedule,
-            threshold_lr=self._threshold_lr(),
-        )
-
-    def _threshold_lr(self) -> float | None:
-        """Learning rate of the quantizer's thresholds; None: the network's (and
-        for a network without a quantizer)."""
-        return None
-
+    # --------------------------------------------------------------- outputs
     def _predictions(self, outputs: np.ndarray) -> np.ndarray:
         """Labels or raw-unit values from network outputs."""
         if self.task_ == "classification":
@@ -195,7 +233,31 @@ class BaseMLPEstimator(BaseEstimator):
         return softmax(outputs.astype(np.float64), axis=1)
 
     def score(self, X, y, sample_weight=None):
-        """Accuracy for classification, R² for regression."""
+        """Accuracy for classification, R² for regression.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            True labels or values.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+            Of ``predict(X)`` against ``y``.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_breast_cancer
+        >>> from sklearn.model_selection import train_test_split
+        >>> from sklearn_bsq import SoftQuantizerClassifier
+        >>> X, y = load_breast_cancer(return_X_y=True)
+        >>> X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
+        >>> clf = SoftQuantizerClassifier(2, max_epochs=20, random_state=0)
+        >>> clf.fit(X_train, y_train).score(X_test, y_test) > 0.9
+        True
+        """
         y_pred = self.predict(X)
         if self.task_ == "classification":
             return accuracy_score(y, y_pred, sample_weight=sample_weight)

@@ -1,0 +1,137 @@
+"""The parameter and attribute documentation the SoftQuantizer forms share."""
+
+PARAMETERS_DOC = """
+    Parameters
+    ----------
+    n_bits : int, sequence of int or "auto", default=4
+        Bits per feature: one int (1..16) for all features, or one width per
+        feature (0..16; a feature with 0 bits is not sent and the network
+        ignores it), or "auto" to learn the widths under ``bit_budget``.
+        Feature ``j`` is cut into ``2**n_bits[j]`` intervals.
+    bit_budget : int, default=None
+        With ``n_bits="auto"``: the most bits per sample, summed over the
+        features; the widths are learned under it (see Notes). This costs
+        about two fits; ``allocation_trace_`` records every removed bit.
+    {task}representation : {{"auto", "thermometer", "bits", "levels", "embedding"}}, \
+default="auto"
+        What the network sees of each code, rebuilt on the server from the
+        code alone: the ``2**b - 1`` step outputs ("thermometer"), the ``b``
+        binary digits of the code ("bits"), one trainable value per code
+        ("levels"), or 16 trainable values per code ("embedding", a learned
+        low-rank factor of the first layer on the thermometer). "auto" is the
+        thermometer up to 4 bits and the embedding above, where the
+        thermometer's first layer grows with ``2**b`` and overfits; it won
+        on full data under the paper's protocol (README, "Accuracy at full
+        scale").
+    quantizer : {{"soft", "fixed", "lsq"}}, default="soft"
+        How thresholds are trained. ``"soft"`` is the method: sigmoid steps of
+        growing steepness. ``"fixed"`` keeps the initial thresholds (plain
+        quantile, uniform or k-means binning; a baseline). ``"lsq"`` learns a
+        uniform grid per feature (offset and step) with straight-through
+        rounding and feeds the MLP the dequantized value, ignoring
+        ``representation`` (a baseline).
+    threshold_init : {{"quantile", "uniform", "kmeans"}}, default="quantile"
+        Initial thresholds: equal-frequency, equal-width or 1-D k-means bins
+        of the training data (``"lsq"`` uses only the outer two).
+    hidden_layer_sizes : tuple of int, default=(256, 256)
+        Widths of the MLP's hidden ReLU layers.
+    max_epochs : int, default=40
+        Training epochs (the upper bound when ``early_stopping`` is on).
+    batch_size : int, default=256
+    lr : float, default=3e-3
+        AdamW learning rate (the first epoch's, with ``lr_schedule="cosine"``).
+    weight_decay : float, default=1e-4
+        AdamW weight decay.
+    dropout : float, default=0.1
+        Dropout probability after every hidden layer during training.
+    lr_schedule : {{"cosine", "constant"}}, default="cosine"
+        "cosine" decays the learning rate from ``lr`` towards 0 over
+        ``max_epochs`` along a half cosine (epoch ``e`` of ``E`` uses
+        ``lr * (1 + cos(pi * e / E)) / 2``), so the weights settle while the
+        steps are nearly hard; "constant" keeps ``lr``.
+    threshold_lr : float or None, default=1e-2
+        AdamW learning rate of the thresholds (in standardized units; the
+        schedule applies to it too). Adam moves a parameter by about its
+        learning rate per step, and a threshold may have to travel a standard
+        deviation or more, further than the network's ``lr`` takes it in a
+        few hundred steps. None uses ``lr``.
+    steepness : (float, float), default=(4.0, 256.0)
+        Sigmoid steepness in the first and last epoch, growing geometrically in
+        between. Units are "levels per standard deviation": a value of ``s`` gives
+        feature ``j`` the slope ``s * 2**n_bits[j]`` on the standardized feature.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data, stop when its loss
+        (computed with hard steps) has not improved for ``n_iter_no_change``
+        epochs, and restore the best epoch.
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=10
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, batch order and the validation split. The
+        same value gives the same thresholds and the same bytes.
+    verbose : int, default=0
+        ``1`` prints skorch's table of losses per epoch.
+
+    Attributes
+    ----------
+    thresholds_ : list of ndarray of float32
+        Learned thresholds per feature in the caller's units, sorted, of length
+        ``2**n_bits_[j] - 1`` (none for a feature that is not sent). A reading's
+        code is the number of thresholds strictly below it.
+    n_bits_ : ndarray of int
+        Bits per feature (0 for a feature that is not sent).
+    allocation_trace_ : dict of ndarray
+        Only with ``n_bits="auto"``: one entry per step of the allocation, the
+        first being the wide start. ``feature`` lost a bit in that step (-1 at
+        the start) and has ``n_bits`` left; ``total_bits`` is the sum of the
+        widths after the step and ``validation_loss`` the wide model's loss on
+        the held-out rows with those widths (cross-entropy, or MSE of the
+        standardized target). ``pandas.DataFrame(allocation_trace_)`` shows it
+        as a table.
+    bytes_per_row_ : int
+        Bytes per packed sample, ``ceil(sum(n_bits_) / 8)``.
+    compression_ratio_ : float
+        ``32 * n_features_in_ / (8 * bytes_per_row_)``: size of float32 readings
+        over size of the packed row.
+    task_ : str
+        "classification" or "regression".
+    classes_ : ndarray
+        Class labels (classification only).
+    bin_values_ : list of ndarray
+        Representative raw value of every code, used by ``inverse_transform``.
+    feature_mean_, feature_scale_ : ndarray
+        Standardization of the features applied before the quantizer.
+    net_ : skorch net
+        The trained network (quantizer + MLP).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when ``X`` had string column names.
+"""
+
+
+NOTES_DOC = """
+    Notes
+    -----
+    With ``n_bits="auto"``, a wide model (every feature at ``ceil(bit_budget /
+    n_features) + 2`` bits, at most 16) is trained for half the epochs on all
+    but ``validation_fraction`` of the data. Then the bits whose removal raises
+    the validation loss least are removed until the widths fit the budget: a
+    feature at ``w`` bits merges its wide codes into ``2**w`` groups of equal
+    training frequency; near the budget one bit goes per scoring round, further
+    away up to a quarter of the bits left to remove, one per feature; a bit goes
+    before those of the widest features only if the validation loss says so by
+    more than one standard error. Finally the model is trained for those widths
+    as for fixed ``n_bits``.
+"""
+
+
+def estimator_doc(summary: str, examples: str, task: str = "") -> str:
+    """A SoftQuantizer form's docstring: its summary, the shared parameters and
+    attributes (``task`` documented where the form has it), the notes, its
+    examples."""
+    return (
+        summary
+        + PARAMETERS_DOC.format(task=task)
+        + NOTES_DOC
+        + "\n    Examples\n    --------\n"
+        + examples
+    )

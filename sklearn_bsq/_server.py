@@ -1,0 +1,252 @@
+"""The server side of a fitted quantizer: packed bytes to codes, and predictions
+from codes or bytes alone (the network rebuilds its input from the codes)."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted
+
+from . import _packing
+from ._mlp_estimator import has_predict_proba
+
+
+class ServerSideMixin:
+    """``decode``, ``inverse_transform`` and the ``predict*`` methods for an
+    estimator with ``n_bits_``, ``bin_values_`` and a trained ``net_``.
+
+    Every prediction goes through the codes: ``predict(X)`` is
+    ``predict_codes(encode(X))``, so it equals what a server computes from
+    ``transform(X)`` exactly.
+    """
+
+    def decode(self, packed):
+        """Integer codes from packed bytes (the inverse of ``transform``'s packing).
+
+        Parameters
+        ----------
+        packed : array-like of uint8, shape (n_samples, bytes_per_row_)
+            Rows as ``transform`` writes them; one row may be given as a 1-D
+            array. The padding bits must be zero.
+
+        Returns
+        -------
+        codes : ndarray of shape (n_samples, n_features)
+
+        Examples
+        --------
+        What the server decodes is what the node encoded, also with a width
+        per feature:
+
+        >>> from sklearn.datasets import load_diabetes
+        >>> from sklearn_bsq import SoftQuantizerRegressor
+        >>> X, y = load_diabetes(return_X_y=True)
+        >>> widths = [4, 4, 4, 2, 2, 2, 2, 2, 4, 2]  # 28 bits: 4 bytes per row
+        >>> reg = SoftQuantizerRegressor(widths, max_epochs=2, random_state=0)
+        >>> codes = reg.fit(X, y).decode(reg.transform(X))
+        >>> bool((codes == reg.encode(X)).all())
+        True
+        """
+        check_is_fitted(self)
+        return _packing.unpack(packed, self.n_bits_)
+
+    def inverse_transform(self, packed):
+        """A representative reading for every transmitted code, in raw units.
+
+        The value for a code is the mean of the training readings that fell into
+        that interval (the midpoint of its thresholds when none did).
+
+        Parameters
+        ----------
+        packed : array-like of uint8, shape (n_samples, bytes_per_row_)
+
+        Returns
+        -------
+        X_approx : ndarray of shape (n_samples, n_features), dtype float64
+
+        Examples
+        --------
+        With 16 levels per feature (4 bits), the representatives lie close to the
+        readings:
+
+        >>> from sklearn.datasets import load_iris
+        >>> from sklearn_bsq import SoftQuantizerClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = SoftQuantizerClassifier(4, max_epochs=2, random_state=0).fit(X, y)
+        >>> X_approx = clf.inverse_transform(clf.transform(X))
+        >>> bool(abs(X_approx - X).mean() < 0.2)  # 16 levels per feature
+        True
+        """
+        codes = self.decode(packed)
+        columns = [values[codes[:, j]] for j, values in enumerate(self.bin_values_)]
+        return np.stack(columns, axis=1) if columns else np.empty((len(codes), 0))
+
+    def predict_codes(self, codes):
+        """Predict from integer codes (as returned by ``encode`` or ``decode``).
+
+        Parameters
+        ----------
+        codes : array-like of int, shape (n_samples, n_features)
+            Code ``codes[i, j]`` in ``0 .. 2**n_bits_[j] - 1``.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            One class label (classification) or one value in the target's
+            units (regression) per row of codes.
+
+        Examples
+        --------
+        The codes need not come from readings: here, one hand-made row.
+
+        >>> from sklearn.datasets import load_iris
+        >>> from sklearn_bsq import SoftQuantizerClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = SoftQuantizerClassifier(2, max_epochs=2, random_state=0).fit(X, y)
+        >>> clf.predict_codes([[0, 3, 0, 0]]).shape
+        (1,)
+        """
+        check_is_fitted(self)
+        return self._predictions(self._outputs_from_codes(codes))
+
+    @available_if(has_predict_proba)
+    def predict_proba_codes(self, codes):
+        """Class probabilities from integer codes.
+
+        Parameters
+        ----------
+        codes : array-like of int, shape (n_samples, n_features)
+            Codes as ``encode`` or ``decode`` return them, each within its
+            feature's width.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Softmax of the network's outputs; column ``k`` is the probability
+            of ``classes_[k]``.
+
+        Examples
+        --------
+        Probabilities for a hand-made row of codes sum to 1:
+
+        >>> from sklearn.datasets import load_iris
+        >>> from sklearn_bsq import SoftQuantizerClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = SoftQuantizerClassifier(2, max_epochs=2, random_state=0).fit(X, y)
+        >>> float(clf.predict_proba_codes([[0, 3, 0, 0]]).sum())
+        1.0
+        """
+        check_is_fitted(self)
+        return self._probabilities(self._outputs_from_codes(codes))
+
+    def predict_packed(self, packed):
+        """Predict from the packed bytes alone (what the server receives).
+
+        Parameters
+        ----------
+        packed : array-like of uint8, shape (n_samples, bytes_per_row_)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Equal to ``predict(X)`` for ``packed = transform(X)``, exactly.
+
+        Examples
+        --------
+        A regressor predicts the same from the bytes as from the readings.
+
+        >>> from sklearn.datasets import load_diabetes
+        >>> from sklearn_bsq import SoftQuantizerRegressor
+        >>> X, y = load_diabetes(return_X_y=True)
+        >>> reg = SoftQuantizerRegressor(3, max_epochs=2, random_state=0).fit(X, y)
+        >>> bool((reg.predict_packed(reg.transform(X)) == reg.predict(X)).all())
+        True
+        """
+        return self.predict_codes(self.decode(packed))
+
+    @available_if(has_predict_proba)
+    def predict_proba_packed(self, packed):
+        """Class probabilities from the packed bytes alone (what the server
+        receives).
+
+        Parameters
+        ----------
+        packed : array-like of uint8, shape (n_samples, bytes_per_row_)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Equal to ``predict_proba(X)`` for ``packed = transform(X)``.
+
+        Examples
+        --------
+        One row of probabilities per packed row, one column per class (``classes_``):
+
+        >>> from sklearn.datasets import load_iris
+        >>> from sklearn_bsq import SoftQuantizerClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = SoftQuantizerClassifier(2, max_epochs=2, random_state=0).fit(X, y)
+        >>> clf.predict_proba_packed(clf.transform(X[:4])).shape
+        (4, 3)
+        """
+        return self.predict_proba_codes(self.decode(packed))
+
+    def predict(self, X):
+        """Predict through the hard quantizer: exactly what the server computes.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Class labels or regression values in the target's units.
+
+        Examples
+        --------
+        One label per row, as the classes were given to ``fit``:
+
+        >>> from sklearn.datasets import load_iris
+        >>> from sklearn_bsq import SoftQuantizerClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = SoftQuantizerClassifier(2, max_epochs=2, random_state=0).fit(X, y)
+        >>> clf.predict(X[:3]).shape
+        (3,)
+        """
+        return self.predict_codes(self.encode(X))
+
+    @available_if(has_predict_proba)
+    def predict_proba(self, X):
+        """Class probabilities through the hard quantizer.
+
+        Equal to ``predict_proba_packed(transform(X))``, exactly.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns follow ``classes_``.
+
+        Examples
+        --------
+        Probabilities through the hard quantizer, for two flowers:
+
+        >>> from sklearn.datasets import load_iris
+        >>> from sklearn_bsq import SoftQuantizerClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = SoftQuantizerClassifier(2, max_epochs=2, random_state=0).fit(X, y)
+        >>> clf.predict_proba(X[:2]).shape
+        (2, 3)
+        """
+        return self.predict_proba_codes(self.encode(X))
+
+    def _outputs_from_codes(self, codes) -> np.ndarray:
+        codes = _packing.check_codes(codes, self.n_bits_)
+        if len(codes) == 0:  # skorch's forward cannot concatenate zero batches
+            shape = (0,) if self.task_ == "regression" else (0, self._n_outputs())
+            return np.empty(shape, dtype=np.float32)
+        return self.net_.forward({"codes": codes.astype(np.int64)}).numpy()

@@ -1,0 +1,97 @@
+"""scikit-learn-side validation of the quantizer's parameters and readings:
+every check that turns bad input into a ValueError or TypeError that names the
+fix. (Codes and packed bytes are checked where they are defined, in
+``_packing``.)"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.utils.validation import validate_data
+
+from ._packing import check_bit_widths
+
+
+def check_readings(estimator, X, y="no_validation", *, reset: bool):
+    """``validate_data`` for readings, cast to float32 as a device compares them."""
+    _check_numeric_columns(X)
+    # Readings beyond float32 become inf in the cast and scikit-learn's quick
+    # finiteness test sums the array (overflowing near the float32 limit); the
+    # finiteness check that follows names real problems, so numpy's warnings
+    # would only add noise.
+    with np.errstate(over="ignore", invalid="ignore"):
+        return validate_data(estimator, X, y, dtype=np.float32, reset=reset)
+
+
+def _check_numeric_columns(X) -> None:
+    """Name non-numeric DataFrame columns instead of failing on their first value."""
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None or not hasattr(X, "columns"):
+        return
+    for column, dtype in zip(X.columns, dtypes, strict=True):
+        if getattr(dtype, "kind", "O") not in "biuf":
+            raise TypeError(
+                f"column {column!r} has dtype {dtype}; SoftQuantizer needs numeric "
+                "features. Encode it first, e.g. with OrdinalEncoder in a "
+                "ColumnTransformer, or drop it."
+            )
+
+
+def learns_widths(n_bits) -> bool:
+    """Whether ``n_bits="auto"`` (``n_bits`` may also be an array)."""
+    return isinstance(n_bits, str) and n_bits == "auto"
+
+
+def check_bit_budget(n_bits, bit_budget) -> int | None:
+    """The budget when widths are learned (``n_bits="auto"``), else None."""
+    auto = learns_widths(n_bits)
+    if auto and bit_budget is None:
+        raise ValueError(
+            "n_bits='auto' learns the widths under a total budget: give "
+            "bit_budget, the bits per sample (e.g. 2 * n_features)."
+        )
+    if not auto and bit_budget is not None:
+        raise ValueError(
+            f"bit_budget={bit_budget} is used only with n_bits='auto'; "
+            f"n_bits={n_bits!r} fixes the widths. Set n_bits='auto' or "
+            "bit_budget=None."
+        )
+    return int(bit_budget) if auto else None
+
+
+def check_n_bits(n_bits, n_features: int) -> np.ndarray:
+    """One width per feature from an int or a sequence; at least one is sent."""
+    if isinstance(n_bits, Integral) and not isinstance(n_bits, bool):
+        widths = np.full(n_features, int(n_bits))
+    else:
+        if isinstance(n_bits, str | bool):
+            raise TypeError(
+                f"n_bits must be an int or a sequence of ints, got {n_bits!r}."
+            )
+        widths = np.asarray(n_bits)
+        if widths.ndim != 1 or widths.size != n_features:
+            raise ValueError(
+                f"n_bits has {widths.size} entries but X has {n_features} "
+                "features; give one width per feature or a single int."
+            )
+    widths = check_bit_widths(widths, allow_zero=True)
+    if not widths.any():
+        raise ValueError(
+            "n_bits gives every feature 0 bits; at least one feature must be "
+            "transmitted (width >= 1)."
+        )
+    return widths
+
+
+def check_steepness(steepness) -> tuple[float, float]:
+    """``(start, end)`` of the sigmoid steepness schedule as positive floats."""
+    if len(steepness) != 2 or not all(
+        isinstance(a, Real) and not isinstance(a, bool) and np.isfinite(a) and a > 0
+        for a in steepness
+    ):
+        raise ValueError(
+            "steepness must be a pair (start, end) of positive numbers, got "
+            f"{steepness!r}."
+        )
+    return float(steepness[0]), float(steepness[1])

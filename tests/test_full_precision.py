@@ -1,0 +1,43 @@
+"""``FullPrecisionMLP``: the reference network on float32 features."""
+
+import numpy as np
+import pytest
+from sklearn.base import is_classifier, is_regressor
+
+from sklearn_bsq import FullPrecisionMLP
+
+from conftest import FAST
+
+
+def test_classifies_with_probabilities(cancer):
+    X_train, X_test, y_train, y_test = cancer
+    mlp = FullPrecisionMLP(random_state=0, **FAST).fit(X_train, y_train)
+    assert mlp.task_ == "classification" and mlp.classes_.tolist() == [0, 1]
+    assert mlp.score(X_test, y_test) > 0.9
+    proba = mlp.predict_proba(X_test)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(mlp.classes_[proba.argmax(1)], mlp.predict(X_test))
+
+
+def test_regression_in_the_target_units(diabetes):
+    X_train, X_test, y_train, y_test = diabetes
+    mlp = FullPrecisionMLP(task="regression", random_state=0, **FAST)
+    pred = mlp.fit(X_train, y_train).predict(X_test)
+    # diabetes targets run from 25 to 346: predictions are in those units
+    assert 50 < pred.mean() < 250 and mlp.score(X_test, y_test) > 0.2
+    assert is_regressor(mlp) and not hasattr(mlp, "predict_proba")
+    assert is_classifier(FullPrecisionMLP(task="classification"))
+
+
+def test_same_seed_same_predictions(cancer):
+    X_train, X_test, y_train, _ = cancer
+    a = FullPrecisionMLP(random_state=3, **FAST).fit(X_train, y_train)
+    b = FullPrecisionMLP(random_state=3, **FAST).fit(X_train, y_train)
+    np.testing.assert_array_equal(a.predict_proba(X_test), b.predict_proba(X_test))
+
+
+def test_wrong_feature_count(cancer):
+    mlp = FullPrecisionMLP(random_state=0, **{**FAST, "max_epochs": 1})
+    mlp.fit(cancer[0], cancer[2])
+    with pytest.raises(ValueError, match="30 features"):
+        mlp.predict(cancer[1][:, :5])
