@@ -136,6 +136,8 @@ class _BaseSoftQuantizer(
         self._fit_network(
             X_std, target, lambda: self._build_module(init, hidden), setup
         )
+        quantizer = self.net_.module_.quantizer
+        self.representation_ = getattr(quantizer, "representation", None)
         self.thresholds_ = self._raw_thresholds()
         self._set_sizes()
         self.bin_values_ = bin_representatives(X, self._encoder()(X), self.thresholds_)
@@ -145,8 +147,10 @@ class _BaseSoftQuantizer(
         """Quantizer + MLP for these initial (standardized) thresholds; features
         without thresholds (width 0) are left out of the quantizer."""
         active = [j for j, t in enumerate(init_thresholds) if len(t)]
+        # a fitted (or loaded) model keeps the representation "auto" chose
+        representation = getattr(self, "representation_", None) or self.representation
         quantizer = build_quantizer(
-            self.quantizer, [init_thresholds[j] for j in active], self.representation
+            self.quantizer, [init_thresholds[j] for j in active], representation
         )
         n_features = len(init_thresholds)
         outputs = self._n_outputs()
@@ -183,6 +187,7 @@ class _BaseSoftQuantizer(
             target_mean=getattr(self, "target_mean_", None),
             target_scale=getattr(self, "target_scale_", None),
             n_bits=np.asarray(self.n_bits_, dtype=np.int64),
+            representation=self.representation_,
             feature_mean=self.feature_mean_,
             feature_scale=self.feature_scale_,
             thresholds=list(self.thresholds_),
@@ -210,6 +215,7 @@ class _BaseSoftQuantizer(
         if state.feature_names_in is not None:
             self.feature_names_in_ = state.feature_names_in
         self.task_ = state.task
+        self.representation_ = state.representation
         if state.task == "classification":
             self.classes_ = state.classes
         else:

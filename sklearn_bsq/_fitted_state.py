@@ -63,6 +63,7 @@ class FittedState:
     target_mean: float | None
     target_scale: float | None
     n_bits: np.ndarray
+    representation: str | None  # what "auto" chose; None: the quantizer has none
     feature_mean: np.ndarray
     feature_scale: np.ndarray
     thresholds: list[np.ndarray]

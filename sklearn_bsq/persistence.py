@@ -45,6 +45,7 @@ from ._archive import METADATA, Archive
 from ._estimator import SoftQuantizer, SoftQuantizerClassifier, SoftQuantizerRegressor
 from ._files import write_atomically
 from ._fitted_state import FittedState
+from ._quantizers import REPRESENTATIONS
 from ._version import __version__
 
 FORMAT = "sklearn_bsq"
@@ -197,6 +198,7 @@ def _to_arrays(est) -> tuple[dict, dict]:
         "n_outputs": state.n_outputs,
         "module_keys": list(tensors.keys()),
         "n_bits_type": n_bits_type,
+        "representation": state.representation,
     }
     arrays = {
         "n_bits": state.n_bits,
@@ -283,6 +285,7 @@ def _from_archive(arrays: Archive):
     values = _array(arrays, "bin_values", (int((counts + 1).sum()),), "f")
     if not np.all(np.isfinite(values)):
         raise ValueError("field 'bin_values' must be finite.")
+    representation = _representation(metadata, est, widths)
     trace = _read_trace(arrays)
     if trace is not None and trace["total_bits"][-1] != widths.sum():
         raise ValueError("the allocation trace does not end at n_bits.")
@@ -295,6 +298,7 @@ def _from_archive(arrays: Archive):
             target_mean=target_mean,
             target_scale=target_scale,
             n_bits=widths,
+            representation=representation,
             feature_mean=feature_mean,
             feature_scale=feature_scale,
             thresholds=np.split(flat, np.cumsum(counts)[:-1]),
@@ -374,6 +378,27 @@ def _params(metadata: dict) -> dict:
         convert = {"list": list, "tuple": tuple, "ndarray": np.asarray}[kind]
         params["n_bits"] = convert(params["n_bits"])
     return params
+
+
+# Files written before the metadata recorded the representation: what "auto"
+# meant then (the thermometer up to 4 bits, the embedding above).
+def _representation_before_it_was_recorded(widths: np.ndarray) -> str:
+    return "thermometer" if widths.max() <= 4 else "embedding"
+
+
+def _representation(metadata: dict, est, widths: np.ndarray) -> str | None:
+    """The representation the stored network was built with."""
+    if "representation" not in metadata:
+        if est.quantizer == "lsq":
+            return None
+        if est.representation == "auto":
+            return _representation_before_it_was_recorded(widths)
+        return est.representation
+    value = metadata["representation"]
+    concrete = [r for r in REPRESENTATIONS if r != "auto"]
+    if value is not None and value not in concrete:
+        raise ValueError(f"field 'representation' must be one of {concrete} or null.")
+    return value
 
 
 def _whole_number(metadata: dict, field: str) -> int:

@@ -143,6 +143,29 @@ def rewrite(path, out, change):
     np.savez(out, __metadata__=meta, **arrays)
 
 
+@pytest.mark.parametrize("n_bits, built", [(2, "thermometer"), (6, "embedding")])
+def test_auto_in_an_older_file_keeps_what_it_meant_then(
+    cancer, tmp_path, n_bits, built
+):
+    """Files that do not record the representation were written when "auto" was
+    the thermometer up to 4 bits and the embedding above."""
+    est = fit(
+        SoftQuantizer(n_bits, representation=built, random_state=0, **FAST), cancer
+    )
+    save(est, tmp_path / "new.npz")
+
+    def as_written_before(arrays, metadata):
+        metadata["params"]["representation"] = "auto"
+        del metadata["representation"]
+
+    rewrite(tmp_path / "new.npz", tmp_path / "old.npz", as_written_before)
+    loaded = load(tmp_path / "old.npz")
+    assert loaded.representation == "auto" and loaded.representation_ == built
+    np.testing.assert_array_equal(
+        loaded.predict_proba(cancer[1]), est.predict_proba(cancer[1])
+    )
+
+
 @pytest.fixture
 def saved(classifier, tmp_path):
     path = tmp_path / "good.npz"

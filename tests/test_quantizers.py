@@ -96,7 +96,7 @@ class TestRepresentations:
             ("bits", 3 + 1 + 2),
             ("levels", 3),
             ("embedding", 3 * EMBEDDING_CHANNELS),
-            ("auto", 7 + 1 + 3),
+            ("auto", 3),  # "levels" up to 3 bits
         ],
     )
     def test_output_width(self, representation, width):
@@ -105,9 +105,16 @@ class TestRepresentations:
         assert q(torch.randn(4, 3)).shape == (4, width)
 
     @pytest.mark.parametrize(
-        "widths, chosen", [([4, 1], "thermometer"), ([5, 1], "embedding")]
+        "widths, chosen",
+        [
+            ([1, 1], "levels"),
+            ([3, 1], "levels"),
+            ([4, 1], "thermometer"),
+            ([4, 3], "thermometer"),
+            ([5, 1], "embedding"),
+        ],
     )
-    def test_auto_is_the_thermometer_up_to_4_bits(self, widths, chosen):
+    def test_auto_follows_the_widest_feature(self, widths, chosen):
         assert make_quantizer(widths, "auto").representation == chosen
 
     def test_bits_are_the_binary_digits_of_the_code(self):

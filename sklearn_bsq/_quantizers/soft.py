@@ -14,9 +14,8 @@ sigmoids drive all of them:
   (``16 d`` outputs): a learned low-rank factor of the first layer on the
   thermometer, whose size does not grow with ``2**b``.
 
-``"auto"`` is the thermometer up to 4 bits and the embedding above: the two are
-the same function class up to 4 bits, and above it the thermometer's first layer
-grows with ``2**b`` and overfits (see the README's accuracy section).
+``"auto"`` is "levels" up to 3 bits, the thermometer at 4 bits and the embedding
+above (see ``auto_representation``).
 
 Features are stored in padded ``(d, K_max)`` tensors; a mask hides the padding of
 features with fewer bits. Inputs are standardized features (training units).
@@ -38,8 +37,11 @@ from .ops import inverse_softplus
 REPRESENTATIONS = ("auto", "thermometer", "bits", "levels", "embedding")
 # "embedding": trainable values per code and feature in this many channels.
 EMBEDDING_CHANNELS = 16
-# "auto": the thermometer while it gives the network at most as many inputs per
-# feature as the embedding's channels (up to 4 bits), the embedding above.
+# "auto" by the widest feature: "levels" up to 3 bits (one input per feature: the
+# least to overfit, which won at 2 and 3 bits on full and on small data), the
+# thermometer at 4 bits, the embedding above, where the thermometer's first
+# layer grows with 2**b. The README's accuracy section has the measurements.
+AUTO_LEVELS_MAX_STEPS = 7
 AUTO_THERMOMETER_MAX_STEPS = 15
 
 # Soft "levels" evaluate sigmoids only for this many thresholds on each side of
@@ -50,6 +52,16 @@ AUTO_THERMOMETER_MAX_STEPS = 15
 # the initial steepness 4. Denser thresholds (heavy tails) leave more out.
 WINDOW = 4
 WINDOWED_FROM = 63  # thresholds per feature (6 bits) from which the window pays
+
+
+def auto_representation(max_steps: int) -> str:
+    """What ``representation="auto"`` means for a widest feature with
+    ``max_steps`` thresholds."""
+    if max_steps <= AUTO_LEVELS_MAX_STEPS:
+        return "levels"
+    if max_steps <= AUTO_THERMOMETER_MAX_STEPS:
+        return "thermometer"
+    return "embedding"
 
 
 def _bit_flip_matrix(n_bits: int, k_max: int, b_max: int) -> NDArray[np.float32]:
@@ -105,8 +117,7 @@ class BitwiseSoftQuantizer(Quantizer):
         n_bits = self.n_bits
         counts = 2**n_bits - 1
         if representation == "auto":
-            thermometer = counts.max() <= AUTO_THERMOMETER_MAX_STEPS
-            representation = "thermometer" if thermometer else "embedding"
+            representation = auto_representation(int(counts.max()))
         self.representation = representation
         d, k_max = len(counts), int(counts.max())
         padded = np.zeros((d, k_max))
