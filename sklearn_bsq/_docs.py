@@ -91,6 +91,11 @@ default="auto"
         the held-out rows with those widths (cross-entropy, or MSE of the
         standardized target). ``pandas.DataFrame(allocation_trace_)`` shows it
         as a table.
+    model_id_ : str
+        The encoder's fingerprint: 16 hex digits of SHA-256 over the wire
+        format version, ``n_bits_`` and the float32 ``thresholds_``. Exported
+        encoders (``<NAME>_MODEL_ID``, ``MODEL_ID``) and saved files carry it,
+        so a node and a server can check that they run the same model.
     bytes_per_row_ : int
         Bytes per packed sample, ``ceil(sum(n_bits_) / 8)``.
     compression_ratio_ : float

@@ -8,12 +8,13 @@ float32, exactly as the exported device encoders compare them.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ._packing import code_dtype
+from ._packing import WIRE_FORMAT_VERSION, code_dtype
 
 
 def encode_codes(
@@ -161,3 +162,19 @@ class BucketEncoder:
                         sel = c == j
                         out[r[sel], j] = count_below(self.thresholds[j], x[r[sel], j])
         return codes
+
+
+def model_id(widths, thresholds: Sequence[NDArray[np.float32]]) -> str:
+    """A model's fingerprint: 16 hex digits of SHA-256 over the wire format
+    version, the widths and the float32 thresholds (their bit patterns), all that
+    decides the bytes a node sends. Two models share it only if they encode
+    every reading alike.
+
+    >>> model_id([2], [np.array([-1.0, 0.0, 1.0], np.float32)])
+    '...'
+    """
+    digest = hashlib.sha256(b"sklearn_bsq wire format %d\n" % WIRE_FORMAT_VERSION)
+    digest.update(np.asarray(widths, dtype="<i8").tobytes())
+    for t in thresholds:
+        digest.update(np.asarray(t, dtype="<f4").tobytes())
+    return digest.hexdigest()[:16]

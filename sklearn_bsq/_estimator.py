@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import _packing
 from ._allocation import allocate_bits
 from ._docs import NOTES_DOC, PARAMETERS_DOC, estimator_doc
-from ._encoding import bin_representatives
+from ._encoding import bin_representatives, model_id
 from ._fitted_state import FittedState, InMemoryTensors
 from ._mlp_estimator import BaseMLPEstimator, extends, store_arguments
 from ._network import QuantizedMLP, load_network
@@ -170,6 +170,8 @@ class _BaseSoftQuantizer(
         ]
 
     def _set_sizes(self) -> None:
+        """Sizes and the fingerprint, which follow from widths and thresholds."""
+        self.model_id_ = model_id(self.n_bits_, self.thresholds_)
         self.bytes_per_row_ = _packing.bytes_per_row(self.n_bits_)
         self.compression_ratio_ = _packing.compression_ratio(self.n_bits_)
         self._n_features_out = self.bytes_per_row_

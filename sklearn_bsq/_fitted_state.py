@@ -16,6 +16,8 @@ from typing import Protocol
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from ._encoding import model_id
+
 
 class TensorSource(Protocol):
     """The network's tensors by state-dict key; shapes are known before the data
@@ -70,6 +72,11 @@ class FittedState:
     bin_values: list[np.ndarray]
     allocation_trace: dict[str, np.ndarray] | None
     module_state: TensorSource
+
+    @property
+    def model_id(self) -> str:
+        """Fingerprint of the encoder (widths and thresholds), as ``model_id_``."""
+        return model_id(self.n_bits, self.thresholds)
 
     @property
     def n_outputs(self) -> int:

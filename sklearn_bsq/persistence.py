@@ -199,6 +199,7 @@ def _to_arrays(est) -> tuple[dict, dict]:
         "module_keys": list(tensors.keys()),
         "n_bits_type": n_bits_type,
         "representation": state.representation,
+        "model_id": state.model_id,
     }
     arrays = {
         "n_bits": state.n_bits,
@@ -289,24 +290,28 @@ def _from_archive(arrays: Archive):
     trace = _read_trace(arrays)
     if trace is not None and trace["total_bits"][-1] != widths.sum():
         raise ValueError("the allocation trace does not end at n_bits.")
-    est._set_fitted_state(
-        FittedState(
-            n_features_in=d,
-            feature_names_in=names,
-            task=task,
-            classes=classes,
-            target_mean=target_mean,
-            target_scale=target_scale,
-            n_bits=widths,
-            representation=representation,
-            feature_mean=feature_mean,
-            feature_scale=feature_scale,
-            thresholds=np.split(flat, np.cumsum(counts)[:-1]),
-            bin_values=np.split(values.astype(np.float64), np.cumsum(counts + 1)[:-1]),
-            allocation_trace=trace,
-            module_state=_ModuleTensors(arrays, metadata["module_keys"]),
-        )
+    state = FittedState(
+        n_features_in=d,
+        feature_names_in=names,
+        task=task,
+        classes=classes,
+        target_mean=target_mean,
+        target_scale=target_scale,
+        n_bits=widths,
+        representation=representation,
+        feature_mean=feature_mean,
+        feature_scale=feature_scale,
+        thresholds=np.split(flat, np.cumsum(counts)[:-1]),
+        bin_values=np.split(values.astype(np.float64), np.cumsum(counts + 1)[:-1]),
+        allocation_trace=trace,
+        module_state=_ModuleTensors(arrays, metadata["module_keys"]),
     )
+    if metadata.get("model_id", state.model_id) != state.model_id:
+        raise ValueError(
+            f"the file names model {metadata['model_id']!r}, but its thresholds "
+            f"are those of model {state.model_id!r}."
+        )
+    est._set_fitted_state(state)
     return est
 
 

@@ -1,5 +1,6 @@
 """Device encoders: the C header and the pure-Python module give transform's bytes."""
 
+import re
 import shutil
 import subprocess
 
@@ -44,15 +45,22 @@ def model(request):
     return sq.fit(X, y), X
 
 
-@pytest.fixture(scope="module")
-def c_encoder(model, tmp_path_factory):
-    if shutil.which("gcc") is None:
-        pytest.fail("gcc is required for the C export tests")
-    folder = tmp_path_factory.mktemp("c")
+# The header compiles cleanly as C89, C99 and C++11 and gives the same bytes.
+COMPILERS = {
+    "c89": ["gcc", "-std=c89", *GCC_FLAGS[1:]],
+    "c99": ["gcc", *GCC_FLAGS],
+    "c++11": ["g++", "-std=c++11", "-Wold-style-cast", *GCC_FLAGS[1:]],
+}
+
+
+def compiled_encoder(model, folder, command):
+    """``encode(X)`` through the header compiled with ``command``."""
+    if shutil.which(command[0]) is None:
+        pytest.fail(f"{command[0]} is required for the C export tests")
     export_c(model[0], name="bsq", path=folder / "model.h")
     (folder / "main.c").write_text(HARNESS)
     subprocess.run(
-        ["gcc", *GCC_FLAGS, "-o", str(folder / "encode"), str(folder / "main.c")],
+        [*command, "-o", str(folder / "encode"), str(folder / "main.c")],
         check=True,
         capture_output=True,
         text=True,
@@ -68,7 +76,6 @@ def c_encoder(model, tmp_path_factory):
     return encode
 
 
-@pytest.fixture(scope="module")
 def python_encoder(model):
     namespace = {}
     exec(compile(export_python(model[0]), "exported", "exec"), namespace)
@@ -76,6 +83,18 @@ def python_encoder(model):
     return lambda X: np.array(
         [np.frombuffer(encode(list(row)), dtype=np.uint8) for row in X]
     ).reshape(len(X), -1)
+
+
+ENCODERS = [*COMPILERS, "python"]
+
+
+@pytest.fixture(scope="module")
+def encoders(model, tmp_path_factory):
+    built = {
+        name: compiled_encoder(model, tmp_path_factory.mktemp(name), command)
+        for name, command in COMPILERS.items()
+    }
+    return {**built, "python": python_encoder(model)}
 
 
 def hard_rows(model):
@@ -100,17 +119,17 @@ def hard_rows(model):
     return np.vstack(rows).astype(np.float32)
 
 
-@pytest.mark.parametrize("encoder", ["c_encoder", "python_encoder"])
-def test_bit_exact_with_transform(model, encoder, request):
-    encode = request.getfixturevalue(encoder)
+@pytest.mark.parametrize("encoder", ENCODERS)
+def test_bit_exact_with_transform(model, encoder, encoders):
+    encode = encoders[encoder]
     X = hard_rows(model)
     np.testing.assert_array_equal(encode(X), model[0].transform(X))
 
 
-@pytest.mark.parametrize("encoder", ["c_encoder", "python_encoder"])
-def test_non_finite_readings(model, encoder, request):
+@pytest.mark.parametrize("encoder", ENCODERS)
+def test_non_finite_readings(model, encoder, encoders):
     sq, X = model
-    encode = request.getfixturevalue(encoder)
+    encode = encoders[encoder]
     d = X.shape[1]
     rows = np.array([[np.nan] * d, [-np.inf] * d, [np.inf] * d], dtype=np.float32)
     top = [2 ** int(b) - 1 for b in sq.n_bits_]
@@ -238,3 +257,108 @@ def test_hostile_feature_names_stay_inert_text(tmp_path):
         "h<U+000D><U+000A><U+002F><U+002F> line<U+000A>#define injected6" in docstring
     )
     assert "<U+00FC>n<U+00EF>c<U+00F6>d<U+00E9> <U+00B0>C" in docstring
+
+
+def test_fast_math_is_refused_at_compile_time(model, tmp_path):
+    (tmp_path / "model.h").write_text(export_c(model[0], name="bsq"))
+    (tmp_path / "main.c").write_text(HARNESS)
+    build = subprocess.run(
+        ["gcc", *GCC_FLAGS, "-ffast-math", "-o", str(tmp_path / "e"), "main.c"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert build.returncode != 0
+    assert "-ffast-math breaks the float comparisons" in build.stderr
+
+
+def test_the_model_id_names_the_encoder_everywhere(model, tmp_path):
+    from sklearn_bsq import load, save
+
+    sq, X = model
+    assert re.fullmatch(r"[0-9a-f]{16}", sq.model_id_)
+    assert f'#define BSQ_MODEL_ID "{sq.model_id_}"' in export_c(sq, name="bsq")
+    namespace = {}
+    exec(export_python(sq), namespace)
+    assert namespace["MODEL_ID"] == sq.model_id_
+    save(sq, tmp_path / "m.bsq.npz")
+    assert load(tmp_path / "m.bsq.npz").model_id_ == sq.model_id_
+    # a refit with the same seed is the same model; one threshold less is not
+    again = SoftQuantizer(**sq.get_params()).fit(X, (X.sum(axis=1) > 0).astype(int))
+    assert again.model_id_ == sq.model_id_
+    other = SoftQuantizer(**{**sq.get_params(), "random_state": 1})
+    assert other.fit(X, (X.sum(axis=1) > 0).astype(int)).model_id_ != sq.model_id_
+
+
+def test_a_file_whose_model_id_does_not_match_is_refused(model, tmp_path):
+    import json
+
+    from sklearn_bsq import load, save
+
+    save(model[0], tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    metadata = json.loads(arrays.pop("__metadata__").tobytes())
+    metadata["model_id"] = "0" * 16
+    meta = np.frombuffer(json.dumps(metadata).encode(), np.uint8)
+    np.savez(tmp_path / "bad.npz", __metadata__=meta, **arrays)
+    with pytest.raises(ValueError, match="names model '0000000000000000'"):
+        load(tmp_path / "bad.npz")
+
+
+def naive_float32_parse(text: str) -> np.float32:
+    """How a single-precision interpreter without correct rounding reads a
+    decimal literal (MicroPython accumulates the digits in its float type):
+    digits and powers of ten in float32, rounding at every step."""
+    mantissa, _, exponent = text.lower().partition("e")
+    whole, _, fraction = mantissa.lstrip("-").partition(".")
+    value = np.float32(0)
+    for digit in whole + fraction:
+        value = np.float32(value * np.float32(10) + np.float32(int(digit)))
+    power = int(exponent or 0) - len(fraction)
+    scale = np.float32(10) ** np.float32(abs(power))
+    value = value * scale if power >= 0 else value / scale
+    return np.float32(-value if mantissa.startswith("-") else value)
+
+
+def test_python_export_is_exact_on_single_precision_interpreters():
+    """The old export wrote thresholds as decimal text, which a single-precision
+    parser reads up to 1 ulp off; bit patterns are read exactly everywhere."""
+    import ast
+
+    from sklearn.datasets import load_breast_cancer
+
+    X, y = load_breast_cancer(return_X_y=True)
+    sq = SoftQuantizer(4, max_epochs=2, random_state=0).fit(X, y)
+    thresholds = np.concatenate(sq.thresholds_)
+    decimal = [repr(float(t)) for t in thresholds]
+    misread = sum(
+        naive_float32_parse(d) != t for d, t in zip(decimal, thresholds, strict=True)
+    )
+    assert misread > 0  # what the decimal tables suffered from
+
+    source = export_python(sq)
+    tree = ast.parse(source)
+    floats = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Constant) and type(n.value) is float
+    ]
+    assert floats == []  # no decimal float literal left to misread
+    namespace = {}
+    exec(source, namespace)
+    table = np.concatenate([np.array(t, np.float32) for t in namespace["THRESHOLDS"]])
+    np.testing.assert_array_equal(table, thresholds)
+
+    rng = np.random.default_rng(0)
+    rows = np.tile(np.median(X, axis=0), (100_000, 1)).astype(np.float32)
+    for j, t in enumerate(sq.thresholds_):
+        picks = t[rng.integers(0, len(t), len(rows))]
+        step = rng.integers(-1, 2, len(rows))
+        rows[:, j] = np.where(step < 0, np.nextafter(picks, np.float32(-np.inf)), picks)
+        rows[:, j] = np.where(
+            step > 0, np.nextafter(picks, np.float32(np.inf)), rows[:, j]
+        )
+    encode = namespace["encode"]
+    got = b"".join(encode(row.tolist()) for row in rows)
+    assert got == sq.transform(rows).tobytes()
