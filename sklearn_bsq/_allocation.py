@@ -38,6 +38,16 @@ HEADROOM_BITS = 2
 WIDE_EPOCH_SHARE = 0.5
 
 
+def wide_pass_representation(representation: str, start: int) -> str:
+    """The representation of the wide pass. For "auto" it is the thermometer up
+    to 4 bits and the embedding above, as when the allocation was designed and
+    benchmarked (run_allocation.py): one value per code ("levels") feeds merged
+    codes a single mean and ranked the bits worse (tests/test_allocation.py)."""
+    if representation != "auto":
+        return representation
+    return "thermometer" if start <= 4 else "embedding"
+
+
 def start_width(bit_budget: int, n_features: int) -> int:
     """Width of every feature in the wide first pass."""
     average = -(-bit_budget // n_features)  # ceil
@@ -246,7 +256,8 @@ def allocate_bits(
     y: NDArray,
     bit_budget: int,
     *,
-    build_module: Callable[[list[NDArray]], QuantizedMLP],
+    build_module: Callable[[list[NDArray], str], QuantizedMLP],
+    representation: str,
     setup: TrainingSetup,
     seed: int,
     threshold_init: str,
@@ -257,7 +268,8 @@ def allocate_bits(
     """Widths under ``bit_budget`` from a wide first pass, and the trace.
 
     Holds out ``validation_fraction`` of the rows (seeded by ``seed``), trains
-    ``build_module(initial thresholds)`` with every feature at
+    ``build_module(initial thresholds, representation)`` (see
+    :func:`wide_pass_representation`) with every feature at
     :func:`start_width` bits for ``WIDE_EPOCH_SHARE`` of the epochs (stopping
     early on the held-out rows when ``early_stopping``), then runs
     :func:`greedy_bit_removal`.
@@ -277,8 +289,9 @@ def allocate_bits(
         train_split = predefined_split(Dataset(X_valid, y_valid))
     if log:
         log(f"bit allocation: wide pass, {d} features at {start} bits")
+    wide = wide_pass_representation(representation, start)
     net = setup.train(
-        lambda: build_module(init),
+        lambda: build_module(init, wide),
         seed,
         X_train,
         y_train,

@@ -121,7 +121,8 @@ class _BaseSoftQuantizer(
                 X_std,
                 target.y,
                 budget,
-                build_module=lambda init: self._build_module(init, hidden),
+                build_module=lambda init, rep: self._build_module(init, hidden, rep),
+                representation=self.representation,
                 setup=setup,
                 seed=self._draw_seed(),
                 threshold_init=self.threshold_init,
@@ -143,12 +144,16 @@ class _BaseSoftQuantizer(
         self.bin_values_ = bin_representatives(X, self._encoder()(X), self.thresholds_)
         return self
 
-    def _build_module(self, init_thresholds, hidden) -> QuantizedMLP:
+    def _build_module(self, init_thresholds, hidden, representation=None):
         """Quantizer + MLP for these initial (standardized) thresholds; features
         without thresholds (width 0) are left out of the quantizer."""
         active = [j for j, t in enumerate(init_thresholds) if len(t)]
         # a fitted (or loaded) model keeps the representation "auto" chose
-        representation = getattr(self, "representation_", None) or self.representation
+        representation = (
+            representation
+            or getattr(self, "representation_", None)
+            or self.representation
+        )
         quantizer = build_quantizer(
             self.quantizer, [init_thresholds[j] for j in active], representation
         )

@@ -133,7 +133,7 @@ class ServerSideMixin:
         >>> from sklearn_bsq import SoftQuantizerClassifier
         >>> X, y = load_iris(return_X_y=True)
         >>> clf = SoftQuantizerClassifier(2, max_epochs=2, random_state=0).fit(X, y)
-        >>> float(clf.predict_proba_codes([[0, 3, 0, 0]]).sum())
+        >>> round(float(clf.predict_proba_codes([[0, 3, 0, 0]]).sum()), 6)
         1.0
         """
         check_is_fitted(self)

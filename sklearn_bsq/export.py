@@ -313,7 +313,8 @@ def export_python(estimator, path=None) -> str:
     Returns
     -------
     source : str
-        The module's text.
+        The module's text: ``MODEL_ID``, ``N_FEATURES``, ``BYTES_PER_ROW`` and
+        ``encode``.
 
     Examples
     --------

@@ -70,11 +70,12 @@ def reference_bytes(sq, rows):
     rows = np.asarray(rows, dtype=np.float32)
     codes = np.stack(
         [
-            (rows[:, j, None] > t[None, :]).sum(axis=1)
+            np.searchsorted(t, rows[:, j], side="left")
             for j, t in enumerate(sq.thresholds_)
         ],
         axis=1,
     )
+    codes[np.isnan(rows)] = 0  # NaN compares false with every threshold
     return pack(codes, sq.n_bits_)
 
 

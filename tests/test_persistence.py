@@ -230,6 +230,10 @@ def test_pickled_arrays_are_refused(saved, tmp_path):
         (lambda a, m: a.update(n_bits=a["n_bits"] + 1), "array 'thresholds' has shape"),
         (
             lambda a, m: a.update(thresholds=a["thresholds"] + 1),
+            "but its thresholds are those of model",
+        ),
+        (  # without the fingerprint, the network's own thresholds catch it
+            lambda a, m: (a.update(thresholds=a["thresholds"] + 1), m.pop("model_id")),
             "stored thresholds do not",
         ),
         (
