@@ -12,6 +12,15 @@ Reports, per bit width, for a float32 array of ``rows x features``:
   quantizer, same data, epochs and batch size.
 Times are the best of ``--repeats`` runs. Ratios are what to read: this machine is
 shared and noisy, absolute times are not comparable between runs.
+
+``--server`` instead measures the server path side by side (200,000 rows, 16
+features, 4 bits, a (64, 64) network, by default): ``predict_packed`` against the
+bare torch module on ready int64 code tensors and against scikit-learn's
+``MLPClassifier.predict`` (same hidden sizes) on the float inputs, in rows per
+second; and the peak memory ``predict_packed`` adds (in a fresh process: the peak
+resident size, reset before the call, minus the resident size before it; Linux)
+against the packed input. Targets: >= 0.5x the bare
+module, >= 1x MLPClassifier, memory <= 4x the input plus one batch of activations.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from skorch import NeuralNetClassifier
 
 from sklearn_bsq import SoftQuantizer
 from sklearn_bsq._network import PlainMLP
+from sklearn_bsq._training import PREDICT_BATCH_ROWS
 
 
 def best_time(fn, repeats: int) -> float:
@@ -79,6 +89,83 @@ def fit_ratio(
     return min(sq_times), min(plain_times)
 
 
+_MEMORY_CHILD = """
+import pickle, sys
+import numpy as np
+def status(field):
+    text = open("/proc/self/status").read().split(field + ":")[1]
+    return int(text.split()[0]) * 1024
+sq = pickle.load(open(sys.argv[1], "rb"))
+packed = np.load(sys.argv[2])
+sq.predict_packed(packed[:10])  # torch's one-time allocations
+open("/proc/self/clear_refs", "w").write("5")  # reset the peak (VmHWM)
+before = status("VmRSS")
+sq.predict_packed(packed)
+print(status("VmHWM") - before)
+"""
+
+
+def server(rows: int, d: int, bits: int, repeats: int) -> None:
+    """The server path against the bare module and MLPClassifier, one run."""
+    import pickle
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from sklearn.neural_network import MLPClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(rows, d)).astype(np.float32)
+    y = (X[:, 0] + X[:, 1] ** 2 > 1).astype(int)
+    fit_rows = slice(0, 5000)
+    sq = SoftQuantizer(
+        bits, hidden_layer_sizes=(64, 64), max_epochs=2, random_state=0
+    ).fit(X[fit_rows], y[fit_rows])
+    mlp = MLPClassifier((64, 64), max_iter=5, random_state=0).fit(
+        X[fit_rows], y[fit_rows]
+    )
+    packed = sq.transform(X)
+    module = sq.net_.module_
+    codes = torch.as_tensor(sq.decode(packed).astype(np.int64))
+
+    def bare():
+        with torch.inference_mode():
+            module(codes=codes)
+
+    t_packed = best_time(lambda: sq.predict_proba_packed(packed), repeats)
+    t_bare = best_time(bare, repeats)
+    t_mlp = best_time(lambda: mlp.predict_proba(X), repeats)
+    with tempfile.TemporaryDirectory() as tmp:
+        model, data = Path(tmp) / "m.pkl", Path(tmp) / "p.npy"
+        model.write_bytes(pickle.dumps(sq))
+        np.save(data, packed)
+        grew = int(
+            subprocess.run(
+                [sys.executable, "-c", _MEMORY_CHILD, str(model), str(data)],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.split()[-1]
+        )
+    # one batch: the int64 codes, the quantizer's steps and output, the layers
+    widths = [2 * d, 2 * module.quantizer.out_features, 64, 64, 2]
+    batch = max(sq.batch_size, PREDICT_BATCH_ROWS)
+    activations = batch * sum(widths) * 4  # float32 (int64 codes counted twice)
+    print(
+        f"server path, {rows:,} x {d} at {bits} bits, (64, 64) network, "
+        f"torch threads {torch.get_num_threads()}:\n"
+        f"  predict_proba_packed: {rows / t_packed:,.0f} rows/s\n"
+        f"  bare module on ready code tensors: {rows / t_bare:,.0f} rows/s "
+        f"(predict_proba_packed: {t_bare / t_packed:.2f}x; target >= 0.5x)\n"
+        f"  MLPClassifier.predict_proba on float32: {rows / t_mlp:,.0f} rows/s "
+        f"(predict_proba_packed: {t_mlp / t_packed:.2f}x; target >= 1x)\n"
+        f"  peak memory added by predict_packed: {grew / 1e6:.1f} MB for "
+        f"{packed.nbytes / 1e6:.1f} MB of packed input = {grew / packed.nbytes:.1f}x; "
+        f"target <= 4x + one batch of activations "
+        f"({activations / 1e6:.1f} MB): {4 * packed.nbytes + activations >= grew}"
+    )
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -87,7 +174,17 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--fit-rows", type=int, default=20_000)
     parser.add_argument("--fit-epochs", type=int, default=5)
+    parser.add_argument("--server", action="store_true")
     args = parser.parse_args(argv)
+    if args.server:
+        rows = 200_000 if args.rows == 1_000_000 else args.rows
+        server(
+            rows,
+            args.features,
+            4 if args.bits == [1, 2, 4, 8] else args.bits[0],
+            args.repeats,
+        )
+        return 0
     n, d = args.rows, args.features
     rng = np.random.default_rng(0)
     X = rng.normal(size=(n, d)).astype(np.float32)

@@ -300,6 +300,7 @@ def allocate_bits(
     )
     if interrupted(net):
         raise KeyboardInterrupt("fit was interrupted during the bit allocation.")
+    # Scoring runs on the CPU, whatever device trained the wide model.
     return greedy_bit_removal(
-        net.module_, X_train, X_valid, y_valid, bit_budget, classification, log
+        net.module_.cpu(), X_train, X_valid, y_valid, bit_budget, classification, log
     )

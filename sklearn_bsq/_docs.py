@@ -71,6 +71,11 @@ default="auto"
         same value gives the same thresholds and the same bytes.
     verbose : int, default=0
         ``1`` prints skorch's table of losses per epoch.
+    device : str, default="cpu"
+        Where torch trains and predicts: "cpu", "cuda", "cuda:N", or "auto"
+        (CUDA when torch finds it). A CUDA device that torch cannot find is a
+        ``ValueError`` at ``fit``. Thresholds, bytes, saved files and exports
+        do not depend on it; ``load`` puts a model on the device it is given.
 
     Attributes
     ----------

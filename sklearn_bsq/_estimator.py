@@ -181,6 +181,13 @@ class _BaseSoftQuantizer(
         self.compression_ratio_ = _packing.compression_ratio(self.n_bits_)
         self._n_features_out = self.bytes_per_row_
 
+    def __dask_tokenize__(self):
+        """Dask names a task by its inputs: an estimator by its parameters and,
+        once fitted, its fitted state (pickles of torch tensors differ between
+        calls, so Dask cannot hash the estimator itself)."""
+        fitted = self._get_fitted_state().digest() if hasattr(self, "net_") else None
+        return type(self).__name__, repr(self.get_params()), fitted
+
     # --------------------------------------------------- fitted-state contract
     def _get_fitted_state(self) -> FittedState:
         """The fitted estimator as data (see ``_fitted_state``)."""

@@ -9,6 +9,7 @@ estimator can change inside without breaking saved files.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
@@ -81,6 +82,20 @@ class FittedState:
     @property
     def n_outputs(self) -> int:
         return 1 if self.task == "regression" else len(self.classes)
+
+    def digest(self) -> str:
+        """SHA-256 of everything that decides the outputs: the encoder
+        (``model_id``), the standardization, the bin values, the task and the
+        network's tensors."""
+        digest = hashlib.sha256(self.model_id.encode())
+        for array in (self.feature_mean, self.feature_scale, *self.bin_values):
+            digest.update(np.ascontiguousarray(array, dtype="<f8").tobytes())
+        digest.update(repr((self.task, self.classes, self.target_mean)).encode())
+        digest.update(repr((self.target_scale, self.representation)).encode())
+        for key in self.module_state.keys():
+            digest.update(key.encode())
+            digest.update(np.ascontiguousarray(self.module_state.read(key)).tobytes())
+        return digest.hexdigest()
 
     def feature_names(self) -> list[str]:
         """``feature_names_in`` as strings, or ``x0, x1, ...``."""

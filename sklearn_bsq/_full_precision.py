@@ -32,6 +32,8 @@ class FullPrecisionMLP(BaseMLPEstimator):
     n_iter_no_change : int, default=10
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
+    device : str, default="cpu"
+        "cpu", "cuda", "cuda:N" or "auto", as for :class:`SoftQuantizer`.
 
     Examples
     --------

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from numbers import Integral, Real
 
 import numpy as np
-from scipy.special import softmax
 from sklearn.base import BaseEstimator
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils import check_random_state
@@ -19,6 +18,7 @@ from torch import nn
 
 from ._target import TASKS, EncodedTarget, encode_target, resolve_task
 from ._training import TrainingSetup, interrupted, validation_split
+from ._validation import check_device
 
 
 def extends(base_init: Callable):
@@ -80,6 +80,7 @@ class BaseMLPEstimator(BaseEstimator):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "device": [str],
     }
     _task_constraint = {"task": [StrOptions({"auto", *TASKS})]}
 
@@ -98,6 +99,7 @@ class BaseMLPEstimator(BaseEstimator):
         n_iter_no_change=10,
         random_state=None,
         verbose=0,
+        device="cpu",
     ):
         store_arguments(self, locals())
 
@@ -173,7 +175,8 @@ class BaseMLPEstimator(BaseEstimator):
 
     # -------------------------------------------------------------- training
     def _training_setup(self, steepness=None, threshold_lr=None) -> TrainingSetup:
-        """The training parameters, for the task set by ``_prepare_target``."""
+        """The training parameters, for the task set by ``_prepare_target``;
+        checks ``device``."""
         classification = self.task_ == "classification"
         return TrainingSetup(
             n_classes=self._n_outputs() if classification else None,
@@ -186,6 +189,7 @@ class BaseMLPEstimator(BaseEstimator):
             verbose=self.verbose,
             steepness=steepness,
             threshold_lr=threshold_lr,
+            device=check_device(self.device),
         )
 
     def _fit_network(
@@ -230,7 +234,13 @@ class BaseMLPEstimator(BaseEstimator):
 
     @staticmethod
     def _probabilities(outputs: np.ndarray) -> np.ndarray:
-        return softmax(outputs.astype(np.float64), axis=1)
+        """Softmax in float64, in one array: scipy's steps in scipy's order (so
+        the same numbers), without its temporaries."""
+        proba = outputs.astype(np.float64)
+        proba -= proba.max(axis=1, keepdims=True)
+        np.exp(proba, out=proba)
+        proba /= proba.sum(axis=1, keepdims=True)
+        return proba
 
     def score(self, X, y, sample_weight=None):
         """Accuracy for classification, R² for regression.

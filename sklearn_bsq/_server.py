@@ -4,11 +4,13 @@ from codes or bytes alone (the network rebuilds its input from the codes)."""
 from __future__ import annotations
 
 import numpy as np
+import torch
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from . import _packing
 from ._mlp_estimator import has_predict_proba
+from ._training import PREDICT_BATCH_ROWS
 
 
 class ServerSideMixin:
@@ -245,8 +247,24 @@ class ServerSideMixin:
         return self.predict_proba_codes(self.encode(X))
 
     def _outputs_from_codes(self, codes) -> np.ndarray:
+        """Network outputs for checked codes, straight through the module in
+        bounded batches (no skorch data loader): memory stays at the codes, the
+        outputs and one batch of activations."""
         codes = _packing.check_codes(codes, self.n_bits_)
-        if len(codes) == 0:  # skorch's forward cannot concatenate zero batches
-            shape = (0,) if self.task_ == "regression" else (0, self._n_outputs())
-            return np.empty(shape, dtype=np.float32)
-        return self.net_.forward({"codes": codes.astype(np.int64)}).numpy()
+        module = self.net_.module_
+        n_outputs = self._n_outputs()
+        out = np.empty(
+            (len(codes),) if self.task_ == "regression" else (len(codes), n_outputs),
+            dtype=np.float32,
+        )
+        device = next(module.parameters()).device
+        # The batch size skorch's prediction used: the same batches give the same
+        # floating-point results, bit for bit.
+        batch = max(self.batch_size, PREDICT_BATCH_ROWS)
+        with torch.inference_mode():
+            for start in range(0, len(codes), batch):
+                chunk = torch.as_tensor(
+                    codes[start : start + batch].astype(np.int64), device=device
+                )
+                out[start : start + batch] = module(codes=chunk).cpu().numpy()
+        return out

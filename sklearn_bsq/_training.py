@@ -164,6 +164,10 @@ def holdout_indices(
     )
 
 
+# Rows per batch when a trained network only predicts (validation, serving).
+PREDICT_BATCH_ROWS = 4096
+
+
 @dataclass(frozen=True)
 class TrainingSetup:
     """How to train a network: the estimator's training parameters, resolved.
@@ -183,6 +187,7 @@ class TrainingSetup:
     verbose: int
     steepness: tuple[float, float] | None = None
     threshold_lr: float | None = None
+    device: str = "cpu"
 
     def train(self, build_module, seed: int, X, y, train_split=None, epochs=None):
         """Seed torch, build the module (``build_module()``, so its initial
@@ -227,11 +232,11 @@ class TrainingSetup:
             iterator_train__shuffle=True,
             iterator_train__generator=torch.Generator().manual_seed(seed),
             # prediction and validation only: large batches, same results
-            iterator_valid__batch_size=max(self.batch_size, 4096),
+            iterator_valid__batch_size=max(self.batch_size, PREDICT_BATCH_ROWS),
             train_split=train_split,
             callbacks=callbacks,
             verbose=self.verbose,
-            device="cpu",
+            device=self.device,
         )
         if self.threshold_lr is not None and quantizer is not None:
             groups = [

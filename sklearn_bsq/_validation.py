@@ -5,9 +5,11 @@ fix. (Codes and packed bytes are checked where they are defined, in
 
 from __future__ import annotations
 
+import re
 from numbers import Integral, Real
 
 import numpy as np
+import torch
 from sklearn.utils.validation import validate_data
 
 from ._packing import check_bit_widths
@@ -95,3 +97,29 @@ def check_steepness(steepness) -> tuple[float, float]:
             f"{steepness!r}."
         )
     return float(steepness[0]), float(steepness[1])
+
+
+def check_device(device: str) -> str:
+    """The torch device to train on: "cpu", "cuda", "cuda:N" or "auto" (CUDA when
+    torch finds it, else the CPU)."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        return device
+    match = re.fullmatch(r"cuda(?::(\d+))?", device)
+    if match is None:
+        raise ValueError(
+            f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {device!r}."
+        )
+    if not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r}, but torch finds no CUDA device "
+            "(torch.cuda.is_available() is False); use device='cpu' or 'auto'."
+        )
+    index = int(match.group(1) or 0)
+    if index >= torch.cuda.device_count():
+        raise ValueError(
+            f"device={device!r}, but torch finds {torch.cuda.device_count()} CUDA "
+            "device(s)."
+        )
+    return device

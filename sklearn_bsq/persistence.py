@@ -46,6 +46,7 @@ from ._estimator import SoftQuantizer, SoftQuantizerClassifier, SoftQuantizerReg
 from ._files import write_atomically
 from ._fitted_state import FittedState
 from ._quantizers import REPRESENTATIONS
+from ._validation import check_device
 from ._version import __version__
 
 FORMAT = "sklearn_bsq"
@@ -89,13 +90,17 @@ def save(estimator, path) -> None:
     write_atomically(path, lambda f: np.savez(f, __metadata__=metadata_bytes, **arrays))
 
 
-def load(path):
+def load(path, device="cpu"):
     """Load an estimator written by :func:`save`; never unpickles.
 
     Parameters
     ----------
     path : str or path-like
         A file written by :func:`save`.
+    device : str, default="cpu"
+        Where the loaded network runs ("cpu", "cuda", "cuda:N", "auto"); it
+        replaces the saved ``device`` parameter, so a model trained on a GPU
+        loads on any machine.
 
     Returns
     -------
@@ -124,9 +129,10 @@ def load(path):
     >>> server.predict_packed(packets).shape
     (442,)
     """
+    check_device(device)  # before the file: a bad device is not a bad file
     try:
         with Archive(path, _allowed_member) as archive:
-            return _from_archive(archive)
+            return _from_archive(archive, device)
     except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as exc:
         raise ValueError(
             f"{path} is not a readable sklearn_bsq model file ({exc})."
@@ -247,9 +253,9 @@ def _read_trace(arrays: Archive) -> dict | None:
 
 
 # --------------------------------------------------------------------- reading
-def _from_archive(arrays: Archive):
+def _from_archive(arrays: Archive, device: str):
     metadata = _read_metadata(arrays)
-    est = _CLASSES[metadata["class"]](**_params(metadata))
+    est = _CLASSES[metadata["class"]](**{**_params(metadata), "device": device})
     d = _whole_number(metadata, "n_features_in")
     widths = _array(arrays, "n_bits", (d,), "i").astype(np.int64)
     if np.any((widths < 0) | (widths > 16)):
@@ -366,6 +372,7 @@ def _read_metadata(arrays: Archive) -> dict:
 # Parameters added after format version 1 was fixed, with the value that gives the
 # behaviour of the files written before them.
 _PARAMS_BEFORE_THEY_EXISTED = {
+    "device": "cpu",
     "dropout": 0.0,
     "lr_schedule": "constant",
     "threshold_lr": None,

@@ -513,3 +513,19 @@ def test_a_damaged_npy_header_is_a_value_error(saved, tmp_path):
     _raw_archive(bad, {**members, "n_bits.npy": broken})
     with pytest.raises(ValueError, match="damaged npy header"):
         load(bad)
+
+
+def test_load_puts_the_model_on_the_device_it_is_given(classifier, cancer, tmp_path):
+    import torch
+
+    save(classifier.set_params(device="auto"), tmp_path / "m.npz")
+    classifier.set_params(device="cpu")
+    loaded = load(tmp_path / "m.npz")  # the default: the CPU
+    assert loaded.device == "cpu"
+    assert next(loaded.net_.module_.parameters()).device.type == "cpu"
+    np.testing.assert_array_equal(
+        loaded.predict_proba(cancer[1]), classifier.predict_proba(cancer[1])
+    )
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="torch finds no CUDA device"):
+            load(tmp_path / "m.npz", device="cuda")

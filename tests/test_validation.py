@@ -8,6 +8,7 @@ import pytest
 from sklearn_bsq import SoftQuantizer
 from sklearn_bsq._validation import (
     check_bit_budget,
+    check_device,
     check_n_bits,
     check_readings,
     check_steepness,
@@ -60,3 +61,17 @@ def test_readings_become_float32_and_text_columns_are_named():
     frame = pd.DataFrame({"temp": [1.0, 2.0], "site": ["a", "b"]})
     with pytest.raises(TypeError, match="column 'site' has dtype .*needs numeric"):
         check_readings(sq, frame, reset=True)
+
+
+def test_device_names_and_missing_cuda():
+    import torch
+
+    assert check_device("cpu") == "cpu"
+    assert check_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ValueError, match="device must be 'cpu', 'cuda', 'cuda:N'"):
+        check_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="torch finds no CUDA device"):
+            check_device("cuda:0")
+        with pytest.raises(ValueError, match="torch finds no CUDA device"):
+            SoftQuantizer(2, device="cuda").fit([[0.0], [1.0]], [0, 1])

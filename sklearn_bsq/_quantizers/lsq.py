@@ -54,7 +54,9 @@ class UniformSTEQuantizer(Quantizer):
 
     def thresholds(self) -> Tensor:
         """The uniform grid's thresholds, shape ``(d, K_max)`` (padding beyond K_j)."""
-        k = torch.arange(1, int(self.n_levels.max()), dtype=torch.float32)
+        k = torch.arange(
+            1, int(self.n_levels.max()), dtype=torch.float32, device=self.offset.device
+        )
         return self.offset[:, None] + (k[None, :] - 0.5) * self.step()[:, None]
 
     def forward(self, x: Tensor | None = None, codes: Tensor | None = None) -> Tensor:
