@@ -16,6 +16,7 @@ from ._allocation import allocate_bits
 from ._docs import NOTES_DOC, PARAMETERS_DOC, estimator_doc
 from ._encoding import bin_representatives, model_id
 from ._fitted_state import FittedState, InMemoryTensors
+from ._incremental import IncrementalMixin
 from ._mlp_estimator import BaseMLPEstimator, extends, store_arguments
 from ._network import QuantizedMLP, load_network
 from ._node import NodeSideMixin
@@ -32,6 +33,7 @@ from ._validation import (
 
 
 class _BaseSoftQuantizer(
+    IncrementalMixin,
     NodeSideMixin,
     ServerSideMixin,
     ClassNamePrefixFeaturesOutMixin,

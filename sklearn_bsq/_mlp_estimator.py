@@ -154,13 +154,13 @@ class BaseMLPEstimator(BaseEstimator):
     def _standardize(self, X: np.ndarray) -> np.ndarray:
         return ((X - self.feature_mean_) / self.feature_scale_).astype(np.float32)
 
-    def _fit_or_forget(self, X, y):
-        """Run the subclass's ``_fit`` from a clean state (a refit for another
-        task keeps nothing of the last fit); on any failure forget all fitted
-        state."""
+    def _fit_or_forget(self, X, y, fit=None):
+        """Run ``fit`` (the subclass's ``_fit`` by default) from a clean state (a
+        refit for another task keeps nothing of the last fit); on any failure
+        forget all fitted state."""
         self._discard_fitted_state()
         try:
-            return self._fit(X, y)
+            return (fit or self._fit)(X, y)
         except BaseException:
             self._discard_fitted_state()
             raise

@@ -105,3 +105,21 @@ def encode_target(task: str, y) -> EncodedTarget:
         mean=z_mean * unit,
         scale=z_scale * unit,
     )
+
+
+def encode_with(y, classes: np.ndarray | None, mean: float, scale: float) -> np.ndarray:
+    """The training target of a later chunk, encoded as the first one was: class
+    indices among ``classes`` (a label outside them is an error), or the value
+    standardized with the first chunk's ``mean`` and ``scale``."""
+    if classes is None:
+        return ((np.asarray(y, dtype=np.float64) - mean) / scale).astype(np.float32)
+    y = np.asarray(y)
+    indices = np.searchsorted(classes, y).clip(0, len(classes) - 1)
+    unknown = classes[indices] != y
+    if np.any(unknown):
+        raise ValueError(
+            f"y holds labels that are not among the classes {classes.tolist()}: "
+            f"{np.unique(y[unknown]).tolist()}. Give every class in the first "
+            "partial_fit call (classes=...)."
+        )
+    return indices.astype(np.int64)

@@ -202,6 +202,14 @@ class TrainingSetup:
         net.module_.eval()
         return net
 
+    def start(self, build_module, seed: int):
+        """Seed torch, build the module and an initialized net for
+        ``partial_fit`` (no validation split)."""
+        seed_torch(seed)
+        net = self.net(build_module(), seed)
+        net.initialize()
+        return net
+
     def serve(self, module: nn.Module):
         """A net that only predicts with the trained ``module`` (eval mode)."""
         net = self.net(module, seed=0)
