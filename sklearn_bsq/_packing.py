@@ -247,11 +247,16 @@ def _unpack_byte_aligned(
         return packed.copy()
     per_byte = 8 // width
     mask = np.uint8((1 << width) - 1)
-    codes = np.stack(
-        [(packed >> np.uint8(8 - width * (k + 1))) & mask for k in range(per_byte)],
-        axis=2,
-    ).reshape(packed.shape[0], packed.shape[1] * per_byte)
-    return np.ascontiguousarray(codes[:, :n_features])
+    codes = np.empty((packed.shape[0], n_features), dtype=np.uint8)
+    # Code j sits in byte j // per_byte at position j % per_byte: one strided
+    # write per position, no temporaries the size of the codes.
+    for k in range(per_byte):
+        columns = codes[:, k::per_byte]
+        np.right_shift(
+            packed[:, : columns.shape[1]], np.uint8(8 - width * (k + 1)), out=columns
+        )
+        columns &= mask
+    return codes
 
 
 def check_codes(codes: ArrayLike, widths: NDArray[np.int64]) -> np.ndarray:
