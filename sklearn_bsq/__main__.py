@@ -6,6 +6,13 @@ import argparse
 import sys
 
 
+def _width(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 16:
+        raise argparse.ArgumentTypeError(f"bits must be 1..16, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sklearn-bsq", description="Trainable bitwise soft quantization."
@@ -20,7 +27,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="breast_cancer (default), digits, wine, iris, diabetes, or a CSV path "
         "whose last column is the target",
     )
-    demo.add_argument("--bits", type=int, nargs="+", default=[1, 2, 4, 8])
+    demo.add_argument(
+        "--bits",
+        type=_width,
+        nargs="+",
+        default=[1, 2, 4, 8],
+        help="bits per feature, each 1..16 (default: 1 2 4 8)",
+    )
     demo.add_argument("--folds", type=int, default=5)
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument(
@@ -30,10 +43,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     from .demo import main_demo  # keeps `--help` fast: no torch import
 
-    return main_demo(args)
+    try:
+        return main_demo(args)
+    except (FileNotFoundError, ValueError) as exc:  # a usage error: one line
+        print(f"sklearn-bsq: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

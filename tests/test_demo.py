@@ -36,3 +36,36 @@ def test_csv_dataset(tmp_path):
 def test_unknown_dataset():
     with pytest.raises(ValueError, match="unknown dataset 'mnist'"):
         load_dataset("mnist")
+
+
+def test_demo_usage_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--bits", "0"])
+    assert exit_info.value.code == 2
+    assert "bits must be 1..16, got 0" in capsys.readouterr().err
+    assert main(["demo", "--dataset", str(tmp_path / "missing.csv")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sklearn-bsq: error:") and len(err.strip().splitlines()) == 1
+
+
+def test_a_csv_with_class_labels_is_scored_by_accuracy(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    rows = "\n".join(f"{a},{b},{c},{int(a > 0)}" for a, b, c in X)
+    (tmp_path / "d.csv").write_text("a,b,c,target\n" + rows + "\n")
+    assert (
+        main(
+            [
+                "demo",
+                "--dataset",
+                str(tmp_path / "d.csv"),
+                "--bits",
+                "2",
+                "--folds",
+                "2",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "test accuracy" in out and "instead of a 32-bit float" in out
