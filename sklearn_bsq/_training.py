@@ -4,6 +4,8 @@ seeding and validation splits)."""
 from __future__ import annotations
 
 import math
+import re
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -164,6 +166,19 @@ def holdout_indices(
     )
 
 
+_ANSI_CODE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def print_without_colours(text: str) -> None:
+    """skorch's epoch table, less its colour codes (for files and logs)."""
+    print(_ANSI_CODE.sub("", text))
+
+
+def print_log_sink():
+    """Where ``verbose=1`` prints: in colour on a terminal, plain text elsewhere."""
+    return print if sys.stdout.isatty() else print_without_colours
+
+
 # Rows per batch when a trained network only predicts (validation, serving).
 PREDICT_BATCH_ROWS = 4096
 
@@ -243,6 +258,7 @@ class TrainingSetup:
             iterator_valid__batch_size=max(self.batch_size, PREDICT_BATCH_ROWS),
             train_split=train_split,
             callbacks=callbacks,
+            callbacks__print_log__sink=print_log_sink(),
             verbose=self.verbose,
             device=self.device,
         )

@@ -166,6 +166,7 @@ class TestTraining:
         )
         out = capsys.readouterr().out
         assert "train_loss" in out and "steepness" in out
+        assert "\x1b[" not in out  # not a terminal: no colour codes in logs
 
     def test_steepness_grows_to_the_end_value(self, cancer):
         X_train, _, y_train, _ = cancer
