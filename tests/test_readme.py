@@ -24,6 +24,8 @@ def test_readme_starts_with_the_two_commands_ci_runs():
 def test_python_examples_run(capsys):
     """The quickstart, then the later examples, which build on its data."""
     quickstart, budget = fenced_blocks("python")
+    # the first README command installs no pandas
+    assert "import pandas" not in quickstart + budget
     namespace = {}
     exec(compile(quickstart, "README quickstart", "exec"), namespace)
     out = capsys.readouterr().out
