@@ -174,9 +174,6 @@ def print_without_colours(text: str) -> None:
     print(_ANSI_CODE.sub("", text))
 
 
-def print_log_sink():
-    """Where ``verbose=1`` prints: in colour on a terminal, plain text elsewhere."""
-    return print if sys.stdout.isatty() else print_without_colours
 
 
 # Rows per batch when a trained network only predicts (validation, serving).
@@ -258,10 +255,13 @@ class TrainingSetup:
             iterator_valid__batch_size=max(self.batch_size, PREDICT_BATCH_ROWS),
             train_split=train_split,
             callbacks=callbacks,
-            callbacks__print_log__sink=print_log_sink(),
             verbose=self.verbose,
             device=self.device,
         )
+        if self.verbose and not sys.stdout.isatty():
+            # plain text for files and logs; skorch prints through any sink other
+            # than print whatever verbose says, hence only when verbose
+            common["callbacks__print_log__sink"] = print_without_colours
         if self.threshold_lr is not None and quantizer is not None:
             groups = [
                 (f"quantizer.{name}", {"lr": self.threshold_lr})

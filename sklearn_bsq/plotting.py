@@ -74,7 +74,17 @@ class ThresholdDisplay:
         self.widths = widths
 
     @classmethod
-    def from_estimator(cls, estimator, X, features=None, *, ax=None, bins=50):
+    def from_estimator(
+        cls,
+        estimator,
+        X,
+        features=None,
+        *,
+        max_features=6,
+        ax=None,
+        bins=50,
+        xscale="linear",
+    ):
         """Plot the chosen features of ``X`` with ``estimator``'s thresholds.
 
         Parameters
@@ -84,10 +94,15 @@ class ThresholdDisplay:
             Readings to histogram, usually the training data. The initial
             thresholds are computed from it as at the start of ``fit``.
         features : list of int or str, optional
-            Indices or names of the features to plot (default: up to the first 6).
+            Indices or names of the features to plot (default: the first
+            ``max_features``).
+        max_features : int, default=6
+            How many features to plot when ``features`` is not given.
         ax : matplotlib Axes or array of Axes, optional
             One Axes per feature; a new figure when omitted.
         bins : int, default=50
+        xscale : {"linear", "symlog"}, default="linear"
+            See :meth:`plot`.
 
         Returns
         -------
@@ -116,7 +131,7 @@ class ThresholdDisplay:
         X_checked = check_readings(estimator, X, reset=False)
         names = state.feature_names()
         if features is None:
-            features = list(range(min(6, len(names))))
+            features = list(range(min(max_features, len(names))))
         indices = [names.index(f) if isinstance(f, str) else int(f) for f in features]
         learned, initial, values = [], [], []
         for j in indices:
@@ -133,9 +148,9 @@ class ThresholdDisplay:
             [names[j] for j in indices],
             [int(state.n_bits[j]) for j in indices],
         )
-        return display.plot(ax=ax, bins=bins)
+        return display.plot(ax=ax, bins=bins, xscale=xscale)
 
-    def plot(self, *, ax=None, bins=50):
+    def plot(self, *, ax=None, bins=50, xscale="linear"):
         """Draw the histograms.
 
         Parameters
@@ -144,14 +159,20 @@ class ThresholdDisplay:
             One Axes per feature; a new figure (three panels a row) when omitted.
         bins : int, default=50
             Histogram bins per feature.
+        xscale : {"linear", "symlog"}, default="linear"
+            "symlog" spreads out thresholds that crowd near zero on heavy-tailed
+            features.
 
         Returns
         -------
         self : ThresholdDisplay
         """
+        if xscale not in ("linear", "symlog"):
+            raise ValueError(f"xscale must be 'linear' or 'symlog', got {xscale!r}.")
         plt = _pyplot()
         n = len(self.features)
-        if ax is None:
+        new_figure = ax is None
+        if new_figure:
             cols = min(3, n)
             rows = -(-n // cols)
             fig, ax = plt.subplots(
@@ -185,9 +206,12 @@ class ThresholdDisplay:
             if learned:
                 a.legend([learned[0], initial[0]], ["learned", "initial"], fontsize=8)
                 break
+        if xscale != "linear":
+            for a in axes:
+                a.set_xscale(xscale)
         self.axes_ = axes
         self.figure_ = axes[0].figure
-        if ax is None:
+        if new_figure:
             self.figure_.tight_layout()  # after the titles, so that none overlap
         return self
 
@@ -372,7 +396,8 @@ class RateAccuracyDisplay:
         self : RateAccuracyDisplay
         """
         plt = _pyplot()
-        if ax is None:
+        new_figure = ax is None
+        if new_figure:
             _, ax = plt.subplots(figsize=(5, 3.5))
         self.line_ = ax.errorbar(
             self.rates,
@@ -396,6 +421,8 @@ class RateAccuracyDisplay:
         ax.legend(fontsize=8)
         self.ax_ = ax
         self.figure_ = ax.figure
+        if new_figure:
+            self.figure_.tight_layout()  # keeps the axis labels inside the canvas
         return self
 
 

@@ -167,6 +167,10 @@ class TestTraining:
         out = capsys.readouterr().out
         assert "train_loss" in out and "steepness" in out
         assert "\x1b[" not in out  # not a terminal: no colour codes in logs
+        SoftQuantizer(2, random_state=0, **{**FAST, "max_epochs": 2}).fit(
+            X_train, y_train
+        )
+        assert capsys.readouterr().out == ""  # verbose=0 prints nothing
 
     def test_steepness_grows_to_the_end_value(self, cancer):
         X_train, _, y_train, _ = cancer

@@ -93,3 +93,54 @@ def test_rate_accuracy_display_errors():
         RateAccuracyDisplay.from_results([8], [0.5], x="compression_ratio")
     with pytest.raises(ValueError, match="x must be"):
         RateAccuracyDisplay.from_results([8], [0.5], x="speed")
+
+
+def assert_laid_out(figure):
+    """Everything each panel draws (tick labels, axis labels, title) lies on the
+    canvas, and no title runs into another panel."""
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    canvas = figure.bbox
+    axes = [a for a in figure.axes if a.get_visible()]
+    drawn = [a.get_tightbbox(renderer) for a in axes]
+    for box in drawn:
+        assert canvas.x0 - 1 <= box.x0 and box.x1 <= canvas.x1 + 1, box
+        assert canvas.y0 - 1 <= box.y0 and box.y1 <= canvas.y1 + 1, box
+    for i, a in enumerate(axes):
+        title = a.title.get_window_extent(renderer)
+        for j, other in enumerate(drawn):
+            if i != j and title.overlaps(other):
+                raise AssertionError(f"the title of panel {i} runs into panel {j}")
+
+
+def test_threshold_display_lays_out_its_text(fitted, cancer):
+    import matplotlib.pyplot as plt
+
+    sq, columns = fitted
+    X = pd.DataFrame(cancer[0], columns=columns)
+    display = ThresholdDisplay.from_estimator(sq, X, max_features=9)
+    assert len(display.axes_) == 9
+    assert_laid_out(display.figure_)
+    plt.close(display.figure_)
+
+
+def test_threshold_display_symlog_and_bad_scale(fitted, cancer):
+    import matplotlib.pyplot as plt
+
+    sq, columns = fitted
+    X = pd.DataFrame(cancer[0], columns=columns)
+    display = ThresholdDisplay.from_estimator(sq, X, [3], xscale="symlog")
+    assert display.axes_[0].get_xscale() == "symlog"
+    plt.close(display.figure_)
+    with pytest.raises(ValueError, match="xscale must be 'linear' or 'symlog'"):
+        ThresholdDisplay.from_estimator(sq, X, [3], xscale="log2")
+
+
+def test_rate_accuracy_display_keeps_its_labels_on_the_canvas():
+    import matplotlib.pyplot as plt
+
+    display = RateAccuracyDisplay.from_results(
+        [8, 16, 32], [0.9, 0.95, 0.97], n_features=8, x="compression_ratio"
+    )
+    assert_laid_out(display.figure_)
+    plt.close(display.figure_)
