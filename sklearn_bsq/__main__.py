@@ -1,9 +1,21 @@
-"""Command line: ``python -m sklearn_bsq demo`` (also ``sklearn-bsq demo``)."""
+"""Command line: ``sklearn-bsq`` (or ``python -m sklearn_bsq``).
+
+``demo`` evaluates bits per feature on a dataset; ``fit``, ``transform``,
+``predict``, ``export`` and ``info`` work on CSV/Parquet files and model files.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+
+EXAMPLES = """examples:
+  sklearn-bsq fit sensors.csv --target label --bits 4 -o model.bsq.npz
+  sklearn-bsq transform model.bsq.npz readings.csv -o packets.bin
+  sklearn-bsq predict model.bsq.npz --packed packets.bin -o predictions.csv
+  sklearn-bsq export model.bsq.npz --lang c -o bsq.h
+  sklearn-bsq info model.bsq.npz
+"""
 
 
 def _width(text: str) -> int:
@@ -13,9 +25,19 @@ def _width(text: str) -> int:
     return value
 
 
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"holdout must be in [0, 1), got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="sklearn-bsq", description="Trainable bitwise soft quantization."
+        prog="sklearn-bsq",
+        description="Trainable bitwise soft quantization.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser(
@@ -39,13 +61,70 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--task", choices=["auto", "classification", "regression"], default="auto"
     )
+
+    fit = commands.add_parser("fit", help="fit a model on a table and save it")
+    fit.add_argument("data", help="a .csv, .csv.gz or .parquet table")
+    fit.add_argument("--target", required=True, help="the column to predict")
+    width = fit.add_mutually_exclusive_group()
+    width.add_argument("--bits", type=_width, default=4, help="bits per feature")
+    width.add_argument(
+        "--bit-budget", type=int, help="learn the widths under this many bits per row"
+    )
+    fit.add_argument(
+        "--task", choices=["auto", "classification", "regression"], default="auto"
+    )
+    fit.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="any estimator parameter, e.g. --param max_epochs=60 "
+        "--param hidden_layer_sizes=[128,128]",
+    )
+    fit.add_argument(
+        "--holdout",
+        type=_fraction,
+        default=0.2,
+        help="share of rows held out for the reported score, not trained on "
+        "(default 0.2; 0 trains on all rows)",
+    )
+    fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument("-o", "--output", required=True, help="model file to write")
+
+    transform = commands.add_parser("transform", help="the bytes nodes would send")
+    transform.add_argument("model")
+    transform.add_argument("data")
+    transform.add_argument("--format", choices=["raw", "hex", "npy"], default="raw")
+    transform.add_argument("-o", "--output", required=True)
+
+    predict = commands.add_parser("predict", help="predict from a table or bytes")
+    predict.add_argument("model")
+    predict.add_argument("data", nargs="?", help="a table of readings")
+    predict.add_argument(
+        "--packed", help="bytes from transform (raw, .hex or .npy) instead of a table"
+    )
+    predict.add_argument("-o", "--output", required=True, help="CSV to write")
+
+    export = commands.add_parser("export", help="write the node's encoder")
+    export.add_argument("model")
+    export.add_argument("--lang", choices=["c", "python"], required=True)
+    export.add_argument("--name", default="bsq", help="C prefix (default bsq)")
+    export.add_argument("-o", "--output", required=True)
+
+    info = commands.add_parser("info", help="widths, sizes, thresholds, model id")
+    info.add_argument("model")
     return parser
 
 
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from .demo import main_demo  # keeps `--help` fast: no torch import
+    # imported here: `--help` stays fast (no torch import)
+    if args.command != "demo":
+        from ._cli import run
+
+        return run(args)
+    from .demo import main_demo
 
     try:
         return main_demo(args)

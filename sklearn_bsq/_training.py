@@ -174,8 +174,6 @@ def print_without_colours(text: str) -> None:
     print(_ANSI_CODE.sub("", text))
 
 
-
-
 # Rows per batch when a trained network only predicts (validation, serving).
 PREDICT_BATCH_ROWS = 4096
 

@@ -1,0 +1,192 @@
+"""The command line on files: fit a model on a CSV or Parquet table, turn tables into
+the bytes a node sends, predict from tables or bytes, export encoders, describe a
+model. Tables are read with pandas (``pip install "sklearn-bsq[cli]"``)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ._estimator import SoftQuantizer
+from .export import export_c, export_python
+from .persistence import load, save
+
+
+class UsageError(Exception):
+    """A mistake in the command or its files: reported in one line, exit code 2."""
+
+
+def read_table(path: str):
+    try:
+        import pandas as pd
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise UsageError(
+            'the command line reads tables with pandas: pip install "sklearn-bsq[cli]"'
+        ) from exc
+    if not Path(path).is_file():
+        raise UsageError(f"no such file: {path}")
+    if path.endswith(".parquet"):
+        return pd.read_parquet(path)
+    if path.endswith((".csv", ".csv.gz")):
+        return pd.read_csv(path)
+    raise UsageError(f"{path}: give a .csv, .csv.gz or .parquet file")
+
+
+def _parse_params(pairs: list[str]) -> dict:
+    """``name=value`` pairs; values are read as JSON when they parse as JSON."""
+    params = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--param takes name=value, got {pair!r}")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        params[name] = tuple(value) if isinstance(value, list) else value
+    return params
+
+
+def fit(args) -> int:
+    from sklearn.model_selection import train_test_split
+
+    table = read_table(args.data)
+    if args.target not in table.columns:
+        raise UsageError(
+            f"no column {args.target!r} in {args.data}; its columns: "
+            f"{list(table.columns)}"
+        )
+    X, y = table.drop(columns=[args.target]), table[args.target].to_numpy()
+    n_bits = "auto" if args.bit_budget else args.bits
+    params = dict(random_state=args.seed, **_parse_params(args.param))
+    try:
+        model = SoftQuantizer(n_bits, bit_budget=args.bit_budget, task=args.task)
+        model.set_params(**params)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    score = None
+    start = time.perf_counter()
+    if args.holdout > 0:
+        X_fit, X_out, y_fit, y_out = train_test_split(
+            X, y, test_size=args.holdout, random_state=args.seed
+        )
+        model.fit(X_fit, y_fit)
+        score = model.score(X_out, y_out)
+    else:
+        model.fit(X, y)
+    seconds = time.perf_counter() - start
+    save(model, args.output)
+    measure = "accuracy" if model.task_ == "classification" else "R2"
+    print(f"model {model.model_id_}: {model.task_}, {model.n_features_in_} features")
+    print(f"bits per feature: {model.n_bits_.tolist()}")
+    print(
+        f"{model.bytes_per_row_} bytes per row, {model.compression_ratio_:.1f}x "
+        "smaller than float32"
+    )
+    if score is not None:
+        print(f"held-out {measure} ({args.holdout:.0%} of the rows): {score:.4f}")
+    print(f"fit in {seconds:.1f} s; saved to {args.output}")
+    return 0
+
+
+def _features(model, table):
+    """The model's feature columns of ``table``, by name when it has names."""
+    names = getattr(model, "feature_names_in_", None)
+    if names is None:
+        return table.to_numpy()
+    missing = [n for n in names if n not in table.columns]
+    if missing:
+        raise UsageError(f"the table lacks the model's feature columns {missing}")
+    return table[list(names)]
+
+
+def transform(args) -> int:
+    model = load(args.model)
+    packed = model.transform(_features(model, read_table(args.data)))
+    if args.format == "npy":
+        np.save(args.output, packed)
+    elif args.format == "hex":
+        Path(args.output).write_text(
+            "".join(row.tobytes().hex() + "\n" for row in packed)
+        )
+    else:
+        Path(args.output).write_bytes(packed.tobytes())
+    print(f"{len(packed)} rows, {model.bytes_per_row_} bytes each, to {args.output}")
+    return 0
+
+
+def _read_packed(path: str, bytes_per_row: int) -> np.ndarray:
+    if not Path(path).is_file():
+        raise UsageError(f"no such file: {path}")
+    if path.endswith(".npy"):
+        return np.load(path, allow_pickle=False)
+    data = Path(path).read_bytes()
+    if path.endswith((".hex", ".txt")):
+        data = bytes.fromhex(data.decode("ascii").replace("\n", ""))
+    if len(data) % bytes_per_row:
+        raise UsageError(
+            f"{path} holds {len(data)} bytes, not a whole number of "
+            f"{bytes_per_row}-byte rows"
+        )
+    return np.frombuffer(data, dtype=np.uint8).reshape(-1, bytes_per_row)
+
+
+def predict(args) -> int:
+    import pandas as pd
+
+    model = load(args.model)
+    if args.packed:
+        predictions = model.predict_packed(
+            _read_packed(args.packed, model.bytes_per_row_)
+        )
+    elif args.data:
+        predictions = model.predict(_features(model, read_table(args.data)))
+    else:
+        raise UsageError("predict needs a table (DATA) or --packed BYTES")
+    pd.DataFrame({"prediction": predictions}).to_csv(args.output, index=False)
+    print(f"{len(predictions)} predictions to {args.output}")
+    return 0
+
+
+def export(args) -> int:
+    model = load(args.model)
+    if args.lang == "c":
+        export_c(model, name=args.name, path=args.output)
+    else:
+        export_python(model, path=args.output)
+    print(f"{args.lang} encoder for model {model.model_id_} to {args.output}")
+    return 0
+
+
+def info(args) -> int:
+    model = load(args.model)
+    names = getattr(model, "feature_names_in_", None)
+    names = [str(n) for n in names] if names is not None else None
+    print(f"model {model.model_id_} ({type(model).__name__}, {model.task_})")
+    print(
+        f"{model.n_features_in_} features, {int(model.n_bits_.sum())} bits, "
+        f"{model.bytes_per_row_} bytes per row, {model.compression_ratio_:.1f}x "
+        "smaller than float32"
+    )
+    for j, (width, t) in enumerate(zip(model.n_bits_, model.thresholds_, strict=True)):
+        name = names[j] if names else f"x{j}"
+        shown = ", ".join(f"{v:.6g}" for v in t[:4]) + (", ..." if len(t) > 4 else "")
+        print(f"  {name}: {int(width)} bits, thresholds [{shown}]")
+    return 0
+
+
+COMMANDS = {"fit": fit, "transform": transform, "predict": predict, "export": export}
+COMMANDS["info"] = info
+
+
+def run(args) -> int:
+    """Run a file command; usage errors are one line on stderr and exit code 2."""
+    try:
+        return COMMANDS[args.command](args)
+    except (UsageError, FileNotFoundError, ValueError, TypeError) as exc:
+        print(f"sklearn-bsq {args.command}: error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,117 @@
+"""The command line on files (``_cli``), end to end through subprocesses."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sklearn_bsq import load
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+BIN = Path(sys.executable).parent
+
+
+def sh(command, cwd):
+    """Run a shell line with this environment's scripts first on the PATH."""
+    return subprocess.run(
+        command,
+        shell=True,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={"PATH": f"{BIN}:/usr/bin:/bin"},
+    )
+
+
+def test_the_readme_session_runs(tmp_path):
+    section = README.split("## Command line", 1)[1]
+    session = re.search(r"```bash\n(.*?)```", section, flags=re.DOTALL).group(1)
+    outputs = {}
+    for line in session.strip().splitlines():
+        result = sh(line, tmp_path)
+        assert result.returncode == 0, (line, result.stderr)
+        outputs[line.split()[1]] = result.stdout
+    assert "held-out accuracy (20% of the rows)" in outputs["fit"]
+    assert "8 bytes per row, 15.0x smaller" in outputs["fit"]
+    model = load(tmp_path / "cancer.bsq.npz")
+    table = pd.read_csv(tmp_path / "cancer.csv")
+    packed = (tmp_path / "packets.bin").read_bytes()
+    assert packed == model.transform(table.drop(columns="target")).tobytes()
+    predictions = pd.read_csv(tmp_path / "predictions.csv")["prediction"]
+    np.testing.assert_array_equal(
+        predictions, model.predict(table.drop(columns="target"))
+    )
+    assert (
+        f'#define BSQ_MODEL_ID "{model.model_id_}"' in (tmp_path / "bsq.h").read_text()
+    )
+    assert f"model {model.model_id_}" in outputs["info"]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli")
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(120, 3)), columns=["a", "b", "c"])
+    frame["y"] = frame.a * 2 + frame.b
+    frame.to_csv(folder / "reg.csv", index=False)
+    frame.assign(site="x").to_csv(folder / "text.csv", index=False)
+    result = sh(
+        "sklearn-bsq fit reg.csv --target y --bits 3 --holdout 0 "
+        "--param max_epochs=5 -o reg.bsq.npz",
+        folder,
+    )
+    assert result.returncode == 0, result.stderr
+    return folder
+
+
+def test_formats_of_transform_and_predict(files):
+    for fmt, name in [("hex", "p.hex"), ("npy", "p.npy")]:
+        assert (
+            sh(
+                f"sklearn-bsq transform reg.bsq.npz reg.csv --format {fmt} -o {name}",
+                files,
+            ).returncode
+            == 0
+        )
+        result = sh(
+            f"sklearn-bsq predict reg.bsq.npz --packed {name} -o {name}.csv", files
+        )
+        assert result.returncode == 0, result.stderr
+    from_hex = pd.read_csv(files / "p.hex.csv")["prediction"]
+    from_npy = pd.read_csv(files / "p.npy.csv")["prediction"]
+    np.testing.assert_array_equal(from_hex, from_npy)
+    assert (
+        sh("sklearn-bsq export reg.bsq.npz --lang python -o enc.py", files).returncode
+        == 0
+    )
+    assert "MODEL_ID" in (files / "enc.py").read_text()
+
+
+@pytest.mark.parametrize(
+    "command, message",
+    [
+        ("fit missing.csv --target y -o m.npz", "no such file: missing.csv"),
+        ("fit reg.csv --target z -o m.npz", "no column 'z' in reg.csv"),
+        ("fit text.csv --target y -o m.npz", "column 'site' has dtype"),
+        ("fit reg.csv --target y --param speed=9 -o m.npz", "speed"),
+        (
+            "fit reg.csv --target y --param max_epochs -o m.npz",
+            "--param takes name=value",
+        ),
+        ("predict reg.bsq.npz -o out.csv", "needs a table (DATA) or --packed"),
+        ("info nothing.bsq.npz", "nothing.bsq.npz"),
+    ],
+)
+def test_mistakes_are_one_line_with_exit_code_2(files, command, message):
+    result = sh(f"sklearn-bsq {command}", files)
+    assert result.returncode == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_usage_errors_from_argparse_exit_2(files):
+    result = sh("sklearn-bsq fit reg.csv -o m.npz", files)  # no --target
+    assert result.returncode == 2 and "--target" in result.stderr
