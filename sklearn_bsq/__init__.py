@@ -7,6 +7,7 @@ from ._version import __version__
 from .export import export_c, export_python
 from .persistence import load, save
 from .plotting import RateAccuracyDisplay, ThresholdDisplay
+from .scoring import bits_per_sample, compression_ratio, rate_scoring
 
 __all__ = [
     "FullPrecisionMLP",
@@ -22,5 +23,8 @@ __all__ = [
     "save",
     "pack",
     "unpack",
+    "bits_per_sample",
+    "compression_ratio",
+    "rate_scoring",
     "__version__",
 ]

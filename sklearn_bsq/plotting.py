@@ -268,7 +268,8 @@ class RateAccuracyDisplay:
         Parameters
         ----------
         search : fitted search object with ``cv_results_`` and ``n_features_in_``
-            The parameter may be ``n_bits`` or ``<step>__n_bits`` in a Pipeline.
+            Searched with ``scoring=rate_scoring()`` (any grid), or over
+            ``n_bits`` (``<step>__n_bits`` in a Pipeline).
         reference_score : float, optional
             Drawn as a horizontal line, e.g. the full-precision score.
         x : {"bits_per_sample", "compression_ratio"}, default="bits_per_sample"
@@ -297,19 +298,24 @@ class RateAccuracyDisplay:
         >>> plt.close(display.figure_)
         """
         results = search.cv_results_
-        keys = [k for k in results if k == "param_n_bits" or k.endswith("__n_bits")]
-        if not keys:
-            raise ValueError("the search's grid has no n_bits parameter to plot.")
         n_features = _searched_feature_count(search)
-        widths = results[keys[0]]
-        n_bytes = np.array(
-            [
-                bytes_per_row(np.broadcast_to(np.asarray(w), (n_features,)))
-                for w in widths
-            ]
-        )
+        if "mean_test_bits_per_sample" in results:  # scoring=rate_scoring()
+            bits = np.asarray(results["mean_test_bits_per_sample"])
+        else:
+            keys = [k for k in results if k == "param_n_bits" or k.endswith("__n_bits")]
+            if not keys:
+                raise ValueError(
+                    "the search's grid has no n_bits parameter to plot; search with "
+                    "scoring=rate_scoring() to plot any grid."
+                )
+            bits = 8 * np.array(
+                [
+                    bytes_per_row(np.broadcast_to(np.asarray(w), (n_features,)))
+                    for w in results[keys[0]]
+                ]
+            )
         display = cls.from_results(
-            8 * n_bytes,
+            bits,
             results["mean_test_score"],
             results["std_test_score"],
             n_features=n_features,

@@ -1,0 +1,69 @@
+"""Rates next to scores in a search: scorers for the bits a sample costs.
+
+``GridSearchCV(..., scoring=rate_scoring(), refit="score")`` records
+``mean_test_bits_per_sample`` and ``mean_test_compression_ratio`` beside
+``mean_test_score``; :class:`~sklearn_bsq.RateAccuracyDisplay` reads them.
+"""
+
+from __future__ import annotations
+
+
+def _quantizer(estimator):
+    """The SoftQuantizer itself, or the last step of a Pipeline."""
+    final = estimator[-1] if hasattr(estimator, "steps") else estimator
+    if not hasattr(final, "bytes_per_row_"):
+        raise TypeError(
+            f"rate scorers need a fitted SoftQuantizer (or a Pipeline ending in one), "
+            f"got {type(final).__name__}."
+        )
+    return final
+
+
+def bits_per_sample(estimator, X=None, y=None) -> float:
+    """Bits one packed sample takes (whole bytes): a scorer ``(estimator, X, y)``."""
+    return float(8 * _quantizer(estimator).bytes_per_row_)
+
+
+def compression_ratio(estimator, X=None, y=None) -> float:
+    """float32 size of a sample over its packed size: a scorer."""
+    return float(_quantizer(estimator).compression_ratio_)
+
+
+def rate_scoring(score=None) -> dict:
+    """Multi-metric ``scoring`` for a search: the estimator's score (or the
+    scorer ``score``) under "score", and the two rates beside it. Use it with
+    ``refit="score"``.
+
+    Parameters
+    ----------
+    score : str or callable, optional
+        A scikit-learn scorer name such as "accuracy"; default: the estimator's
+        ``score`` method (accuracy or R²).
+
+    Returns
+    -------
+    scoring : dict
+        ``{"score": ..., "bits_per_sample": ..., "compression_ratio": ...}``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> from sklearn_bsq import SoftQuantizerClassifier, rate_scoring
+    >>> X, y = load_iris(return_X_y=True)
+    >>> search = GridSearchCV(
+    ...     SoftQuantizerClassifier(max_epochs=2, random_state=0),
+    ...     {"n_bits": [1, 4]}, scoring=rate_scoring(), refit="score", cv=2,
+    ... ).fit(X, y)
+    >>> search.cv_results_["mean_test_bits_per_sample"].tolist()
+    [8.0, 16.0]
+    """
+    return {
+        "score": _estimator_score if score is None else score,
+        "bits_per_sample": bits_per_sample,
+        "compression_ratio": compression_ratio,
+    }
+
+
+def _estimator_score(estimator, X, y) -> float:
+    return estimator.score(X, y)
