@@ -47,6 +47,8 @@ def rate_scoring(score=None) -> dict:
 
     Examples
     --------
+    Iris has 4 features: 1 bit each fits one byte, 4 bits each take two.
+
     >>> from sklearn.datasets import load_iris
     >>> from sklearn.model_selection import GridSearchCV
     >>> from sklearn_bsq import SoftQuantizerClassifier, rate_scoring
