@@ -70,7 +70,9 @@ default="auto"
         Seeds weight initialisation, batch order and the validation split. The
         same value gives the same thresholds and the same bytes.
     verbose : int, default=0
-        ``1`` prints skorch's table of losses per epoch.
+        ``1`` prints skorch's table of losses per epoch (plain text when the
+        output is not a terminal), ``2`` adds a progress bar over the batches of
+        each epoch (on stderr).
     device : str, default="cpu"
         Where torch trains and predicts: "cpu", "cuda", "cuda:N", or "auto"
         (CUDA when torch finds it). A CUDA device that torch cannot find is a

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 from skorch import NeuralNetClassifier, NeuralNetRegressor
-from skorch.callbacks import Callback, EarlyStopping
+from skorch.callbacks import Callback, EarlyStopping, ProgressBar
 from skorch.dataset import ValidSplit
 from torch import nn
 
@@ -239,6 +239,8 @@ class TrainingSetup:
         if train_split is not None:
             stopper = EarlyStopping(patience=self.n_iter_no_change, load_best=True)
             callbacks.append(("early_stopping", stopper))
+        if self.verbose >= 2:
+            callbacks.append(("progress_bar", ProgressBar()))
         common = dict(
             module=module,
             max_epochs=self.max_epochs,

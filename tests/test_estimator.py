@@ -171,6 +171,11 @@ class TestTraining:
             X_train, y_train
         )
         assert capsys.readouterr().out == ""  # verbose=0 prints nothing
+        SoftQuantizer(2, verbose=2, random_state=0, **{**FAST, "max_epochs": 1}).fit(
+            X_train, y_train
+        )
+        progress = capsys.readouterr().err
+        assert "0/7 [" in progress  # a bar over 398 rows in batches of 64: seven
 
     def test_steepness_grows_to_the_end_value(self, cancer):
         X_train, _, y_train, _ = cancer
