@@ -139,12 +139,17 @@ class _BaseSoftQuantizer(
         self._fit_network(
             X_std, target, lambda: self._build_module(init, hidden), setup
         )
+        self._set_trained_attributes(X)
+        return self
+
+    def _set_trained_attributes(self, X) -> None:
+        """What follows from the trained network: the representation "auto"
+        chose, the raw thresholds, the sizes and the bin values on ``X``."""
         quantizer = self.net_.module_.quantizer
         self.representation_ = getattr(quantizer, "representation", None)
         self.thresholds_ = self._raw_thresholds()
         self._set_sizes()
         self.bin_values_ = bin_representatives(X, self._encoder()(X), self.thresholds_)
-        return self
 
     def _build_module(self, init_thresholds, hidden, representation=None):
         """Quantizer + MLP for these initial (standardized) thresholds; features

@@ -14,7 +14,6 @@ import numpy as np
 from sklearn.base import _fit_context
 from sklearn.utils.metaestimators import available_if
 
-from ._encoding import bin_representatives
 from ._target import encode_target, encode_with, resolve_task
 from ._threshold_init import initial_thresholds
 from ._validation import (
@@ -122,8 +121,6 @@ class IncrementalMixin:
         self.net_ = setup.start(
             lambda: self._build_module(init, hidden), self._draw_seed()
         )
-        quantizer = self.net_.module_.quantizer
-        self.representation_ = getattr(quantizer, "representation", None)
         self._train_on_chunk(X, target)
         return self
 
@@ -131,6 +128,4 @@ class IncrementalMixin:
         """One epoch over the chunk, then the fitted attributes that follow."""
         self.net_.partial_fit(self._standardize(X), target, epochs=1)
         self.net_.module_.eval()
-        self.thresholds_ = self._raw_thresholds()
-        self._set_sizes()
-        self.bin_values_ = bin_representatives(X, self._encoder()(X), self.thresholds_)
+        self._set_trained_attributes(X)
