@@ -149,6 +149,10 @@ def test_header_contents(model):
     assert "Wire format v1" in header and "sklearn_bsq 0.1.0" in header
     includes = [line for line in header.splitlines() if line.startswith("#include")]
     assert includes == ["#include <stdint.h>"]
+    # each code in the smallest type that holds it (8-bit cores)
+    for j, width in enumerate(sq.n_bits_):
+        kind = "uint8_t" if width <= 8 else "uint16_t"
+        assert (f"    {kind} c{j} = 0u;" in header) == (width > 0)
 
 
 def test_header_needs_no_library(model, tmp_path):
