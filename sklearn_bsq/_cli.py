@@ -1,6 +1,7 @@
 """The command line on files: fit a model on a CSV or Parquet table, turn tables into
 the bytes a node sends, predict from tables or bytes, export encoders, describe a
-model. Tables are read with pandas (``pip install "sklearn-bsq[cli]"``)."""
+model. Tables are read with pandas (``pip install "sklearn-bsq[cli]"``); every file
+is written atomically (a temporary file renamed into place)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ._estimator import SoftQuantizer
+from ._files import write_atomically
 from .export import export_c, export_python
 from .persistence import load, save
 
@@ -108,13 +110,12 @@ def transform(args) -> int:
     model = load(args.model)
     packed = model.transform(_features(model, read_table(args.data)))
     if args.format == "npy":
-        np.save(args.output, packed)
+        write_atomically(args.output, lambda f: np.save(f, packed))
     elif args.format == "hex":
-        Path(args.output).write_text(
-            "".join(row.tobytes().hex() + "\n" for row in packed)
-        )
+        text = "".join(row.tobytes().hex() + "\n" for row in packed)
+        write_atomically(args.output, lambda f: f.write(text.encode("ascii")))
     else:
-        Path(args.output).write_bytes(packed.tobytes())
+        write_atomically(args.output, lambda f: f.write(packed.tobytes()))
     print(f"{len(packed)} rows, {model.bytes_per_row_} bytes each, to {args.output}")
     return 0
 
@@ -147,7 +148,8 @@ def predict(args) -> int:
         predictions = model.predict(_features(model, read_table(args.data)))
     else:
         raise UsageError("predict needs a table (DATA) or --packed BYTES")
-    pd.DataFrame({"prediction": predictions}).to_csv(args.output, index=False)
+    text = pd.DataFrame({"prediction": predictions}).to_csv(index=False)
+    write_atomically(args.output, lambda f: f.write(text.encode("utf-8")))
     print(f"{len(predictions)} predictions to {args.output}")
     return 0
 
@@ -179,8 +181,13 @@ def info(args) -> int:
     return 0
 
 
-COMMANDS = {"fit": fit, "transform": transform, "predict": predict, "export": export}
-COMMANDS["info"] = info
+COMMANDS = {
+    "fit": fit,
+    "transform": transform,
+    "predict": predict,
+    "export": export,
+    "info": info,
+}
 
 
 def run(args) -> int:
