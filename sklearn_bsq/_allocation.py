@@ -28,6 +28,7 @@ from skorch.helper import predefined_split
 from torch.nn import functional as F
 
 from ._network import QuantizedMLP
+from ._quantizers import thermometer_or_embedding
 from ._threshold_init import initial_thresholds
 from ._training import TrainingSetup, holdout_indices, interrupted
 
@@ -45,7 +46,7 @@ def wide_pass_representation(representation: str, start: int) -> str:
     codes a single mean and ranked the bits worse (tests/test_allocation.py)."""
     if representation != "auto":
         return representation
-    return "thermometer" if start <= 4 else "embedding"
+    return thermometer_or_embedding(2**start - 1)
 
 
 def start_width(bit_budget: int, n_features: int) -> int:

@@ -45,7 +45,7 @@ from ._archive import METADATA, Archive
 from ._estimator import SoftQuantizer, SoftQuantizerClassifier, SoftQuantizerRegressor
 from ._files import write_atomically
 from ._fitted_state import FittedState
-from ._quantizers import REPRESENTATIONS
+from ._quantizers import REPRESENTATIONS, thermometer_or_embedding
 from ._validation import check_device
 from ._version import __version__
 
@@ -392,19 +392,13 @@ def _params(metadata: dict) -> dict:
     return params
 
 
-# Files written before the metadata recorded the representation: what "auto"
-# meant then (the thermometer up to 4 bits, the embedding above).
-def _representation_before_it_was_recorded(widths: np.ndarray) -> str:
-    return "thermometer" if widths.max() <= 4 else "embedding"
-
-
 def _representation(metadata: dict, est, widths: np.ndarray) -> str | None:
     """The representation the stored network was built with."""
     if "representation" not in metadata:
         if est.quantizer == "lsq":
             return None
-        if est.representation == "auto":
-            return _representation_before_it_was_recorded(widths)
+        if est.representation == "auto":  # as "auto" was when the file was written
+            return thermometer_or_embedding(2 ** int(widths.max()) - 1)
         return est.representation
     value = metadata["representation"]
     concrete = [r for r in REPRESENTATIONS if r != "auto"]

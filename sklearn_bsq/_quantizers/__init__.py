@@ -6,7 +6,12 @@ registers its quantizers under the names the estimators accept.
 
 from . import lsq, soft  # noqa: F401  (registers "soft", "fixed", "lsq")
 from .base import QUANTIZERS, Quantizer, build_quantizer, register
-from .soft import EMBEDDING_CHANNELS, REPRESENTATIONS, BitwiseSoftQuantizer
+from .soft import (
+    EMBEDDING_CHANNELS,
+    REPRESENTATIONS,
+    BitwiseSoftQuantizer,
+    thermometer_or_embedding,
+)
 
 __all__ = [
     "EMBEDDING_CHANNELS",
@@ -16,4 +21,5 @@ __all__ = [
     "Quantizer",
     "build_quantizer",
     "register",
+    "thermometer_or_embedding",
 ]

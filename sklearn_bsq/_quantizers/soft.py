@@ -59,9 +59,15 @@ def auto_representation(max_steps: int) -> str:
     ``max_steps`` thresholds."""
     if max_steps <= AUTO_LEVELS_MAX_STEPS:
         return "levels"
-    if max_steps <= AUTO_THERMOMETER_MAX_STEPS:
-        return "thermometer"
-    return "embedding"
+    return thermometer_or_embedding(max_steps)
+
+
+def thermometer_or_embedding(max_steps: int) -> str:
+    """The thermometer up to 4 bits (15 steps), the embedding above: "auto"
+    before "levels" took the widths up to 3 bits. Older model files that do not
+    record their representation mean this, and the bit allocation's wide pass
+    still uses it."""
+    return "thermometer" if max_steps <= AUTO_THERMOMETER_MAX_STEPS else "embedding"
 
 
 def _bit_flip_matrix(n_bits: int, k_max: int, b_max: int) -> NDArray[np.float32]:
