@@ -108,8 +108,7 @@ class ServerSideMixin:
         >>> clf.predict_codes([[0, 3, 0, 0]]).shape
         (1,)
         """
-        check_is_fitted(self)
-        return self._predictions(self._outputs_from_codes(codes))
+        return self._predictions(self._outputs_from_codes(self._checked(codes)))
 
     @available_if(has_predict_proba)
     def predict_proba_codes(self, codes):
@@ -138,8 +137,7 @@ class ServerSideMixin:
         >>> round(float(clf.predict_proba_codes([[0, 3, 0, 0]]).sum()), 6)
         1.0
         """
-        check_is_fitted(self)
-        return self._probabilities(self._outputs_from_codes(codes))
+        return self._probabilities(self._outputs_from_codes(self._checked(codes)))
 
     def predict_packed(self, packed):
         """Predict from the packed bytes alone (what the server receives).
@@ -164,7 +162,7 @@ class ServerSideMixin:
         >>> bool((reg.predict_packed(reg.transform(X)) == reg.predict(X)).all())
         True
         """
-        return self.predict_codes(self.decode(packed))
+        return self._predictions(self._outputs_from_codes(self.decode(packed)))
 
     @available_if(has_predict_proba)
     def predict_proba_packed(self, packed):
@@ -191,7 +189,7 @@ class ServerSideMixin:
         >>> clf.predict_proba_packed(clf.transform(X[:4])).shape
         (4, 3)
         """
-        return self.predict_proba_codes(self.decode(packed))
+        return self._probabilities(self._outputs_from_codes(self.decode(packed)))
 
     def predict(self, X):
         """Predict through the hard quantizer: exactly what the server computes.
@@ -216,7 +214,7 @@ class ServerSideMixin:
         >>> clf.predict(X[:3]).shape
         (3,)
         """
-        return self.predict_codes(self.encode(X))
+        return self._predictions(self._outputs_from_codes(self.encode(X)))
 
     @available_if(has_predict_proba)
     def predict_proba(self, X):
@@ -244,13 +242,19 @@ class ServerSideMixin:
         >>> clf.predict_proba(X[:2]).shape
         (2, 3)
         """
-        return self.predict_proba_codes(self.encode(X))
+        return self._probabilities(self._outputs_from_codes(self.encode(X)))
+
+    def _checked(self, codes) -> np.ndarray:
+        """Codes from the caller: shape, integer type and range checked (codes
+        from ``encode`` and ``decode`` are valid by construction and skip this
+        pass over the data)."""
+        check_is_fitted(self)
+        return _packing.check_codes(codes, self.n_bits_)
 
     def _outputs_from_codes(self, codes) -> np.ndarray:
         """Network outputs for checked codes, straight through the module in
         bounded batches (no skorch data loader): memory stays at the codes, the
         outputs and one batch of activations."""
-        codes = _packing.check_codes(codes, self.n_bits_)
         module = self.net_.module_
         n_outputs = self._n_outputs()
         out = np.empty(
