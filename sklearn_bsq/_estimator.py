@@ -214,9 +214,7 @@ class _BaseSoftQuantizer(
             thresholds=list(self.thresholds_),
             bin_values=list(self.bin_values_),
             allocation_trace=getattr(self, "allocation_trace_", None),
-            module_state=InMemoryTensors(
-                {k: v.detach().cpu().numpy() for k, v in module_state.items()}
-            ),
+            module_state=InMemoryTensors(module_state),
         )
 
     def _set_fitted_state(self, state: FittedState) -> None:

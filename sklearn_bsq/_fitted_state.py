@@ -33,9 +33,11 @@ class TensorSource(Protocol):
 
 
 class InMemoryTensors:
-    """A :class:`TensorSource` over a dict of arrays."""
+    """A :class:`TensorSource` over a dict of arrays or torch tensors (a live
+    module's state dict: a tensor is copied to a CPU array only when read, so
+    export and plotting, which never read them, copy nothing)."""
 
-    def __init__(self, arrays: dict[str, np.ndarray]) -> None:
+    def __init__(self, arrays: dict) -> None:
         self.arrays = arrays
 
     def keys(self) -> list[str]:
@@ -45,7 +47,8 @@ class InMemoryTensors:
         return tuple(self.arrays[key].shape)
 
     def read(self, key: str) -> np.ndarray:
-        return self.arrays[key]
+        value = self.arrays[key]
+        return value.detach().cpu().numpy() if hasattr(value, "detach") else value
 
 
 @dataclass
