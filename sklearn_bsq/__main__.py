@@ -88,6 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="share of rows held out for the reported score, not trained on "
         "(default 0.2; 0 trains on all rows)",
     )
+    fit.add_argument(
+        "--sample-weight",
+        metavar="COLUMN",
+        help="a column of non-negative row weights (not a feature)",
+    )
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("-o", "--output", required=True, help="model file to write")
 

@@ -30,7 +30,7 @@ from torch.nn import functional as F
 from ._network import QuantizedMLP
 from ._quantizers import thermometer_or_embedding
 from ._threshold_init import initial_thresholds
-from ._training import TrainingSetup, holdout_indices, interrupted
+from ._training import TrainingSetup, holdout_indices, interrupted, training_inputs
 
 # Wide pass: this many bits above the average budget per feature (at most 16).
 HEADROOM_BITS = 2
@@ -58,7 +58,13 @@ def start_width(bit_budget: int, n_features: int) -> int:
 class _FeatureTables:
     """Network inputs of every code of every feature, at every coarser width."""
 
-    def __init__(self, module: QuantizedMLP, train_codes: NDArray, start: int):
+    def __init__(
+        self,
+        module: QuantizedMLP,
+        train_codes: NDArray,
+        start: int,
+        train_weight: NDArray | None = None,
+    ):
         quantizer = module.quantizer
         d = len(quantizer.out_sizes)
         all_codes = torch.arange(2**start)[:, None].expand(2**start, d)
@@ -71,7 +77,9 @@ class _FeatureTables:
         ]
         self.tables = []  # tables[j][w]: (group of each wide code, group inputs)
         for j, block in enumerate(self.blocks):
-            counts = np.bincount(train_codes[:, j], minlength=2**start)
+            counts = np.bincount(
+                train_codes[:, j], weights=train_weight, minlength=2**start
+            )
             # A tiny weight keeps codes no training row took from dividing by 0.
             weights = counts + 1e-6
             fine = inputs[:, block]
@@ -107,18 +115,28 @@ def _equal_frequency_groups(counts: NDArray, width: int, start: int) -> NDArray:
     return np.searchsorted(cuts, np.arange(2**start), side="right")
 
 
-def _per_row_losses(out: torch.Tensor, y: torch.Tensor, classification: bool):
-    """Training loss of each row, for outputs of shape (..., n, n_outputs)."""
+def _per_row_losses(
+    out: torch.Tensor, y: torch.Tensor, classification: bool, weight=None
+):
+    """Training loss of each row, for outputs of shape (..., n, n_outputs), times
+    the row's ``weight`` if given."""
     if classification:
         target = y.expand(out.shape[:-1])
-        return F.cross_entropy(out.movedim(-1, 1), target, reduction="none")
-    return (out[..., 0] - y) ** 2
+        losses = F.cross_entropy(out.movedim(-1, 1), target, reduction="none")
+    else:
+        losses = (out[..., 0] - y) ** 2
+    return losses if weight is None else losses * weight
 
 
 def _loss(
-    module: QuantizedMLP, inputs: torch.Tensor, y: torch.Tensor, classification: bool
+    module: QuantizedMLP,
+    inputs: torch.Tensor,
+    y: torch.Tensor,
+    classification: bool,
+    weight=None,
 ) -> float:
-    return float(_per_row_losses(module.mlp(inputs), y, classification).mean())
+    out = module.mlp(inputs)
+    return float(_per_row_losses(out, y, classification, weight).mean())
 
 
 # Candidates are scored in batches of at most this many input values.
@@ -133,6 +151,7 @@ def _candidate_losses(
     features: NDArray,
     y: torch.Tensor,
     classification: bool,
+    weight=None,
 ) -> NDArray[np.float64]:
     """Per-row validation losses, shape (len(features), n), with each feature in
     ``features`` one bit narrower: one MLP pass over a stack of modified copies
@@ -146,7 +165,7 @@ def _candidate_losses(
         for i, j in enumerate(part):
             stack[i, :, blocks[j]] = replacements[j]
         out = module.mlp(stack.reshape(-1, width)).reshape(len(part), n, -1)
-        losses.append(_per_row_losses(out, y, classification).double())
+        losses.append(_per_row_losses(out, y, classification, weight).double())
     return torch.cat(losses).numpy()
 
 
@@ -180,6 +199,8 @@ def greedy_bit_removal(
     bit_budget: int,
     classification: bool,
     log=None,
+    train_weight: NDArray | None = None,
+    valid_weight: NDArray | None = None,
 ) -> tuple[NDArray[np.int64], dict[str, NDArray]]:
     """Widths summing to at most ``bit_budget`` and the trace of the removals.
 
@@ -193,6 +214,9 @@ def greedy_bit_removal(
     classification : bool
     log : callable, optional
         Called with a line of text per step (progress output).
+    train_weight, valid_weight : ndarray, optional
+        Sample weights of the rows of ``X_train`` (in the code frequencies that
+        merge codes) and of ``X_valid`` (in the validation losses).
 
     Returns
     -------
@@ -208,14 +232,18 @@ def greedy_bit_removal(
         x_valid = torch.as_tensor(X_valid)
         train_codes = module.quantizer.hard_codes(x_train).numpy()
         codes = module.quantizer.hard_codes(x_valid).numpy()
-        tables = _FeatureTables(module, train_codes, start)
+        tables = _FeatureTables(module, train_codes, start, train_weight)
         y = torch.as_tensor(y_valid)
+        weight = None
+        if valid_weight is not None:
+            # mean 1: losses stay on the scale of the unweighted ones
+            weight = torch.as_tensor(valid_weight / valid_weight.mean()).float()
         d = codes.shape[1]
         widths = np.full(d, start, dtype=np.int64)
         inputs = torch.cat(
             [tables.inputs(j, start, codes[:, j]) for j in range(d)], dim=1
         )
-        loss = _loss(module, inputs, y, classification)
+        loss = _loss(module, inputs, y, classification, weight)
         trace = [(-1, start, int(widths.sum()), loss)]
         # Each feature's input one bit narrower; only the changed one is redone.
         narrower = {
@@ -224,7 +252,14 @@ def greedy_bit_removal(
         while widths.sum() > bit_budget:
             features = np.flatnonzero(widths)
             per_row = _candidate_losses(
-                module, inputs, tables.blocks, narrower, features, y, classification
+                module,
+                inputs,
+                tables.blocks,
+                narrower,
+                features,
+                y,
+                classification,
+                weight,
             )
             # Far from the budget, one scoring round removes the cheapest bits
             # of several features (a quarter of the bits still to remove, one
@@ -236,7 +271,7 @@ def greedy_bit_removal(
                 widths[j] -= 1
                 if widths[j]:
                     narrower[j] = tables.inputs(j, int(widths[j]) - 1, codes[:, j])
-                loss = _loss(module, inputs, y, classification)
+                loss = _loss(module, inputs, y, classification, weight)
                 trace.append((int(j), int(widths[j]), int(widths.sum()), loss))
                 if log is not None:
                     log(
@@ -265,6 +300,7 @@ def allocate_bits(
     validation_fraction: float,
     early_stopping: bool,
     log=None,
+    sample_weight: NDArray | None = None,
 ) -> tuple[NDArray[np.int64], dict[str, NDArray]]:
     """Widths under ``bit_budget`` from a wide first pass, and the trace.
 
@@ -273,21 +309,28 @@ def allocate_bits(
     :func:`wide_pass_representation`) with every feature at
     :func:`start_width` bits for ``WIDE_EPOCH_SHARE`` of the epochs (stopping
     early on the held-out rows when ``early_stopping``), then runs
-    :func:`greedy_bit_removal`.
+    :func:`greedy_bit_removal`. ``sample_weight`` (one per row of ``X_std``)
+    weighs the initial thresholds, the training loss and the validation losses.
     """
     d = X_std.shape[1]
     start = start_width(bit_budget, d)
     classification = setup.n_classes is not None
-    train, valid = holdout_indices(y, validation_fraction, classification, seed)
+    train, valid = holdout_indices(
+        y, validation_fraction, classification, seed, sample_weight
+    )
     X_train, y_train = X_std[train], y[train]
     X_valid, y_valid = X_std[valid], y[valid]
+    w_train = w_valid = None
+    if sample_weight is not None:
+        w_train, w_valid = sample_weight[train], sample_weight[valid]
     init = [
-        initial_thresholds(X_train[:, j], 2**start - 1, threshold_init)
+        initial_thresholds(X_train[:, j], 2**start - 1, threshold_init, w_train)
         for j in range(d)
     ]
     train_split = None
     if early_stopping:
-        train_split = predefined_split(Dataset(X_valid, y_valid))
+        valid_set = Dataset(training_inputs(X_valid, w_valid), y_valid)
+        train_split = predefined_split(valid_set)
     if log:
         log(f"bit allocation: wide pass, {d} features at {start} bits")
     wide = wide_pass_representation(representation, start)
@@ -298,10 +341,19 @@ def allocate_bits(
         y_train,
         train_split,
         epochs=max(1, round(WIDE_EPOCH_SHARE * setup.max_epochs)),
+        sample_weight=w_train,
     )
     if interrupted(net):
         raise KeyboardInterrupt("fit was interrupted during the bit allocation.")
     # Scoring runs on the CPU, whatever device trained the wide model.
     return greedy_bit_removal(
-        net.module_.cpu(), X_train, X_valid, y_valid, bit_budget, classification, log
+        net.module_.cpu(),
+        X_train,
+        X_valid,
+        y_valid,
+        bit_budget,
+        classification,
+        log,
+        train_weight=w_train,
+        valid_weight=w_valid,
     )

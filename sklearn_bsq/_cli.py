@@ -57,12 +57,15 @@ def fit(args) -> int:
     from sklearn.model_selection import train_test_split
 
     table = read_table(args.data)
-    if args.target not in table.columns:
-        raise UsageError(
-            f"no column {args.target!r} in {args.data}; its columns: "
-            f"{list(table.columns)}"
-        )
-    X, y = table.drop(columns=[args.target]), table[args.target].to_numpy()
+    columns = [args.target] + ([args.sample_weight] if args.sample_weight else [])
+    for column in columns:
+        if column not in table.columns:
+            raise UsageError(
+                f"no column {column!r} in {args.data}; its columns: "
+                f"{list(table.columns)}"
+            )
+    X, y = table.drop(columns=columns), table[args.target].to_numpy()
+    weights = table[args.sample_weight].to_numpy() if args.sample_weight else None
     n_bits = "auto" if args.bit_budget else args.bits
     params = dict(random_state=args.seed, **_parse_params(args.param))
     try:
@@ -73,13 +76,16 @@ def fit(args) -> int:
     score = None
     start = time.perf_counter()
     if args.holdout > 0:
-        X_fit, X_out, y_fit, y_out = train_test_split(
-            X, y, test_size=args.holdout, random_state=args.seed
+        rows = np.arange(len(y))
+        fit_rows, held_out = train_test_split(
+            rows, test_size=args.holdout, random_state=args.seed
         )
-        model.fit(X_fit, y_fit)
-        score = model.score(X_out, y_out)
+        model.fit(X.iloc[fit_rows], y[fit_rows], sample_weight=_rows(weights, fit_rows))
+        score = model.score(
+            X.iloc[held_out], y[held_out], sample_weight=_rows(weights, held_out)
+        )
     else:
-        model.fit(X, y)
+        model.fit(X, y, sample_weight=weights)
     seconds = time.perf_counter() - start
     save(model, args.output)
     measure = "accuracy" if model.task_ == "classification" else "R2"
@@ -93,6 +99,11 @@ def fit(args) -> int:
         print(f"held-out {measure} ({args.holdout:.0%} of the rows): {score:.4f}")
     print(f"fit in {seconds:.1f} s; saved to {args.output}")
     return 0
+
+
+def _rows(weights, rows):
+    """The weights of ``rows``, or None without weights."""
+    return None if weights is None else weights[rows]
 
 
 def _features(model, table):

@@ -45,23 +45,34 @@ def count_below(thresholds: NDArray[np.float32], values: NDArray) -> NDArray:
 
 
 def bin_representatives(
-    X: NDArray[np.float32], codes: NDArray, thresholds: Sequence[NDArray[np.float32]]
+    X: NDArray[np.float32],
+    codes: NDArray,
+    thresholds: Sequence[NDArray[np.float32]],
+    sample_weight: NDArray | None = None,
 ) -> list[NDArray[np.float64]]:
     """A representative raw value for every code of every feature.
 
-    The mean of the training readings that fall into the bin; an empty bin gets
-    the midpoint of its thresholds (the outer bins extend by one neighbouring gap).
-    A feature without thresholds (not transmitted) gets the mean of its readings.
+    The mean of the training readings that fall into the bin (weighted by
+    ``sample_weight`` if given); an empty bin gets the midpoint of its
+    thresholds (the outer bins extend by one neighbouring gap). A feature
+    without thresholds (not transmitted) gets the mean of its readings.
     """
     representatives = []
     for j, t in enumerate(thresholds):
         t = t.astype(np.float64)
+        x = X[:, j]
         if t.size == 0:
-            representatives.append(np.array([X[:, j].mean(dtype=np.float64)]))
+            if sample_weight is None:
+                mean = x.mean(dtype=np.float64)
+            else:
+                mean = np.average(x.astype(np.float64), weights=sample_weight)
+            representatives.append(np.array([mean]))
             continue
         n_levels = t.size + 1
-        counts = np.bincount(codes[:, j], minlength=n_levels)
-        sums = np.bincount(codes[:, j], weights=X[:, j], minlength=n_levels)
+        weighted_x = x if sample_weight is None else sample_weight * x
+        # counts are weight sums: a bin whose rows all weigh 0 is empty
+        counts = np.bincount(codes[:, j], weights=sample_weight, minlength=n_levels)
+        sums = np.bincount(codes[:, j], weights=weighted_x, minlength=n_levels)
         gap = float(np.diff(t).mean()) if t.size > 1 else max(abs(float(t[0])), 1.0)
         edges = np.concatenate([[t[0] - gap], t, [t[-1] + gap]])
         midpoints = (edges[:-1] + edges[1:]) / 2

@@ -27,6 +27,7 @@ from ._validation import (
     check_bit_budget,
     check_n_bits,
     check_readings,
+    check_sample_weight,
     check_steepness,
     learns_widths,
 )
@@ -80,7 +81,7 @@ class _BaseSoftQuantizer(
 
     # ------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train the thresholds and the network jointly.
 
         Parameters
@@ -89,6 +90,13 @@ class _BaseSoftQuantizer(
             Numeric readings; compared as float32, as a device would.
         y : array-like of shape (n_samples,)
             Class labels (any hashable type) or a numeric regression target.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each row, as if the row were repeated that
+            many times: it multiplies the row's loss and weighs the
+            standardization, the initial quantiles, the bit allocation
+            (``n_bits="auto"``) and ``bin_values_``. Only the ratios matter
+            (weights are rescaled to mean 1), equal weights fit exactly as none,
+            and rows of weight 0 take no part.
 
         Returns
         -------
@@ -105,18 +113,26 @@ class _BaseSoftQuantizer(
         >>> clf = SoftQuantizerClassifier([1, 1, 4, 4], max_epochs=2, random_state=0)
         >>> [len(t) for t in clf.fit(X, y).thresholds_]
         [1, 1, 15, 15]
-        """
-        return self._fit_or_forget(X, y)
 
-    def _fit(self, X, y):
+        Weights for an imbalanced target: each class weighs as much in all.
+
+        >>> from sklearn.utils.class_weight import compute_sample_weight
+        >>> weights = compute_sample_weight("balanced", y)
+        >>> clf.fit(X, y, sample_weight=weights).bytes_per_row_
+        2
+        """
+        return self._fit_or_forget(X, y, lambda X, y: self._fit(X, y, sample_weight))
+
+    def _fit(self, X, y, sample_weight=None):
         steepness = check_steepness(self.steepness)
         hidden = self._check_hidden_layer_sizes()
         budget = check_bit_budget(self.n_bits, self.bit_budget)
         X, y = check_readings(self, X, y, reset=True)
+        weights = check_sample_weight(sample_weight, X, rescale=True)
         if budget is None:
             self.n_bits_ = check_n_bits(self.n_bits, X.shape[1])
-        target = self._prepare_target(y)
-        X_std = self._fit_standardization(X)
+        target = self._prepare_target(y, weights)
+        X_std = self._fit_standardization(X, weights)
         setup = self._training_setup(steepness, self.threshold_lr)
         if budget is not None:
             self.n_bits_, self.allocation_trace_ = allocate_bits(
@@ -131,25 +147,31 @@ class _BaseSoftQuantizer(
                 validation_fraction=self.validation_fraction,
                 early_stopping=self.early_stopping,
                 log=print if self.verbose else None,
+                sample_weight=weights,
             )
         init = [
-            initial_thresholds(X_std[:, j], 2 ** int(b) - 1, self.threshold_init)
+            initial_thresholds(
+                X_std[:, j], 2 ** int(b) - 1, self.threshold_init, weights
+            )
             for j, b in enumerate(self.n_bits_)
         ]
         self._fit_network(
-            X_std, target, lambda: self._build_module(init, hidden), setup
+            X_std, target, lambda: self._build_module(init, hidden), setup, weights
         )
-        self._set_trained_attributes(X)
+        self._set_trained_attributes(X, weights)
         return self
 
-    def _set_trained_attributes(self, X) -> None:
+    def _set_trained_attributes(self, X, sample_weight=None) -> None:
         """What follows from the trained network: the representation "auto"
         chose, the raw thresholds, the sizes and the bin values on ``X``."""
         quantizer = self.net_.module_.quantizer
         self.representation_ = getattr(quantizer, "representation", None)
         self.thresholds_ = self._raw_thresholds()
         self._set_sizes()
-        self.bin_values_ = bin_representatives(X, self._encoder()(X), self.thresholds_)
+        codes = self._encoder()(X)
+        self.bin_values_ = bin_representatives(
+            X, codes, self.thresholds_, sample_weight
+        )
 
     def _build_module(self, init_thresholds, hidden, representation=None):
         """Quantizer + MLP for these initial (standardized) thresholds; features

@@ -9,6 +9,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._mlp_estimator import BaseMLPEstimator, extends, has_predict_proba
 from ._network import PlainMLP
+from ._validation import check_sample_weight
 
 
 class FullPrecisionMLP(BaseMLPEstimator):
@@ -55,7 +56,7 @@ class FullPrecisionMLP(BaseMLPEstimator):
         self.task = task
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train the MLP on standardized float32 features.
 
         Parameters
@@ -65,6 +66,9 @@ class FullPrecisionMLP(BaseMLPEstimator):
             training mean and standard deviation.
         y : array-like of shape (n_samples,)
             Class labels or a numeric regression target.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each row in the loss and in the standardization; see
+            :meth:`SoftQuantizer.fit`.
 
         Returns
         -------
@@ -81,18 +85,20 @@ class FullPrecisionMLP(BaseMLPEstimator):
         >>> mlp.fit(X, y).task_
         'regression'
         """
-        return self._fit_or_forget(X, y)
+        return self._fit_or_forget(X, y, lambda X, y: self._fit(X, y, sample_weight))
 
-    def _fit(self, X, y):
+    def _fit(self, X, y, sample_weight=None):
         hidden = self._check_hidden_layer_sizes()
         X, y = validate_data(self, X, y, dtype=np.float32)
-        target = self._prepare_target(y)
-        X_std = self._fit_standardization(X)
+        weights = check_sample_weight(sample_weight, X, rescale=True)
+        target = self._prepare_target(y, weights)
+        X_std = self._fit_standardization(X, weights)
 
         def build_module():
             return PlainMLP(X.shape[1], hidden, self._n_outputs(), self.dropout)
 
-        self._fit_network(X_std, target, build_module, self._training_setup())
+        setup = self._training_setup()
+        self._fit_network(X_std, target, build_module, setup, weights)
         return self
 
     def _outputs(self, X) -> np.ndarray:

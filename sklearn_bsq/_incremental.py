@@ -16,9 +16,11 @@ from sklearn.utils.metaestimators import available_if
 
 from ._target import encode_target, encode_with, resolve_task
 from ._threshold_init import initial_thresholds
+from ._training import own_random_state, training_inputs
 from ._validation import (
     check_n_bits,
     check_readings,
+    check_sample_weight,
     check_steepness,
     learns_widths,
 )
@@ -39,7 +41,7 @@ class IncrementalMixin:
 
     @available_if(_widths_are_given)
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train on one chunk of the data: one epoch, continuing the last call.
 
         The first call (on an estimator without a fit) fixes the task, the
@@ -61,6 +63,12 @@ class IncrementalMixin:
             Every class label the stream can hold, on the first call of a
             classifier (a chunk need not hold them all; default: the labels of
             the first chunk); ignored later.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each row of the chunk. Unlike in ``fit``
+            they are used as given, so that chunks weigh against each other:
+            the chunk's loss is the mean of weight x row loss (keep weights
+            around 1). On the first call they also weigh the standardization
+            and the initial quantiles.
 
         Returns
         -------
@@ -80,22 +88,25 @@ class IncrementalMixin:
         """
         if not hasattr(self, "net_"):
             return self._fit_or_forget(
-                X, y, lambda X, y: self._first_chunk(X, y, classes)
+                X, y, lambda X, y: self._first_chunk(X, y, classes, sample_weight)
             )
         X, y = check_readings(self, X, y, reset=False)
+        weights = check_sample_weight(sample_weight, X, rescale=False)
         target = encode_with(
             y,
             getattr(self, "classes_", None),
             getattr(self, "target_mean_", 0.0),
             getattr(self, "target_scale_", 1.0),
         )
-        self._train_on_chunk(X, target)
+        with own_random_state(self, self.net_.device):
+            self._train_on_chunk(X, target, weights)
         return self
 
-    def _first_chunk(self, X, y, classes):
+    def _first_chunk(self, X, y, classes, sample_weight):
         steepness = check_steepness(self.steepness)
         hidden = self._check_hidden_layer_sizes()
         X, y = check_readings(self, X, y, reset=True)
+        weights = check_sample_weight(sample_weight, X, rescale=False)
         self.n_bits_ = check_n_bits(self.n_bits, X.shape[1])
         task = "classification" if classes is not None else self._task_param()
         self.task_ = resolve_task(task, y)
@@ -109,23 +120,27 @@ class IncrementalMixin:
             self.classes_ = encode_target("classification", labels).classes
             target = encode_with(y, self.classes_, 0.0, 1.0)
         else:
-            encoded = encode_target("regression", y)
+            encoded = encode_target("regression", y, weights)
             self.target_mean_, self.target_scale_ = encoded.mean, encoded.scale
             target = encoded.y
-        X_std = self._fit_standardization(X)
+        X_std = self._fit_standardization(X, weights)
         init = [
-            initial_thresholds(X_std[:, j], 2 ** int(b) - 1, self.threshold_init)
+            initial_thresholds(
+                X_std[:, j], 2 ** int(b) - 1, self.threshold_init, weights
+            )
             for j, b in enumerate(self.n_bits_)
         ]
         setup = self._training_setup(steepness, self.threshold_lr)
-        self.net_ = setup.start(
-            lambda: self._build_module(init, hidden), self._draw_seed()
-        )
-        self._train_on_chunk(X, target)
+        with own_random_state(self, setup.device):
+            self.net_ = setup.start(
+                lambda: self._build_module(init, hidden), self._draw_seed()
+            )
+            self._train_on_chunk(X, target, weights)
         return self
 
-    def _train_on_chunk(self, X: np.ndarray, target: np.ndarray) -> None:
+    def _train_on_chunk(self, X: np.ndarray, target: np.ndarray, weights) -> None:
         """One epoch over the chunk, then the fitted attributes that follow."""
-        self.net_.partial_fit(self._standardize(X), target, epochs=1)
+        inputs = training_inputs(self._standardize(X), weights)
+        self.net_.partial_fit(inputs, target, epochs=1)
         self.net_.module_.eval()
-        self._set_trained_attributes(X)
+        self._set_trained_attributes(X, weights)

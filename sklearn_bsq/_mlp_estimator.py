@@ -16,7 +16,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils._tags import ClassifierTags, RegressorTags
 from torch import nn
 
-from ._target import TASKS, EncodedTarget, encode_target, resolve_task
+from ._target import TASKS, EncodedTarget, encode_target, mean_and_std, resolve_task
 from ._training import TrainingSetup, interrupted, validation_split
 from ._validation import check_device
 
@@ -130,10 +130,10 @@ class BaseMLPEstimator(BaseEstimator):
         return tuple(int(s) for s in sizes)
 
     # ---------------------------------------------------------- fitted state
-    def _prepare_target(self, y) -> EncodedTarget:
+    def _prepare_target(self, y, sample_weight=None) -> EncodedTarget:
         """Set ``task_`` (and ``classes_``) and return the training target."""
         self.task_ = resolve_task(self._task_param(), y)
-        target = encode_target(self.task_, y)
+        target = encode_target(self.task_, y, sample_weight)
         if target.classes is not None:
             self.classes_ = target.classes
         else:
@@ -143,11 +143,11 @@ class BaseMLPEstimator(BaseEstimator):
     def _n_outputs(self) -> int:
         return 1 if self.task_ == "regression" else len(self.classes_)
 
-    def _fit_standardization(self, X: np.ndarray) -> np.ndarray:
+    def _fit_standardization(self, X: np.ndarray, sample_weight=None) -> np.ndarray:
         """Set ``feature_mean_`` and ``feature_scale_`` (1 for a constant
-        feature) from ``X``; return ``X`` standardized."""
-        self.feature_mean_ = X.mean(axis=0, dtype=np.float64)
-        std = X.std(axis=0, dtype=np.float64)
+        feature) from ``X``, weighted by ``sample_weight`` if given; return ``X``
+        standardized."""
+        self.feature_mean_, std = mean_and_std(X, sample_weight, axis=0)
         self.feature_scale_ = np.where(std > 0, std, 1.0)
         return self._standardize(X)
 
@@ -198,16 +198,20 @@ class BaseMLPEstimator(BaseEstimator):
         target: EncodedTarget,
         build_module: Callable[[], nn.Module],
         setup: TrainingSetup,
+        sample_weight: np.ndarray | None = None,
     ) -> None:
-        """Seed, build the module, train it with skorch; sets ``net_``."""
+        """Seed, build the module, train it with skorch (each row's loss times
+        its ``sample_weight`` if given); sets ``net_``."""
         seed = self._draw_seed()
         train_split = None
         if self.early_stopping:
             classification = self.task_ == "classification"
             train_split = validation_split(
-                target.y, self.validation_fraction, classification, seed
+                target.y, self.validation_fraction, classification, seed, sample_weight
             )
-        self.net_ = setup.train(build_module, seed, X_std, target.y, train_split)
+        self.net_ = setup.train(
+            build_module, seed, X_std, target.y, train_split, None, sample_weight
+        )
         if interrupted(self.net_):
             stopper = dict(self.net_.callbacks_).get("early_stopping")
             which = "the best epoch so far" if stopper is not None else "that epoch"

@@ -81,8 +81,9 @@ class EncodedTarget:
     scale: float = 1.0
 
 
-def encode_target(task: str, y) -> EncodedTarget:
-    """Class indices for classification, a standardized float32 target otherwise."""
+def encode_target(task: str, y, sample_weight=None) -> EncodedTarget:
+    """Class indices for classification, a standardized float32 target otherwise
+    (with the ``sample_weight``-weighted mean and standard deviation)."""
     if task == "classification":
         check_classification_targets(y)
         classes, indices = np.unique(y, return_inverse=True)
@@ -98,13 +99,27 @@ def encode_target(task: str, y) -> EncodedTarget:
     peak = float(np.abs(y).max())
     unit = peak if peak > 0 else 1.0
     z = y / unit
-    z_mean, z_std = float(z.mean()), float(z.std())
+    z_mean, z_std = map(float, mean_and_std(z, sample_weight))
     z_scale = z_std if z_std > 0 else 1.0 / unit
     return EncodedTarget(
         ((z - z_mean) / z_scale).astype(np.float32),
         mean=z_mean * unit,
         scale=z_scale * unit,
     )
+
+
+def mean_and_std(values: np.ndarray, weights=None, axis=None) -> tuple:
+    """Mean and (population) standard deviation in float64 along ``axis``,
+    weighted by ``weights`` (one per row) if given."""
+    if weights is None:
+        return (
+            values.mean(axis=axis, dtype=np.float64),
+            values.std(axis=axis, dtype=np.float64),
+        )
+    values = values.astype(np.float64)
+    mean = np.average(values, axis=axis, weights=weights)
+    variance = np.average((values - mean) ** 2, axis=axis, weights=weights)
+    return mean, np.sqrt(variance)
 
 
 def encode_with(y, classes: np.ndarray | None, mean: float, scale: float) -> np.ndarray:

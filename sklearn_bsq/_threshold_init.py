@@ -15,7 +15,10 @@ MIN_GAP = 1e-3
 
 
 def initial_thresholds(
-    column: NDArray, n_thresholds: int, strategy: str = "quantile"
+    column: NDArray,
+    n_thresholds: int,
+    strategy: str = "quantile",
+    sample_weight: NDArray | None = None,
 ) -> NDArray[np.float64]:
     """Strictly increasing thresholds for one standardized feature.
 
@@ -24,19 +27,30 @@ def initial_thresholds(
     binning. When the feature has no more distinct values than there are levels,
     every strategy puts the thresholds halfway between neighbouring distinct
     values (no training point sits on a threshold) and stacks the spare ones
-    just above the top. Thresholds that tie are nudged apart.
+    just above the top. Thresholds that tie are nudged apart. With
+    ``sample_weight``, rows of weight 0 are left out and the quantiles and
+    k-means are weighted (as if each row were repeated by its weight).
     """
     column = np.asarray(column, dtype=np.float64)
+    if sample_weight is not None:
+        kept = sample_weight > 0
+        column, sample_weight = column[kept], sample_weight[kept]
     values = np.unique(column)
     if values.size <= n_thresholds + 1:
         thresholds = (values[:-1] + values[1:]) / 2
     elif strategy == "quantile":
         probs = np.arange(1, n_thresholds + 1) / (n_thresholds + 1)
-        thresholds = np.quantile(column, probs)
+        if sample_weight is None:
+            thresholds = np.quantile(column, probs)
+        else:
+            # numpy weighs quantiles with this method only
+            thresholds = np.quantile(
+                column, probs, weights=sample_weight, method="inverted_cdf"
+            )
     elif strategy == "uniform":
         thresholds = np.linspace(values[0], values[-1], n_thresholds + 2)[1:-1]
     elif strategy == "kmeans":
-        thresholds = _kmeans_edges(column, n_thresholds + 1)
+        thresholds = _kmeans_edges(column, n_thresholds + 1, sample_weight)
     else:
         raise ValueError(
             f"threshold_init must be one of {THRESHOLD_INITS}, got {strategy!r}."
@@ -44,12 +58,12 @@ def initial_thresholds(
     return _strictly_increasing(thresholds, n_thresholds, top=values[-1])
 
 
-def _kmeans_edges(column: NDArray, n_bins: int) -> NDArray:
+def _kmeans_edges(column: NDArray, n_bins: int, sample_weight=None) -> NDArray:
     binner = KBinsDiscretizer(n_bins=n_bins, encode="ordinal", strategy="kmeans")
     with warnings.catch_warnings():
         # KBinsDiscretizer warns when it merges bins; fewer edges are padded below.
         warnings.simplefilter("ignore", UserWarning)
-        binner.fit(column[:, None])
+        binner.fit(column[:, None], sample_weight=sample_weight)
     return binner.bin_edges_[0][1:-1]
 
 

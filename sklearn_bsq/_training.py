@@ -3,9 +3,12 @@ seeding and validation splits)."""
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 import re
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,7 +17,9 @@ from sklearn.model_selection import train_test_split
 from skorch import NeuralNetClassifier, NeuralNetRegressor
 from skorch.callbacks import Callback, EarlyStopping, ProgressBar
 from skorch.dataset import ValidSplit
+from skorch.utils import to_tensor
 from torch import nn
+from torch.nn import functional as F
 
 
 class SteepnessSchedule(Callback):
@@ -90,16 +95,17 @@ class ArrayBatches:
 
     def __init__(self, dataset, batch_size=128, shuffle=False, generator=None, **_):
         X, y = _arrays(dataset)
-        self.X, self.y = torch.as_tensor(X), torch.as_tensor(y)
-        self.batch_size = len(self.X) if batch_size in (None, -1) else batch_size
+        self.X, self.y = _map(torch.as_tensor, X), torch.as_tensor(y)
+        self.n_rows = len(self.y)
+        self.batch_size = self.n_rows if batch_size in (None, -1) else batch_size
         self.shuffle = shuffle
         self.generator = generator
 
     def __len__(self) -> int:
-        return -(-len(self.X) // self.batch_size)
+        return -(-self.n_rows // self.batch_size)
 
     def __iter__(self):
-        n = len(self.X)
+        n = self.n_rows
         if self.shuffle:
             # Consume the generator as DataLoader + RandomSampler do (a base seed
             # for workers, the permutation, then a second permutation for an
@@ -111,7 +117,15 @@ class ArrayBatches:
             order = torch.arange(n)
         for start in range(0, n, self.batch_size):
             rows = order[start : start + self.batch_size]
-            yield self.X[rows], self.y[rows]
+            yield _map(operator.itemgetter(rows), self.X), self.y[rows]
+
+
+def _map(function, X):
+    """``function`` of an array, or of every array of a dict of them (features
+    with sample weights, see :func:`training_inputs`)."""
+    if isinstance(X, dict):
+        return {key: function(value) for key, value in X.items()}
+    return function(X)
 
 
 def _arrays(dataset):
@@ -119,13 +133,99 @@ def _arrays(dataset):
     rows = None
     if isinstance(dataset, torch.utils.data.Subset):
         dataset, rows = dataset.dataset, np.asarray(dataset.indices)
-    X, y = np.asarray(dataset.X), np.asarray(dataset.y)
-    return (X, y) if rows is None else (X[rows], y[rows])
+    X, y = _map(np.asarray, dataset.X), np.asarray(dataset.y)
+    if rows is None:
+        return X, y
+    return _map(operator.itemgetter(rows), X), y[rows]
+
+
+def training_inputs(X: np.ndarray, sample_weight: np.ndarray | None):
+    """What a net's ``fit`` takes: the features, or with sample weights a dict of
+    the features and the weights (skorch batches and splits dicts row by row)."""
+    if sample_weight is None:
+        return X
+    return {"X": X, "sample_weight": sample_weight.astype(np.float32)}
+
+
+def row_losses(y_pred: torch.Tensor, y_true: torch.Tensor, classification: bool):
+    """The training loss of each row: cross-entropy, or the squared error of a
+    regression output of shape ``(n,)``."""
+    if classification:
+        return F.cross_entropy(y_pred, y_true, reduction="none")
+    return (y_pred - y_true) ** 2
+
+
+class SampleWeightedLoss:
+    """A skorch net mixin for inputs from :func:`training_inputs`: the module
+    sees the features only, and with weights the loss of a batch is the mean of
+    weight x row loss (weights of mean 1 keep the loss on its usual scale).
+    Without weights the net's own criterion runs, so nothing changes."""
+
+    def infer(self, x, **fit_params):
+        if _weighted(x):
+            x = x["X"]
+        return super().infer(x, **fit_params)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        if not _weighted(X):
+            return super().get_loss(y_pred, y_true, X=X, training=training)
+        y_true = to_tensor(y_true, device=y_pred.device)
+        weights = to_tensor(X["sample_weight"], device=y_pred.device)
+        classification = isinstance(self, NeuralNetClassifier)
+        return (weights * row_losses(y_pred, y_true, classification)).mean()
+
+
+def _weighted(X) -> bool:
+    """Whether ``X`` comes from :func:`training_inputs` with weights (other
+    dicts are keyword arguments of the module, such as ``codes``)."""
+    return isinstance(X, dict) and "sample_weight" in X
+
+
+class WeightedNetClassifier(SampleWeightedLoss, NeuralNetClassifier):
+    """``NeuralNetClassifier`` that takes sample weights (see the mixin)."""
+
+
+class WeightedNetRegressor(SampleWeightedLoss, NeuralNetRegressor):
+    """``NeuralNetRegressor`` that takes sample weights (see the mixin)."""
 
 
 def seed_torch(seed: int) -> None:
     """Seed torch's global generator; call it before building a module."""
     torch.manual_seed(seed)
+
+
+def _cuda_index(device: str) -> int | None:
+    """The CUDA device's index, or None for the CPU."""
+    return (torch.device(device).index or 0) if device.startswith("cuda") else None
+
+
+@contextmanager
+def caller_random_state_kept(device: str = "cpu"):
+    """Run training that draws from torch's global generators (initial weights,
+    dropout masks) and give the caller's generator states back afterwards."""
+    cuda = _cuda_index(device)
+    with torch.random.fork_rng(devices=[] if cuda is None else [cuda]):
+        yield
+
+
+@contextmanager
+def own_random_state(estimator, device: str = "cpu"):
+    """Like :func:`caller_random_state_kept`, continuing from the generator
+    state ``estimator`` kept at the end of its last block (if any) and keeping
+    the new one, so that a sequence of ``partial_fit`` calls draws the same
+    dropout masks whatever else uses torch in between."""
+    cuda = _cuda_index(device)
+    with caller_random_state_kept(device):
+        kept = getattr(estimator, "_torch_random_state_", None)
+        if kept is not None:
+            torch.set_rng_state(kept[0])
+            if cuda is not None and kept[1] is not None:
+                torch.cuda.set_rng_state(kept[1], cuda)
+        yield
+        estimator._torch_random_state_ = (
+            torch.get_rng_state(),
+            None if cuda is None else torch.cuda.get_rng_state(cuda),
+        )
 
 
 def _split_size(y: np.ndarray, fraction: float, classification: bool, why: str):
@@ -136,34 +236,74 @@ def _split_size(y: np.ndarray, fraction: float, classification: bool, why: str):
             f"validation_fraction={fraction} of {len(y)} samples leaves an empty "
             f"training or validation set; use more samples or {why}."
         )
-    stratified = False
-    if classification:
-        counts = np.bincount(y)
-        stratified = counts.min() >= 2 and n_valid >= counts.size
-    return n_valid, stratified
+    return n_valid, _stratifiable(y, n_valid, classification)
+
+
+def _stratifiable(y: np.ndarray, n_valid: int, classification: bool) -> bool:
+    """Whether ``n_valid`` rows can be held out class by class."""
+    if not classification:
+        return False
+    counts = np.bincount(y)
+    return bool(counts.min() >= 2 and n_valid >= counts.size)
 
 
 def validation_split(
-    y: np.ndarray, fraction: float, classification: bool, seed: int
-) -> ValidSplit:
-    """A seeded ``ValidSplit``, stratified when every class can be split."""
-    _, stratified = _split_size(y, fraction, classification, "set early_stopping=False")
-    return ValidSplit(fraction, stratified=stratified, random_state=seed)
+    y: np.ndarray,
+    fraction: float,
+    classification: bool,
+    seed: int,
+    sample_weight: np.ndarray | None = None,
+):
+    """A seeded ``train_split`` for skorch: a ``ValidSplit``, stratified when
+    every class can be split; with ``sample_weight``, the rows of
+    :func:`holdout_indices` (validation rows of positive weight only)."""
+    why = "set early_stopping=False"
+    if sample_weight is None:
+        _, stratified = _split_size(y, fraction, classification, why)
+        return ValidSplit(fraction, stratified=stratified, random_state=seed)
+    train, valid = holdout_indices(
+        y, fraction, classification, seed, sample_weight, why
+    )
+    return functools.partial(_fixed_split, train=train, valid=valid)
+
+
+def _fixed_split(dataset, y=None, groups=None, *, train, valid):
+    """skorch ``train_split`` on given row indices (module level: it pickles)."""
+    Subset = torch.utils.data.Subset
+    return Subset(dataset, train), Subset(dataset, valid)
 
 
 def holdout_indices(
-    y: np.ndarray, fraction: float, classification: bool, seed: int
+    y: np.ndarray,
+    fraction: float,
+    classification: bool,
+    seed: int,
+    sample_weight: np.ndarray | None = None,
+    why: str = "give n_bits explicitly",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded training and validation row indices (stratified when possible)."""
-    n_valid, stratified = _split_size(
-        y, fraction, classification, "give n_bits explicitly"
-    )
-    return train_test_split(
-        np.arange(len(y)),
+    """Seeded training and validation row indices (stratified when possible).
+    With ``sample_weight`` the validation rows come from the rows of positive
+    weight only (rows of weight 0 train, where they weigh nothing)."""
+    n_valid, stratified = _split_size(y, fraction, classification, why)
+    rows = np.arange(len(y))
+    if sample_weight is not None:
+        rows = np.flatnonzero(sample_weight > 0)
+        if n_valid >= len(rows):
+            raise ValueError(
+                f"validation_fraction={fraction} holds out {n_valid} rows, but only "
+                f"{len(rows)} rows have a positive sample_weight; give more rows "
+                f"a positive weight or {why}."
+            )
+        stratified = _stratifiable(y[rows], n_valid, classification)
+    train, valid = train_test_split(
+        rows,
         test_size=n_valid,
-        stratify=y if stratified else None,
+        stratify=y[rows] if stratified else None,
         random_state=seed,
     )
+    if sample_weight is not None:
+        train = np.sort(np.concatenate([train, np.flatnonzero(sample_weight <= 0)]))
+    return train, valid
 
 
 _ANSI_CODE = re.compile(r"\x1b\[[0-9;]*m")
@@ -199,22 +339,34 @@ class TrainingSetup:
     threshold_lr: float | None = None
     device: str = "cpu"
 
-    def train(self, build_module, seed: int, X, y, train_split=None, epochs=None):
+    def train(
+        self,
+        build_module,
+        seed: int,
+        X,
+        y,
+        train_split=None,
+        epochs=None,
+        sample_weight=None,
+    ):
         """Seed torch, build the module (``build_module()``, so its initial
         weights follow the seed) and train it on ``(X, y)`` for ``max_epochs``
-        (or ``epochs``); returns the net with its module in eval mode. Ctrl-C
-        ends training quietly (skorch): check :func:`interrupted`."""
-        seed_torch(seed)
-        net = self.net(build_module(), seed, train_split)
-        if epochs is not None:
-            net.max_epochs = epochs
-        net.fit(X, y)
+        (or ``epochs``), each row's loss times its ``sample_weight`` if given;
+        returns the net with its module in eval mode. Ctrl-C ends training
+        quietly (skorch): check :func:`interrupted`."""
+        with caller_random_state_kept(self.device):
+            seed_torch(seed)
+            net = self.net(build_module(), seed, train_split)
+            if epochs is not None:
+                net.max_epochs = epochs
+            net.fit(training_inputs(X, sample_weight), y)
         net.module_.eval()
         return net
 
     def start(self, build_module, seed: int):
         """Seed torch, build the module and an initialized net for
-        ``partial_fit`` (no validation split)."""
+        ``partial_fit`` (no validation split); run it under
+        :func:`own_random_state`."""
         seed_torch(seed)
         net = self.net(build_module(), seed)
         net.initialize()
@@ -270,12 +422,12 @@ class TrainingSetup:
             if groups:
                 common["optimizer__param_groups"] = groups
         if self.n_classes is not None:
-            return NeuralNetClassifier(
+            return WeightedNetClassifier(
                 criterion=nn.CrossEntropyLoss,
                 classes=list(range(self.n_classes)),
                 **common,
             )
-        return NeuralNetRegressor(criterion=nn.MSELoss, **common)
+        return WeightedNetRegressor(criterion=nn.MSELoss, **common)
 
 
 def interrupted(net) -> bool:

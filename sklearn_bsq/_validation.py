@@ -10,7 +10,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from ._packing import check_bit_widths
 
@@ -24,6 +24,26 @@ def check_readings(estimator, X, y="no_validation", *, reset: bool):
     # would only add noise.
     with np.errstate(over="ignore", invalid="ignore"):
         return validate_data(estimator, X, y, dtype=np.float32, reset=reset)
+
+
+def check_sample_weight(sample_weight, X, *, rescale: bool) -> np.ndarray | None:
+    """Per-row weights of the training loss as float64, or None where they
+    change nothing (so the fit is the unweighted one, byte for byte).
+
+    Negative, non-finite or all-zero weights raise ValueError. ``rescale``
+    (``fit``): only their ratios matter, so they are rescaled to mean 1 and
+    equal weights are None. Otherwise (``partial_fit``) they are used as given
+    and all ones are None.
+    """
+    if sample_weight is None:
+        return None
+    weights = _check_sample_weight(
+        sample_weight, X, dtype=np.float64, ensure_non_negative=True
+    )
+    if rescale:
+        weights = weights / weights.mean()
+        return None if np.all(weights == weights[0]) else weights
+    return None if np.all(weights == 1) else weights
 
 
 def _check_numeric_columns(X) -> None:

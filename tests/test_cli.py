@@ -115,3 +115,21 @@ def test_mistakes_are_one_line_with_exit_code_2(files, command, message):
 def test_usage_errors_from_argparse_exit_2(files):
     result = sh("sklearn-bsq fit reg.csv -o m.npz", files)  # no --target
     assert result.returncode == 2 and "--target" in result.stderr
+
+
+def test_fit_takes_a_weight_column_that_is_not_a_feature(files):
+    table = pd.read_csv(files / "reg.csv")
+    table.assign(w=(table.a > 0).astype(float)).to_csv(files / "w.csv", index=False)
+    result = sh(
+        "sklearn-bsq fit w.csv --target y --sample-weight w --holdout 0 "
+        "--param max_epochs=2 -o w.bsq.npz",
+        files,
+    )
+    assert result.returncode == 0, result.stderr
+    model = load(files / "w.bsq.npz")
+    assert model.feature_names_in_.tolist() == ["a", "b", "c"]
+    # rows of weight 0 take no part: the mean of a is that of the rows a > 0
+    expected = table.a[table.a > 0].mean()
+    assert model.feature_mean_[0] == pytest.approx(expected, rel=1e-6)
+    result = sh("sklearn-bsq fit w.csv --target y --sample-weight v -o m.npz", files)
+    assert result.returncode == 2 and "no column 'v' in w.csv" in result.stderr

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 from sklearn_bsq import SoftQuantizerClassifier, SoftQuantizerRegressor, load, save
 
@@ -63,6 +64,26 @@ def test_same_seed_and_chunks_same_bytes(cancer):
         return stream_fit(clf, X_train, y_train, passes=2, classes=[0, 1])
 
     np.testing.assert_array_equal(run().transform(X_test), run().transform(X_test))
+
+
+def test_interleaved_streams_keep_their_own_random_state(cancer):
+    """Dropout draws from torch's global generator: each estimator keeps its
+    own state between calls, so other torch work in between (here a second
+    stream, then an unrelated draw) changes nothing, and the caller's global
+    state is left as it was."""
+    X_train, X_test, y_train, _ = cancer
+    params = dict(random_state=5, dropout=0.3, **STREAM)
+    alone = stream_fit(SoftQuantizerClassifier(2, **params), X_train, y_train)
+    a = SoftQuantizerClassifier(2, **params)
+    b = SoftQuantizerClassifier(3, **params)
+    torch.manual_seed(123)
+    expected_draw = torch.rand(3)
+    torch.manual_seed(123)
+    for X_chunk, y_chunk in list(chunks(X_train, y_train, 100)) * 4:
+        a.partial_fit(X_chunk, y_chunk, classes=[0, 1])
+        b.partial_fit(X_chunk, y_chunk, classes=[0, 1])
+    np.testing.assert_array_equal(torch.rand(3), expected_draw)
+    np.testing.assert_array_equal(a.transform(X_test), alone.transform(X_test))
 
 
 def test_what_partial_fit_cannot_do(cancer):

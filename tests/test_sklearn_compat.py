@@ -19,8 +19,20 @@ _FLOAT32_BATCHES = (
 )
 
 
+# Minibatch training draws batches from the rows: a row repeated k times is in
+# more batches than one weighed k, so the two fits match in expectation only.
+# tests/test_sample_weight.py checks what does hold (equal weights are exactly
+# none, statistics equal those of repeated rows, scores close).
+_STOCHASTIC_BATCHES = (
+    "weights equal repeated rows only up to training noise (minibatch order)"
+)
+
+
 def _expected_failures(estimator):
-    return {"check_methods_subset_invariance": _FLOAT32_BATCHES}
+    return {
+        "check_methods_subset_invariance": _FLOAT32_BATCHES,
+        "check_sample_weight_equivalence_on_dense_data": _STOCHASTIC_BATCHES,
+    }
 
 
 @parametrize_with_checks(
