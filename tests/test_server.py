@@ -2,6 +2,7 @@
 1..10 bits in every representation."""
 
 import numpy as np
+import torch
 
 
 def test_predict_from_bytes_equals_predict(fitted, cancer):
@@ -20,7 +21,43 @@ def test_decode_inverts_transform(fitted, cancer):
     )
 
 
-def test_the_direct_path_gives_skorchs_outputs_bit_for_bit(fitted, cancer):
+def test_the_table_path_gives_the_networks_outputs_up_to_rounding(fitted, cancer):
+    codes = fitted.encode(cancer[1])
+    through_skorch = fitted.net_.forward({"codes": codes.astype(np.int64)}).numpy()
+    outputs = fitted._outputs_from_codes(codes)
+    # float32 sums in another order: a few units in the last place
+    np.testing.assert_allclose(outputs, through_skorch, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(outputs.argmax(1), through_skorch.argmax(1))
+
+
+def test_tables_are_built_once_and_again_after_training(cancer):
+    from sklearn_bsq import SoftQuantizerClassifier
+    from sklearn_bsq._first_layer import FirstLayerTables, serving_forward
+
+    from conftest import FAST
+
+    X_train, X_test, y_train, _ = cancer
+    clf = SoftQuantizerClassifier(3, lr_schedule="constant", random_state=0, **FAST)
+    clf.partial_fit(X_train, y_train, classes=[0, 1])
+    module = clf.net_.module_
+    tables = serving_forward(module)
+    assert isinstance(tables, FirstLayerTables)
+    assert serving_forward(module) is tables
+    before = clf.predict_proba(X_test)
+    clf.partial_fit(X_train, y_train)  # an epoch changes the weights in place
+    assert serving_forward(module) is not tables
+    after = clf.predict_proba(X_test)
+    assert not np.array_equal(before, after)
+    codes = torch.as_tensor(clf.encode(X_test).astype(np.int64))
+    with torch.inference_mode():
+        expected = torch.softmax(module(codes=codes), dim=1).double().numpy()
+    np.testing.assert_allclose(after, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_wide_codes_run_the_plain_forward(fitted, cancer, monkeypatch):
+    from sklearn_bsq import _first_layer
+
+    monkeypatch.setattr(_first_layer, "MAX_TABLE_VALUES", 0)
     codes = fitted.encode(cancer[1])
     through_skorch = fitted.net_.forward({"codes": codes.astype(np.int64)}).numpy()
     np.testing.assert_array_equal(fitted._outputs_from_codes(codes), through_skorch)

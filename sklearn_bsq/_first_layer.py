@@ -1,0 +1,90 @@
+"""The server's shortcut through the network's first layer: lookup tables.
+
+The network's input for feature ``j`` depends on its code ``c_j`` alone (the
+quantizer's contract: a block of ``out_sizes[j]`` columns), so the first linear
+layer computes ``b + sum_j T_j[c_j]``, where ``T_j`` holds
+``W[:, block_j] @ input_j(c)`` for every code ``c``. A row then costs one
+gather-and-sum of ``d`` hidden vectors (``embedding_bag``) instead of a matrix
+product over every step of every feature: with the thermometer at 4 bits, 15
+inputs per feature become one table row. The outputs equal the plain forward up
+to float32 rounding (the sums run in another order); ``predict`` and
+``predict_packed`` both take this path, so they stay equal exactly.
+
+Tables are built once per trained network and cached (keyed by the parameters'
+version counters, which every optimizer step and every load bumps); networks
+whose tables would exceed ``MAX_TABLE_VALUES`` (very wide codes) run the plain
+forward instead.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from ._network import QuantizedMLP
+
+# Above this many table values (4 bytes each: 16 MiB) the plain forward runs.
+MAX_TABLE_VALUES = 1 << 22
+
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+class FirstLayerTables:
+    """The first layer of a :class:`QuantizedMLP` as per-feature tables, and
+    the layers after it."""
+
+    def __init__(self, module: QuantizedMLP):
+        quantizer = module.quantizer
+        first = module.mlp[0]
+        n_codes = [2 ** int(b) for b in quantizer.n_bits]
+        blocks = torch.as_tensor(quantizer.out_sizes).cumsum(0).tolist()
+        widest = max(n_codes)
+        device = first.weight.device
+        # every feature's codes 0..2**b - 1, the narrower ones repeating their top
+        all_codes = torch.stack(
+            [torch.arange(widest, device=device).clamp(max=n - 1) for n in n_codes],
+            dim=1,
+        )
+        with torch.no_grad():
+            inputs = quantizer(codes=all_codes)
+            tables, start = [], 0
+            for j, end in enumerate(blocks):
+                block = slice(start, end)
+                rows = inputs[: n_codes[j], block]
+                tables.append(rows @ first.weight[:, block].T)
+                start = end
+            self.table = torch.cat(tables).contiguous()
+            self.bias = first.bias.detach().clone()
+        self.offsets = torch.as_tensor([0] + n_codes[:-1], device=device).cumsum(0)
+        self.rest = module.mlp[1:]
+        self.active = module.active
+
+    def __call__(self, codes: Tensor) -> Tensor:
+        """The network's output for int64 ``codes`` of every feature."""
+        if self.active is not None:
+            codes = codes.index_select(1, self.active)
+        hidden = F.embedding_bag(codes + self.offsets, self.table, mode="sum")
+        out = self.rest(hidden + self.bias)
+        return out.squeeze(1) if out.shape[1] == 1 else out
+
+
+def table_values(module: QuantizedMLP) -> int:
+    """How many values the tables of ``module`` would hold."""
+    n_codes = sum(2 ** int(b) for b in module.quantizer.n_bits)
+    return n_codes * module.mlp[0].out_features
+
+
+def serving_forward(module: nn.Module):
+    """A function from int64 codes to the network's output: the tables of
+    ``module`` (built once, cached) or, for very wide codes, its forward."""
+    if table_values(module) > MAX_TABLE_VALUES:
+        return lambda codes: module(codes=codes)
+    key = tuple((p.data_ptr(), p._version) for p in module.parameters())
+    cached = _CACHE.get(module)
+    if cached is None or cached[0] != key:
+        cached = (key, FirstLayerTables(module))
+        _CACHE[module] = cached
+    return cached[1]
