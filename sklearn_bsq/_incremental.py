@@ -98,7 +98,7 @@ class IncrementalMixin:
             getattr(self, "target_mean_", 0.0),
             getattr(self, "target_scale_", 1.0),
         )
-        with own_random_state(self, self.net_.device):
+        with own_random_state(self, self.net_.device, seed=self._draw_seed()):
             self._train_on_chunk(X, target, weights)
         return self
 

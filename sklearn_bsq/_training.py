@@ -209,14 +209,17 @@ def caller_random_state_kept(device: str = "cpu"):
 
 
 @contextmanager
-def own_random_state(estimator, device: str = "cpu"):
+def own_random_state(estimator, device: str = "cpu", seed: int | None = None):
     """Like :func:`caller_random_state_kept`, continuing from the generator
-    state ``estimator`` kept at the end of its last block (if any) and keeping
-    the new one, so that a sequence of ``partial_fit`` calls draws the same
-    dropout masks whatever else uses torch in between."""
+    state ``estimator`` kept at the end of its last block and keeping the new
+    one, so that a sequence of ``partial_fit`` calls draws the same dropout
+    masks whatever else uses torch in between. Without a kept state (a loaded
+    model) it starts from ``seed`` if given."""
     cuda = _cuda_index(device)
     with caller_random_state_kept(device):
         kept = getattr(estimator, "_torch_random_state_", None)
+        if kept is None and seed is not None:
+            seed_torch(seed)
         if kept is not None:
             torch.set_rng_state(kept[0])
             if cuda is not None and kept[1] is not None:

@@ -86,6 +86,20 @@ def test_interleaved_streams_keep_their_own_random_state(cancer):
     np.testing.assert_array_equal(a.transform(X_test), alone.transform(X_test))
 
 
+def test_a_loaded_model_streams_on_reproducibly(cancer, tmp_path):
+    X_train, X_test, y_train, _ = cancer
+    clf = SoftQuantizerClassifier(2, random_state=5, dropout=0.3, **STREAM)
+    clf.partial_fit(X_train[:200], y_train[:200], classes=[0, 1])
+    save(clf, tmp_path / "m.npz")
+
+    def go_on():
+        loaded = load(tmp_path / "m.npz")
+        torch.rand(5)  # other torch work before the call
+        return loaded.partial_fit(X_train[200:], y_train[200:]).transform(X_test)
+
+    np.testing.assert_array_equal(go_on(), go_on())
+
+
 def test_what_partial_fit_cannot_do(cancer):
     X_train, _, y_train, _ = cancer
     clf = SoftQuantizerClassifier(2, random_state=0, **FAST)

@@ -243,7 +243,10 @@ def test_held_out_rows_are_drawn_from_rows_of_positive_weight(rng):
 
 @pytest.mark.parametrize(
     "params",
-    [dict(early_stopping=True), dict(n_bits="auto", bit_budget=40)],
+    [
+        dict(early_stopping=True),
+        dict(n_bits="auto", bit_budget=40, early_stopping=True),
+    ],
     ids=["early stopping", "bit allocation"],
 )
 def test_mostly_zero_weights_still_validate_on_weighted_rows(cancer, rng, params):
