@@ -210,7 +210,7 @@ def main(argv=None) -> int:
         t_sq = best_time(lambda sq=sq: sq.transform(X), args.repeats)
         t_kb = best_time(lambda kbins=kbins: kbins.transform(X), args.repeats)
         packed = sq.transform(X)
-        t_server = best_time(lambda sq=sq, p=packed: sq.predict_packed(p), 1)
+        t_server = best_time(lambda sq=sq, p=packed: sq.predict_packed(p), args.repeats)
         peak = peak_memory(lambda sq=sq: sq.transform(X))
         sq_fit, plain_fit = fit_ratio(
             bits, args.fit_rows, d, args.fit_epochs, args.repeats
