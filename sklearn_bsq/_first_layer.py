@@ -1,4 +1,4 @@
-"""The server's shortcut through the network's first layer: lookup tables.
+"""The network's first layer on codes as lookup tables (the server's shortcut).
 
 The network's input for feature ``j`` depends on its code ``c_j`` alone (the
 quantizer's contract: a block of ``out_sizes[j]`` columns), so the first linear
@@ -6,14 +6,16 @@ layer computes ``b + sum_j T_j[c_j]``, where ``T_j`` holds
 ``W[:, block_j] @ input_j(c)`` for every code ``c``. A row then costs one
 gather-and-sum of ``d`` hidden vectors (``embedding_bag``) instead of a matrix
 product over every step of every feature: with the thermometer at 4 bits, 15
-inputs per feature become one table row. The outputs equal the plain forward up
-to float32 rounding (the sums run in another order); ``predict`` and
-``predict_packed`` both take this path, so they stay equal exactly.
+inputs per feature become one table row. ``QuantizedMLP.forward(codes=...)``
+takes this path in eval mode, so every prediction from codes (``predict``,
+``predict_packed``, skorch's ``forward``) gives the same numbers; they equal the
+plain matrix product up to float32 rounding (the sums run in another order).
+Training never sees codes and is unchanged.
 
 Tables are built once per trained network and cached (keyed by the parameters'
 version counters, which every optimizer step and every load bumps); networks
-whose tables would exceed ``MAX_TABLE_VALUES`` (very wide codes) run the plain
-forward instead.
+whose tables would exceed ``MAX_TABLE_VALUES`` (very wide codes) keep the
+matrix product.
 """
 
 from __future__ import annotations
@@ -24,8 +26,6 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from ._network import QuantizedMLP
-
 # Above this many table values (4 bytes each: 16 MiB) the plain forward runs.
 MAX_TABLE_VALUES = 1 << 22
 
@@ -33,10 +33,10 @@ _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 class FirstLayerTables:
-    """The first layer of a :class:`QuantizedMLP` as per-feature tables, and
-    the layers after it."""
+    """The first layer of a ``QuantizedMLP`` as per-feature tables, and the
+    layers after it."""
 
-    def __init__(self, module: QuantizedMLP):
+    def __init__(self, module: nn.Module):
         quantizer = module.quantizer
         first = module.mlp[0]
         n_codes = [2 ** int(b) for b in quantizer.n_bits]
@@ -71,17 +71,17 @@ class FirstLayerTables:
         return out.squeeze(1) if out.shape[1] == 1 else out
 
 
-def table_values(module: QuantizedMLP) -> int:
-    """How many values the tables of ``module`` would hold."""
+def table_values(module: nn.Module) -> int:
+    """How many values the tables of a ``QuantizedMLP`` would hold."""
     n_codes = sum(2 ** int(b) for b in module.quantizer.n_bits)
     return n_codes * module.mlp[0].out_features
 
 
-def serving_forward(module: nn.Module):
-    """A function from int64 codes to the network's output: the tables of
-    ``module`` (built once, cached) or, for very wide codes, its forward."""
+def first_layer_tables(module: nn.Module) -> FirstLayerTables | None:
+    """The tables of a trained ``QuantizedMLP`` (built once, cached), or None
+    when they would be too large."""
     if table_values(module) > MAX_TABLE_VALUES:
-        return lambda codes: module(codes=codes)
+        return None
     key = tuple((p.data_ptr(), p._version) for p in module.parameters())
     cached = _CACHE.get(module)
     if cached is None or cached[0] != key:

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ._first_layer import first_layer_tables
 from ._fitted_state import TensorSource
 from ._quantizers import Quantizer
 
@@ -35,7 +36,8 @@ class QuantizedMLP(nn.Module):
     """A quantizer feeding an MLP.
 
     ``forward(x)`` takes standardized features (training, validation);
-    ``forward(codes=...)`` takes the integer codes a node sends (server side).
+    ``forward(codes=...)`` takes the integer codes a node sends (server side),
+    in eval mode through the first layer's lookup tables (``_first_layer``).
     The output is logits for classification, the standardized target for
     regression; a single output is squeezed to shape ``(n,)``.
 
@@ -67,6 +69,10 @@ class QuantizedMLP(nn.Module):
         )
 
     def forward(self, x: Tensor | None = None, codes: Tensor | None = None) -> Tensor:
+        if x is None and not self.training:
+            tables = first_layer_tables(self)
+            if tables is not None:
+                return tables(codes)
         if self.active is not None:
             x = None if x is None else x.index_select(1, self.active)
             codes = None if codes is None else codes.index_select(1, self.active)

@@ -9,7 +9,6 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from . import _packing
-from ._first_layer import serving_forward
 from ._mlp_estimator import has_predict_proba
 from ._training import PREDICT_BATCH_ROWS
 
@@ -253,10 +252,10 @@ class ServerSideMixin:
         return _packing.check_codes(codes, self.n_bits_)
 
     def _outputs_from_codes(self, codes) -> np.ndarray:
-        """Network outputs for checked codes in bounded batches, the first
-        layer from per-feature tables (``_first_layer``; no skorch data
-        loader): memory stays at the codes, the outputs and one batch of
-        activations."""
+        """Network outputs for checked codes, straight through the module in
+        bounded batches (no skorch data loader; the module's first layer runs
+        from lookup tables, see ``_first_layer``): memory stays at the codes,
+        the outputs and one batch of activations."""
         module = self.net_.module_
         n_outputs = self._n_outputs()
         out = np.empty(
@@ -264,7 +263,6 @@ class ServerSideMixin:
             dtype=np.float32,
         )
         device = next(module.parameters()).device
-        forward = serving_forward(module)
         # Batches bound the memory of the int64 codes and the activations.
         batch = max(self.batch_size, PREDICT_BATCH_ROWS)
         with torch.inference_mode():
@@ -272,5 +270,5 @@ class ServerSideMixin:
                 chunk = torch.as_tensor(
                     codes[start : start + batch].astype(np.int64), device=device
                 )
-                out[start : start + batch] = forward(chunk).cpu().numpy()
+                out[start : start + batch] = module(codes=chunk).cpu().numpy()
         return out

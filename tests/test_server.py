@@ -21,18 +21,35 @@ def test_decode_inverts_transform(fitted, cancer):
     )
 
 
-def test_the_table_path_gives_the_networks_outputs_up_to_rounding(fitted, cancer):
+def test_the_direct_path_gives_skorchs_outputs_bit_for_bit(fitted, cancer):
     codes = fitted.encode(cancer[1])
     through_skorch = fitted.net_.forward({"codes": codes.astype(np.int64)}).numpy()
-    outputs = fitted._outputs_from_codes(codes)
+    np.testing.assert_array_equal(fitted._outputs_from_codes(codes), through_skorch)
+
+
+def _matrix_product_path(module, codes):
+    """The network on codes without tables: its input, then the whole MLP."""
+    if module.active is not None:
+        codes = codes.index_select(1, module.active)
+    with torch.inference_mode():
+        out = module.mlp(module.quantizer(codes=codes))
+    return out.squeeze(1) if out.shape[1] == 1 else out
+
+
+def test_tables_give_the_matrix_products_outputs_up_to_rounding(fitted, cancer):
+    codes = torch.as_tensor(fitted.encode(cancer[1]).astype(np.int64))
+    module = fitted.net_.module_
+    with torch.inference_mode():
+        from_tables = module(codes=codes).numpy()
+    expected = _matrix_product_path(module, codes).numpy()
     # float32 sums in another order: a few units in the last place
-    np.testing.assert_allclose(outputs, through_skorch, rtol=1e-5, atol=1e-5)
-    np.testing.assert_array_equal(outputs.argmax(1), through_skorch.argmax(1))
+    np.testing.assert_allclose(from_tables, expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(from_tables.argmax(1), expected.argmax(1))
 
 
 def test_tables_are_built_once_and_again_after_training(cancer):
     from sklearn_bsq import SoftQuantizerClassifier
-    from sklearn_bsq._first_layer import FirstLayerTables, serving_forward
+    from sklearn_bsq._first_layer import FirstLayerTables, first_layer_tables
 
     from conftest import FAST
 
@@ -40,27 +57,30 @@ def test_tables_are_built_once_and_again_after_training(cancer):
     clf = SoftQuantizerClassifier(3, lr_schedule="constant", random_state=0, **FAST)
     clf.partial_fit(X_train, y_train, classes=[0, 1])
     module = clf.net_.module_
-    tables = serving_forward(module)
+    clf.predict(X_test)
+    tables = first_layer_tables(module)
     assert isinstance(tables, FirstLayerTables)
-    assert serving_forward(module) is tables
+    assert first_layer_tables(module) is tables
     before = clf.predict_proba(X_test)
     clf.partial_fit(X_train, y_train)  # an epoch changes the weights in place
-    assert serving_forward(module) is not tables
     after = clf.predict_proba(X_test)
+    assert first_layer_tables(module) is not tables
     assert not np.array_equal(before, after)
     codes = torch.as_tensor(clf.encode(X_test).astype(np.int64))
-    with torch.inference_mode():
-        expected = torch.softmax(module(codes=codes), dim=1).double().numpy()
+    logits = _matrix_product_path(module, codes)
+    expected = torch.softmax(logits, dim=1).double().numpy()
     np.testing.assert_allclose(after, expected, rtol=1e-5, atol=1e-6)
 
 
-def test_wide_codes_run_the_plain_forward(fitted, cancer, monkeypatch):
+def test_wide_codes_keep_the_matrix_product(fitted, cancer, monkeypatch):
     from sklearn_bsq import _first_layer
 
     monkeypatch.setattr(_first_layer, "MAX_TABLE_VALUES", 0)
     codes = fitted.encode(cancer[1])
-    through_skorch = fitted.net_.forward({"codes": codes.astype(np.int64)}).numpy()
-    np.testing.assert_array_equal(fitted._outputs_from_codes(codes), through_skorch)
+    expected = _matrix_product_path(
+        fitted.net_.module_, torch.as_tensor(codes.astype(np.int64))
+    ).numpy()
+    np.testing.assert_array_equal(fitted._outputs_from_codes(codes), expected)
 
 
 def test_predict_packed_holds_one_batch_of_int64_codes_at_a_time(cancer):
