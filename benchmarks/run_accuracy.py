@@ -26,6 +26,8 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.model_selection import train_test_split
 
+from sklearn_bsq._cli import parse_params
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import datasets  # noqa: E402
 
@@ -130,9 +132,9 @@ def run_one(task_spec, folder, args):
             widths = dict(n_bits="auto", bit_budget=bits * X.shape[1])
         if representation is not None:
             common["representation"] = representation
-        model = SoftQuantizer(
-            **widths, task=task, quantizer=quantizer, threshold_init=init, **common
-        )
+        quantizer_params = dict(quantizer=quantizer, threshold_init=init)
+        quantizer_params.update(common, **args.param)
+        model = SoftQuantizer(**widths, task=task, **quantizer_params)
     start = time.perf_counter()
     model.fit(X_rest, y_rest)
     seconds = time.perf_counter() - start
@@ -195,6 +197,15 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--hidden", nargs="+", type=int)
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a SoftQuantizer parameter for every bsq-* method, the value read as "
+        "JSON when it parses (e.g. threshold_lr=0.05, steepness=[4,64]); "
+        "runs are keyed without it, so give such a probe its own --out",
+    )
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--out", default=str(Path(__file__).parent / "results"))
     p.add_argument(
@@ -203,6 +214,10 @@ def parse_args(argv=None):
         help="3 datasets, 1 seed, widths 2 and 4, small budget (CI smoke test)",
     )
     args = p.parse_args(argv)
+    try:
+        args.param = parse_params(args.param)
+    except ValueError as exc:
+        p.error(str(exc))
     if args.quick:
         args.datasets = ["wine_quality", "MagicTelescope", "satimage"]
         args.seeds, args.bits = [0], [2, 4]

@@ -38,13 +38,15 @@ def read_table(path: str):
     raise UsageError(f"{path}: give a .csv, .csv.gz or .parquet file")
 
 
-def _parse_params(pairs: list[str]) -> dict:
-    """``name=value`` pairs; values are read as JSON when they parse as JSON."""
+def parse_params(pairs: list[str]) -> dict:
+    """``name=value`` pairs as keyword arguments; values are read as JSON when
+    they parse as JSON (lists become tuples). A pair without "=" is a
+    ``ValueError`` (also used by the benchmark scripts)."""
     params = {}
     for pair in pairs:
         name, sep, text = pair.partition("=")
         if not sep or not name:
-            raise UsageError(f"--param takes name=value, got {pair!r}")
+            raise ValueError(f"--param takes name=value, got {pair!r}")
         try:
             value = json.loads(text)
         except json.JSONDecodeError:
@@ -67,7 +69,10 @@ def fit(args) -> int:
     X, y = table.drop(columns=columns), table[args.target].to_numpy()
     weights = table[args.sample_weight].to_numpy() if args.sample_weight else None
     n_bits = "auto" if args.bit_budget else args.bits
-    params = dict(random_state=args.seed, **_parse_params(args.param))
+    try:
+        params = dict(random_state=args.seed, **parse_params(args.param))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
     try:
         model = SoftQuantizer(n_bits, bit_budget=args.bit_budget, task=args.task)
         model.set_params(**params)

@@ -182,3 +182,15 @@ def test_paper_targets_are_counted_cell_by_cell():
 
     worse = summarize_paper.targets(summarize_paper.aggregate(_paper_runs(0.002)))
     assert "Bw-SQ: 0 of 21 cells" in worse[2]
+
+
+def test_accuracy_benchmark_takes_quantizer_parameters():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import run_accuracy
+
+    args = run_accuracy.parse_args(
+        ["--param", "threshold_lr=0.05", "--param", "steepness=[4, 64]"]
+    )
+    assert args.param == {"threshold_lr": 0.05, "steepness": (4, 64)}
+    with pytest.raises(SystemExit):
+        run_accuracy.parse_args(["--param", "threshold_lr"])
