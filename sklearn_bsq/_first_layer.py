@@ -20,13 +20,14 @@ matrix product.
 
 from __future__ import annotations
 
+import itertools
 import weakref
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-# Above this many table values (4 bytes each: 16 MiB) the plain forward runs.
+# Above this many table values (4 bytes each: 16 MiB) the matrix product runs.
 MAX_TABLE_VALUES = 1 << 22
 
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -82,7 +83,9 @@ def first_layer_tables(module: nn.Module) -> FirstLayerTables | None:
     when they would be too large."""
     if table_values(module) > MAX_TABLE_VALUES:
         return None
-    key = tuple((p.data_ptr(), p._version) for p in module.parameters())
+    # a quantizer may rebuild its inputs from buffers as well as parameters
+    tensors = itertools.chain(module.parameters(), module.buffers())
+    key = tuple((t.data_ptr(), t._version) for t in tensors)
     cached = _CACHE.get(module)
     if cached is None or cached[0] != key:
         cached = (key, FirstLayerTables(module))
