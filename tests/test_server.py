@@ -102,3 +102,24 @@ def test_predict_packed_holds_one_batch_of_int64_codes_at_a_time(cancer):
     tracemalloc.stop()
     all_codes_as_int64 = 100_000 * 30 * 8
     assert peak < all_codes_as_int64 / 2
+
+
+def test_tables_skip_features_that_are_not_sent(diabetes):
+    """Width-0 features have no table rows; the tables read the others only."""
+    from sklearn_bsq import SoftQuantizerRegressor
+
+    from conftest import FAST
+
+    X_train, X_test, y_train, _ = diabetes
+    widths = [0, 1, 2, 3, 4, 5, 6, 7, 0, 12]
+    reg = SoftQuantizerRegressor(widths, random_state=0, **FAST).fit(X_train, y_train)
+    module = reg.net_.module_
+    assert module.active is not None
+    codes = torch.as_tensor(reg.encode(X_test).astype(np.int64))
+    with torch.inference_mode():
+        from_tables = module(codes=codes).numpy()
+    expected = _matrix_product_path(module, codes).numpy()
+    np.testing.assert_allclose(from_tables, expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(
+        reg.predict_packed(reg.transform(X_test)), reg.predict(X_test)
+    )
