@@ -25,12 +25,17 @@ import torch
 from numpy.typing import NDArray
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
-from torch.nn import functional as F
 
 from ._network import QuantizedMLP
 from ._quantizers import thermometer_or_embedding
 from ._threshold_init import initial_thresholds
-from ._training import TrainingSetup, holdout_indices, interrupted, training_inputs
+from ._training import (
+    TrainingSetup,
+    holdout_indices,
+    interrupted,
+    row_losses,
+    training_inputs,
+)
 
 # Wide pass: this many bits above the average budget per feature (at most 16).
 HEADROOM_BITS = 2
@@ -121,10 +126,9 @@ def _per_row_losses(
     """Training loss of each row, for outputs of shape (..., n, n_outputs), times
     the row's ``weight`` if given."""
     if classification:
-        target = y.expand(out.shape[:-1])
-        losses = F.cross_entropy(out.movedim(-1, 1), target, reduction="none")
+        losses = row_losses(out.movedim(-1, 1), y.expand(out.shape[:-1]), True)
     else:
-        losses = (out[..., 0] - y) ** 2
+        losses = row_losses(out[..., 0], y, False)
     return losses if weight is None else losses * weight
 
 

@@ -34,8 +34,7 @@ _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 class FirstLayerTables:
-    """The first layer of a ``QuantizedMLP`` as per-feature tables, and the
-    layers after it."""
+    """The first linear layer of a ``QuantizedMLP`` as per-feature tables."""
 
     def __init__(self, module: nn.Module):
         quantizer = module.quantizer
@@ -60,16 +59,11 @@ class FirstLayerTables:
             self.table = torch.cat(tables).contiguous()
             self.bias = first.bias.detach().clone()
         self.offsets = torch.as_tensor([0] + n_codes[:-1], device=device).cumsum(0)
-        self.rest = module.mlp[1:]
-        self.active = module.active
 
     def __call__(self, codes: Tensor) -> Tensor:
-        """The network's output for int64 ``codes`` of every feature."""
-        if self.active is not None:
-            codes = codes.index_select(1, self.active)
+        """The first layer's output for int64 ``codes`` of the quantized features."""
         hidden = F.embedding_bag(codes + self.offsets, self.table, mode="sum")
-        out = self.rest(hidden + self.bias)
-        return out.squeeze(1) if out.shape[1] == 1 else out
+        return hidden + self.bias
 
 
 def table_values(module: nn.Module) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -69,14 +70,18 @@ class QuantizedMLP(nn.Module):
         )
 
     def forward(self, x: Tensor | None = None, codes: Tensor | None = None) -> Tensor:
-        if x is None and not self.training:
-            tables = first_layer_tables(self)
-            if tables is not None:
-                return tables(codes)
         if self.active is not None:
             x = None if x is None else x.index_select(1, self.active)
             codes = None if codes is None else codes.index_select(1, self.active)
-        out = self.mlp(self.quantizer(x, codes))
+        tables = None
+        if x is None and not self.training:
+            tables = first_layer_tables(self)
+        if tables is None:
+            out = self.mlp(self.quantizer(x, codes))
+        else:
+            out = tables(codes)
+            for layer in itertools.islice(self.mlp, 1, None):
+                out = layer(out)
         return out.squeeze(1) if out.shape[1] == 1 else out
 
 
