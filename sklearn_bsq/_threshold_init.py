@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import warnings
 
 import numpy as np
@@ -22,7 +23,8 @@ def initial_thresholds(
 ) -> NDArray[np.float64]:
     """Strictly increasing thresholds for one standardized feature.
 
-    ``"quantile"`` gives equal-frequency bins, ``"uniform"`` equal-width bins over
+    ``"quantile"`` gives equal-frequency bins (see ``_quantile_cuts`` for features
+    with repeated values), ``"uniform"`` equal-width bins over
     the training range, ``"kmeans"`` the bin edges of scikit-learn's 1-D k-means
     binning. When the feature has no more distinct values than there are levels,
     every strategy puts the thresholds halfway between neighbouring distinct
@@ -39,14 +41,7 @@ def initial_thresholds(
     if values.size <= n_thresholds + 1:
         thresholds = (values[:-1] + values[1:]) / 2
     elif strategy == "quantile":
-        probs = np.arange(1, n_thresholds + 1) / (n_thresholds + 1)
-        if sample_weight is None:
-            thresholds = np.quantile(column, probs)
-        else:
-            # numpy weighs quantiles with this method only
-            thresholds = np.quantile(
-                column, probs, weights=sample_weight, method="inverted_cdf"
-            )
+        thresholds = _quantile_cuts(column, values, n_thresholds, sample_weight)
     elif strategy == "uniform":
         thresholds = np.linspace(values[0], values[-1], n_thresholds + 2)[1:-1]
     elif strategy == "kmeans":
@@ -56,6 +51,60 @@ def initial_thresholds(
             f"threshold_init must be one of {THRESHOLD_INITS}, got {strategy!r}."
         )
     return _strictly_increasing(thresholds, n_thresholds, top=values[-1])
+
+
+def _quantile_cuts(
+    column: NDArray, values: NDArray, n_thresholds: int, sample_weight=None
+) -> NDArray:
+    """Equal-frequency thresholds that each separate data.
+
+    Where a value repeats (a count, a clipped reading, a default), several
+    quantiles fall on it and would only be nudged apart, leaving codes no
+    reading ever takes: on some features of pol 3 of 16. Such features are
+    cut by repeated weighted medians instead (``_median_cuts``), halfway
+    between neighbouring values, so every threshold separates data.
+    """
+    probs = np.arange(1, n_thresholds + 1) / (n_thresholds + 1)
+    if sample_weight is None:
+        thresholds = np.quantile(column, probs)
+        weights = np.bincount(np.searchsorted(values, column))
+    else:
+        # numpy weighs quantiles with this method only
+        thresholds = np.quantile(
+            column, probs, weights=sample_weight, method="inverted_cdf"
+        )
+        weights = np.bincount(np.searchsorted(values, column), weights=sample_weight)
+    # cut i: between values[i] and values[i + 1]; valid cuts are 0..m-2
+    cuts = np.searchsorted(values, thresholds, side="right") - 1
+    cuts = np.unique(cuts[(cuts >= 0) & (cuts < values.size - 1)])
+    if cuts.size == n_thresholds:
+        return thresholds
+    return _median_cuts(values, weights, n_thresholds)
+
+
+def _median_cuts(values: NDArray, weights: NDArray, n_thresholds: int) -> NDArray:
+    """Cut the heaviest bin that has two or more distinct values at its
+    weighted median, ``n_thresholds`` times (without repeated values and with
+    ``2**b - 1`` thresholds: equal-frequency bins)."""
+    cumulative = np.concatenate([[0.0], np.cumsum(weights, dtype=np.float64)])
+
+    def splittable(lo, hi):  # a bin: value indices lo..hi
+        return (-(cumulative[hi + 1] - cumulative[lo]), lo, hi)
+
+    bins = [splittable(0, values.size - 1)]
+    chosen = []
+    while len(chosen) < n_thresholds:
+        _, lo, hi = heapq.heappop(bins)
+        # cut i (between values[i] and values[i + 1]) for i in lo..hi-1
+        below = cumulative[lo + 1 : hi + 1] - cumulative[lo]
+        half = (cumulative[hi + 1] - cumulative[lo]) / 2
+        cut = lo + int(np.argmin(np.abs(below - half)))
+        chosen.append(cut)
+        for a, b in ((lo, cut), (cut + 1, hi)):
+            if b > a:
+                heapq.heappush(bins, splittable(a, b))
+    chosen = np.sort(np.array(chosen))
+    return (values[chosen] + values[chosen + 1]) / 2
 
 
 def _kmeans_edges(column: NDArray, n_bins: int, sample_weight=None) -> NDArray:

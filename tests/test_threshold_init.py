@@ -28,3 +28,36 @@ class TestInitialThresholds:
         column = np.concatenate([np.zeros(900), np.linspace(1, 2, 100)])
         t = initial_thresholds(column, 15)
         assert np.all(np.diff(t) > 0)
+
+    @pytest.mark.parametrize("weighted", [False, True])
+    def test_repeated_values_leave_no_code_empty(self, weighted):
+        # Half the readings are 0 (a default value): equal-frequency quantiles
+        # would put 7 of 15 thresholds on it; every threshold must separate data.
+        rng = np.random.default_rng(0)
+        column = np.where(rng.random(4000) < 0.5, 0.0, rng.normal(size=4000))
+        weights = rng.uniform(0.5, 2.0, column.size) if weighted else None
+        t = initial_thresholds(column, 15, sample_weight=weights)
+        codes = np.searchsorted(t, column)
+        assert np.unique(codes).size == 16
+        assert not np.isin(t, column).any()  # no reading sits on a threshold
+        # the bins other than the one holding the repeated value stay balanced
+        counts = np.bincount(codes, minlength=16)
+        spike = codes[column == 0][0]
+        others = np.delete(counts, spike)
+        assert others.max() < 2.5 * others.min()
+
+    def test_repeated_values_split_the_heaviest_bin(self):
+        # 0 repeats 600 times, 1..400 once each: the median cut separates the
+        # 0s, the next halves 1..400 and the last halves one of the halves.
+        column = np.concatenate([np.zeros(600), np.arange(1.0, 401.0)])
+        t = initial_thresholds(column, 3)
+        counts = np.bincount(np.searchsorted(t, column), minlength=4)
+        assert counts[0] == 600
+        assert sorted(counts[1:]) == [100, 100, 200]
+
+    def test_features_without_repeats_keep_plain_quantiles(self):
+        column = np.random.default_rng(1).normal(size=3000)
+        probs = np.arange(1, 16) / 16
+        np.testing.assert_array_equal(
+            initial_thresholds(column, 15), np.quantile(column, probs)
+        )
