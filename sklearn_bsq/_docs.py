@@ -33,7 +33,9 @@ default="auto"
         ``representation`` (a baseline).
     threshold_init : {{"quantile", "uniform", "kmeans"}}, default="quantile"
         Initial thresholds: equal-frequency, equal-width or 1-D k-means bins
-        of the training data (``"lsq"`` uses only the outer two).
+        of the training data (``"lsq"`` uses only the outer two). Where a value
+        repeats so often that quantiles coincide, ``"quantile"`` cuts by
+        repeated medians instead, so that every threshold separates readings.
     hidden_layer_sizes : tuple of int, default=(256, 256)
         Widths of the MLP's hidden ReLU layers.
     max_epochs : int, default=40
