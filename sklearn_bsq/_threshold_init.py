@@ -88,10 +88,10 @@ def _median_cuts(values: NDArray, weights: NDArray, n_thresholds: int) -> NDArra
     ``2**b - 1`` thresholds: equal-frequency bins)."""
     cumulative = np.concatenate([[0.0], np.cumsum(weights, dtype=np.float64)])
 
-    def splittable(lo, hi):  # a bin: value indices lo..hi
+    def heap_entry(lo, hi):  # the bin of value indices lo..hi, heaviest first
         return (-(cumulative[hi + 1] - cumulative[lo]), lo, hi)
 
-    bins = [splittable(0, values.size - 1)]
+    bins = [heap_entry(0, values.size - 1)]
     chosen = []
     while len(chosen) < n_thresholds:
         _, lo, hi = heapq.heappop(bins)
@@ -101,8 +101,8 @@ def _median_cuts(values: NDArray, weights: NDArray, n_thresholds: int) -> NDArra
         cut = lo + int(np.argmin(np.abs(below - half)))
         chosen.append(cut)
         for a, b in ((lo, cut), (cut + 1, hi)):
-            if b > a:
-                heapq.heappush(bins, splittable(a, b))
+            if b > a:  # two or more distinct values: can be cut again
+                heapq.heappush(bins, heap_entry(a, b))
     chosen = np.sort(np.array(chosen))
     return (values[chosen] + values[chosen + 1]) / 2
 
