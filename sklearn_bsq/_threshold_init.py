@@ -67,25 +67,27 @@ def _quantile_cuts(
     probs = np.arange(1, n_thresholds + 1) / (n_thresholds + 1)
     if sample_weight is None:
         thresholds = np.quantile(column, probs)
-        weights = np.bincount(np.searchsorted(values, column))
     else:
         # numpy weighs quantiles with this method only
         thresholds = np.quantile(
             column, probs, weights=sample_weight, method="inverted_cdf"
         )
-        weights = np.bincount(np.searchsorted(values, column), weights=sample_weight)
     # cut i: between values[i] and values[i + 1]; valid cuts are 0..m-2
     cuts = np.searchsorted(values, thresholds, side="right") - 1
     cuts = np.unique(cuts[(cuts >= 0) & (cuts < values.size - 1)])
     if cuts.size == n_thresholds:
         return thresholds
-    return _median_cuts(values, weights, n_thresholds)
+    return _median_cuts(column, values, n_thresholds, sample_weight)
 
 
-def _median_cuts(values: NDArray, weights: NDArray, n_thresholds: int) -> NDArray:
+def _median_cuts(
+    column: NDArray, values: NDArray, n_thresholds: int, sample_weight=None
+) -> NDArray:
     """Cut the heaviest bin that has two or more distinct values at its
     weighted median, ``n_thresholds`` times (without repeated values and with
     ``2**b - 1`` thresholds: equal-frequency bins)."""
+    # weight of each distinct value
+    weights = np.bincount(np.searchsorted(values, column), weights=sample_weight)
     cumulative = np.concatenate([[0.0], np.cumsum(weights, dtype=np.float64)])
 
     def heap_entry(lo, hi):  # the bin of value indices lo..hi, heaviest first
