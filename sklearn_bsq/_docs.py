@@ -36,7 +36,7 @@ default="auto"
         of the training data (``"lsq"`` uses only the outer two). Where a value
         repeats so often that quantiles coincide, ``"quantile"`` cuts by
         repeated medians instead, so that every threshold separates readings.
-    hidden_layer_sizes : tuple of int, default=(256, 256)
+    hidden_layer_sizes : tuple of int, default=(128, 128)
         Widths of the MLP's hidden ReLU layers.
     max_epochs : int, default=40
         Training epochs (the upper bound when ``early_stopping`` is on).
@@ -47,6 +47,13 @@ default="auto"
         AdamW weight decay.
     dropout : float, default=0.1
         Dropout probability after every hidden layer during training.
+    n_heads : int, default=5
+        MLPs of this shape trained side by side on the same input (for
+        :class:`SoftQuantizer`: on the same codes, so the bytes do not change),
+        each on its own loss; predictions are their mean (for classification
+        the mean of their class probabilities). An ensemble: more heads lower
+        the variance of a single network, at about ``n_heads`` times the
+        MLP's training and prediction cost.
     lr_schedule : {{"cosine", "constant"}}, default="cosine"
         "cosine" decays the learning rate from ``lr`` towards 0 over
         ``max_epochs`` along a half cosine (epoch ``e`` of ``E`` uses

@@ -189,7 +189,14 @@ class _BaseSoftQuantizer(
         n_features = len(init_thresholds)
         outputs = self._n_outputs()
         return QuantizedMLP(
-            quantizer, hidden, outputs, active, n_features, self.dropout
+            quantizer,
+            hidden,
+            outputs,
+            active,
+            n_features,
+            self.dropout,
+            self.n_heads,
+            classification=self.task_ == "classification",
         )
 
     def _raw_thresholds(self) -> list[np.ndarray]:

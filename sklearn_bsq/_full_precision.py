@@ -21,12 +21,13 @@ class FullPrecisionMLP(BaseMLPEstimator):
     Parameters
     ----------
     task : {"auto", "classification", "regression"}, default="auto"
-    hidden_layer_sizes : tuple of int, default=(256, 256)
+    hidden_layer_sizes : tuple of int, default=(128, 128)
     max_epochs : int, default=40
     batch_size : int, default=256
     lr : float, default=3e-3
     weight_decay : float, default=1e-4
     dropout : float, default=0.1
+    n_heads : int, default=5
     lr_schedule : {"cosine", "constant"}, default="cosine"
     early_stopping : bool, default=False
     validation_fraction : float, default=0.1
@@ -95,7 +96,14 @@ class FullPrecisionMLP(BaseMLPEstimator):
         X_std = self._fit_standardization(X, weights)
 
         def build_module():
-            return PlainMLP(X.shape[1], hidden, self._n_outputs(), self.dropout)
+            return PlainMLP(
+                X.shape[1],
+                hidden,
+                self._n_outputs(),
+                self.dropout,
+                self.n_heads,
+                classification=self.task_ == "classification",
+            )
 
         setup = self._training_setup()
         self._fit_network(X_std, target, build_module, setup, weights)

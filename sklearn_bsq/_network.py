@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -19,18 +20,90 @@ def make_mlp(
     hidden_layer_sizes: Sequence[int],
     n_outputs: int,
     dropout: float = 0.0,
+    n_heads: int = 1,
+    classification: bool = False,
 ):
     """ReLU MLP ``in -> hidden... -> n_outputs`` (a linear model when no hidden),
-    with dropout after every hidden layer when ``dropout > 0``."""
+    with dropout after every hidden layer when ``dropout > 0``.
+
+    With ``n_heads > 1``, that many MLPs of this shape side by side on the same
+    input (see :class:`CombineHeads` for their outputs). The first layer of
+    them all is one ``nn.Linear`` (so the first-layer tables still apply), the
+    later layers are :class:`HeadLinear`.
+    """
     layers: list[nn.Module] = []
     width = in_features
-    for size in hidden_layer_sizes:
-        layers += [nn.Linear(width, size), nn.ReLU()]
-        if dropout > 0:
-            layers.append(nn.Dropout(dropout))
+    for i, size in enumerate((*hidden_layer_sizes, n_outputs)):
+        if i == 0:
+            layers.append(nn.Linear(width, n_heads * size))
+        elif n_heads == 1:
+            layers.append(nn.Linear(width, size))
+        else:
+            layers.append(HeadLinear(n_heads, width, size))
+        if i < len(hidden_layer_sizes):
+            layers.append(nn.ReLU())
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
         width = size
-    layers.append(nn.Linear(width, n_outputs))
+    if n_heads > 1:
+        layers.append(CombineHeads(n_heads, classification))
     return nn.Sequential(*layers)
+
+
+class HeadLinear(nn.Module):
+    """``n_heads`` linear layers ``in -> out`` side by side: input
+    ``(n, n_heads * in)``, output ``(n, n_heads * out)``, head ``h`` reading
+    and writing its own block."""
+
+    def __init__(self, n_heads: int, in_features: int, out_features: int) -> None:
+        super().__init__()
+        self.n_heads = n_heads
+        # nn.Linear's default initialization, head by head
+        bound = 1 / math.sqrt(in_features)
+        self.weight = nn.Parameter(
+            torch.empty(n_heads, in_features, out_features).uniform_(-bound, bound)
+        )
+        self.bias = nn.Parameter(
+            torch.empty(n_heads, 1, out_features).uniform_(-bound, bound)
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        n = x.shape[0]
+        by_head = x.reshape(n, self.n_heads, -1).transpose(0, 1)
+        out = torch.baddbmm(self.bias, by_head, self.weight)
+        return out.transpose(0, 1).reshape(n, -1)
+
+
+class CombineHeads(nn.Module):
+    """The outputs of ``n_heads`` MLPs, ``(n, n_heads * n_outputs)``.
+
+    In training mode each head's outputs, shape ``(n, n_heads, n_outputs)``:
+    the loss is the mean of the heads' losses, so each head learns to predict
+    on its own (an ensemble) rather than as a part of one wider network. In
+    eval mode one prediction: the mean for regression; for classification the
+    log of the mean of the heads' class probabilities (a softmax of it gives
+    those probabilities back).
+    """
+
+    def __init__(self, n_heads: int, classification: bool) -> None:
+        super().__init__()
+        self.n_heads = n_heads
+        self.classification = classification
+
+    def forward(self, x: Tensor) -> Tensor:
+        by_head = x.reshape(x.shape[0], self.n_heads, -1)
+        if self.training:
+            return by_head
+        if not self.classification:
+            return by_head.mean(1)
+        log_probabilities = torch.log_softmax(by_head, dim=2)
+        return torch.logsumexp(log_probabilities, dim=1) - math.log(self.n_heads)
+
+
+def has_head_axis(outputs: Tensor, classification: bool) -> bool:
+    """Whether network outputs hold each head's outputs (axis 1), as
+    :class:`CombineHeads` gives them in training mode."""
+    return outputs.dim() == (3 if classification else 2)
 
 
 class QuantizedMLP(nn.Module):
@@ -54,11 +127,18 @@ class QuantizedMLP(nn.Module):
         active: Sequence[int] | None = None,
         n_features: int | None = None,
         dropout: float = 0.0,
+        n_heads: int = 1,
+        classification: bool = False,
     ) -> None:
         super().__init__()
         self.quantizer = quantizer
         self.mlp = make_mlp(
-            quantizer.out_features, hidden_layer_sizes, n_outputs, dropout
+            quantizer.out_features,
+            hidden_layer_sizes,
+            n_outputs,
+            dropout,
+            n_heads,
+            classification,
         )
         # Derived from the widths, which are stored apart from the weights: not
         # part of the state dict.
@@ -82,7 +162,13 @@ class QuantizedMLP(nn.Module):
             out = tables(codes)
             for layer in itertools.islice(self.mlp, 1, None):
                 out = layer(out)
-        return out.squeeze(1) if out.shape[1] == 1 else out
+        return _squeeze_single_output(out)
+
+
+def _squeeze_single_output(out: Tensor) -> Tensor:
+    """A regression output ``(n, 1)`` as ``(n,)`` (``(n, n_heads)`` for the
+    heads in training), as skorch's regressor and ``row_losses`` expect."""
+    return out.squeeze(-1) if out.shape[-1] == 1 else out
 
 
 class PlainMLP(nn.Module):
@@ -94,13 +180,16 @@ class PlainMLP(nn.Module):
         hidden_layer_sizes: Sequence[int],
         n_outputs: int,
         dropout: float = 0.0,
+        n_heads: int = 1,
+        classification: bool = False,
     ) -> None:
         super().__init__()
-        self.mlp = make_mlp(n_features, hidden_layer_sizes, n_outputs, dropout)
+        self.mlp = make_mlp(
+            n_features, hidden_layer_sizes, n_outputs, dropout, n_heads, classification
+        )
 
     def forward(self, x: Tensor) -> Tensor:
-        out = self.mlp(x)
-        return out.squeeze(1) if out.shape[1] == 1 else out
+        return _squeeze_single_output(self.mlp(x))
 
 
 def load_network(build: Callable[[], nn.Module], tensors: TensorSource) -> nn.Module:

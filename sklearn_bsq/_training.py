@@ -21,6 +21,8 @@ from skorch.utils import to_tensor
 from torch import nn
 from torch.nn import functional as F
 
+from ._network import has_head_axis
+
 
 class SteepnessSchedule(Callback):
     """Grow the quantizer's sigmoid steepness geometrically, epoch by epoch.
@@ -155,11 +157,25 @@ def row_losses(y_pred: torch.Tensor, y_true: torch.Tensor, classification: bool)
     return (y_pred - y_true) ** 2
 
 
-class SampleWeightedLoss:
-    """A skorch net mixin for inputs from :func:`training_inputs`: the module
-    sees the features only, and with weights the loss of a batch is the mean of
-    weight x row loss (weights of mean 1 keep the loss on its usual scale).
-    Without weights the net's own criterion runs, so nothing changes."""
+def head_row_losses(y_pred: torch.Tensor, y_true: torch.Tensor, classification: bool):
+    """Each row's training loss averaged over the heads of an ensemble, for
+    outputs with the heads on axis 1 (see ``_network.CombineHeads``)."""
+    y_true = y_true.unsqueeze(1).expand(y_pred.shape[:2])
+    if classification:
+        return row_losses(y_pred.movedim(2, 1), y_true, True).mean(1)
+    return row_losses(y_pred, y_true, False).mean(1)
+
+
+class RowLoss:
+    """A skorch net mixin for the inputs of :func:`training_inputs` and the
+    outputs of networks with several heads.
+
+    The module sees the features only. The loss of a batch is the mean over
+    rows of each row's loss, times its sample weight when there are weights
+    (of mean 1, which keeps the loss on its usual scale) and averaged over the
+    heads when the outputs hold each head's (training mode). Otherwise the
+    net's own criterion runs, so a plain network trains as with skorch alone.
+    """
 
     def infer(self, x, **fit_params):
         if _weighted(x):
@@ -167,12 +183,18 @@ class SampleWeightedLoss:
         return super().infer(x, **fit_params)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        if not _weighted(X):
+        classification = isinstance(self, NeuralNetClassifier)
+        heads = has_head_axis(y_pred, classification)
+        if not heads and not _weighted(X):
             return super().get_loss(y_pred, y_true, X=X, training=training)
         y_true = to_tensor(y_true, device=y_pred.device)
-        weights = to_tensor(X["sample_weight"], device=y_pred.device)
-        classification = isinstance(self, NeuralNetClassifier)
-        return (weights * row_losses(y_pred, y_true, classification)).mean()
+        if heads:
+            losses = head_row_losses(y_pred, y_true, classification)
+        else:
+            losses = row_losses(y_pred, y_true, classification)
+        if _weighted(X):
+            losses = to_tensor(X["sample_weight"], device=y_pred.device) * losses
+        return losses.mean()
 
 
 def _weighted(X) -> bool:
@@ -181,12 +203,12 @@ def _weighted(X) -> bool:
     return isinstance(X, dict) and "sample_weight" in X
 
 
-class WeightedNetClassifier(SampleWeightedLoss, NeuralNetClassifier):
-    """``NeuralNetClassifier`` that takes sample weights (see the mixin)."""
+class WeightedNetClassifier(RowLoss, NeuralNetClassifier):
+    """``NeuralNetClassifier`` with :class:`RowLoss` (sample weights, heads)."""
 
 
-class WeightedNetRegressor(SampleWeightedLoss, NeuralNetRegressor):
-    """``NeuralNetRegressor`` that takes sample weights (see the mixin)."""
+class WeightedNetRegressor(RowLoss, NeuralNetRegressor):
+    """``NeuralNetRegressor`` with :class:`RowLoss` (sample weights, heads)."""
 
 
 def seed_torch(seed: int) -> None:

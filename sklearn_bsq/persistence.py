@@ -375,6 +375,7 @@ _PARAMS_BEFORE_THEY_EXISTED = {
     "device": "cpu",
     "dropout": 0.0,
     "lr_schedule": "constant",
+    "n_heads": 1,
     "threshold_lr": None,
 }
 

@@ -123,3 +123,34 @@ def test_tables_skip_features_that_are_not_sent(diabetes):
     np.testing.assert_array_equal(
         reg.predict_packed(reg.transform(X_test)), reg.predict(X_test)
     )
+
+
+def test_heads_predict_the_same_from_bytes_tables_and_matrix_products(cancer):
+    from sklearn_bsq import SoftQuantizerClassifier
+
+    from conftest import FAST
+
+    X_train, X_test, y_train, _ = cancer
+    clf = SoftQuantizerClassifier(3, n_heads=3, random_state=0, **FAST)
+    clf.fit(X_train, y_train)
+    packed = clf.transform(X_test)
+    np.testing.assert_array_equal(
+        clf.predict_proba_packed(packed), clf.predict_proba(X_test)
+    )
+    codes = torch.as_tensor(clf.encode(X_test).astype(np.int64))
+    module = clf.net_.module_
+    with torch.inference_mode():
+        from_tables = module(codes=codes).numpy()
+    np.testing.assert_allclose(
+        from_tables, _matrix_product_path(module, codes).numpy(), rtol=1e-5, atol=1e-5
+    )
+    # the probabilities are the mean of the heads' probabilities
+    heads = torch.nn.Sequential(*list(module.mlp)[:-1])
+    with torch.inference_mode():
+        per_head = heads(module.quantizer(codes=codes)).reshape(len(codes), 3, 2)
+    np.testing.assert_allclose(
+        clf.predict_proba(X_test),
+        torch.softmax(per_head.double(), 2).mean(1).numpy(),
+        rtol=1e-5,
+        atol=1e-6,
+    )

@@ -97,3 +97,36 @@ def test_thresholds_train_at_their_own_learning_rate():
     assert rates[id(quantizer.first)] == rates[id(quantizer.raw_gaps)] == 0.02
     assert rates[id(quantizer.level_steps)] == 1e-3  # level values: the network's
     assert all(rates[id(p)] == 1e-3 for p in est.net_.module_.mlp.parameters())
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_heads_train_on_the_mean_of_their_weighted_losses(weighted):
+    from sklearn_bsq import SoftQuantizerRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 2))
+    y = X[:, 0]
+    est = SoftQuantizerRegressor(2, n_heads=3, max_epochs=2, random_state=0)
+    net = est.fit(X, y).net_
+    y_pred, y_true = torch.randn(8, 3), torch.randn(8)
+    weights = torch.rand(8) if weighted else torch.ones(8)
+    inputs = {"X": torch.zeros(8, 2), "sample_weight": weights} if weighted else None
+    loss = net.get_loss(y_pred, y_true, X=inputs, training=True)
+    expected = (weights * ((y_pred - y_true[:, None]) ** 2).mean(1)).mean()
+    torch.testing.assert_close(loss, expected)
+    # one prediction per row outside training: the heads' mean
+    assert est.predict(X).shape == (64,)
+
+
+def test_heads_with_the_same_seed_give_the_same_bytes_and_predictions():
+    from sklearn.datasets import load_iris
+
+    from sklearn_bsq import SoftQuantizerClassifier
+
+    X, y = load_iris(return_X_y=True)
+    a, b = (
+        SoftQuantizerClassifier(2, n_heads=2, max_epochs=3, random_state=5).fit(X, y)
+        for _ in range(2)
+    )
+    np.testing.assert_array_equal(a.transform(X), b.transform(X))
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
