@@ -6,15 +6,16 @@ Reports, per bit width, for a float32 array of ``rows x features``:
 - ``transform`` (encode + pack) against ``KBinsDiscretizer(encode="ordinal")
   .transform`` with the same number of bins, and against ``X.copy()`` (the memory
   bandwidth limit), in million features per second and as ratios;
-- ``decode`` + ``predict_packed`` throughput;
+- ``decode`` + ``predict_packed`` throughput (the default network);
 - peak memory of ``transform`` (tracemalloc) relative to the input size;
 - ``fit`` of SoftQuantizer against the same MLP trained by plain skorch without the
-  quantizer, same data, epochs and batch size.
+  quantizer, same data, epochs and batch size: one (64, 64) MLP (``n_heads=1``),
+  so the ratio is the price of the quantizer and the training loop.
 Times are the best of ``--repeats`` runs. Ratios are what to read: this machine is
 shared and noisy, absolute times are not comparable between runs.
 
 ``--server`` instead measures the server path side by side (200,000 rows, 16
-features, 4 bits, a (64, 64) network, by default): ``predict_packed`` against the
+features, 4 bits, one (64, 64) MLP, by default): ``predict_packed`` against the
 bare torch module on ready int64 code tensors and against scikit-learn's
 ``MLPClassifier.predict`` (same hidden sizes) on the float inputs, in rows per
 second; and the peak memory ``predict_packed`` adds (in a fresh process: the peak
@@ -66,7 +67,14 @@ def fit_ratio(
     rng = np.random.default_rng(1)
     X = rng.normal(size=(n, d)).astype(np.float32)
     y = (X[:, 0] + X[:, 1] ** 2 > 1).astype(np.int64)
-    sq = SoftQuantizer(bits, max_epochs=epochs, batch_size=128, random_state=0)
+    sq = SoftQuantizer(
+        bits,
+        hidden_layer_sizes=(64, 64),
+        n_heads=1,
+        max_epochs=epochs,
+        batch_size=128,
+        random_state=0,
+    )
 
     def plain():
         torch.manual_seed(0)
@@ -119,7 +127,7 @@ def server(rows: int, d: int, bits: int, repeats: int) -> None:
     y = (X[:, 0] + X[:, 1] ** 2 > 1).astype(int)
     fit_rows = slice(0, 5000)
     sq = SoftQuantizer(
-        bits, hidden_layer_sizes=(64, 64), max_epochs=2, random_state=0
+        bits, hidden_layer_sizes=(64, 64), n_heads=1, max_epochs=2, random_state=0
     ).fit(X[fit_rows], y[fit_rows])
     mlp = MLPClassifier((64, 64), max_iter=5, random_state=0).fit(
         X[fit_rows], y[fit_rows]
