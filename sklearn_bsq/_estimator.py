@@ -133,7 +133,7 @@ class _BaseSoftQuantizer(
             self.n_bits_ = check_n_bits(self.n_bits, X.shape[1])
         target = self._prepare_target(y, weights)
         X_std = self._fit_standardization(X, weights)
-        setup = self._training_setup(steepness, self.threshold_lr)
+        setup = self._training_setup(steepness, self.threshold_lr, len(X))
         if budget is not None:
             self.n_bits_, self.allocation_trace_ = allocate_bits(
                 X_std,

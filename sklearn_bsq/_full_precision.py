@@ -22,7 +22,7 @@ class FullPrecisionMLP(BaseMLPEstimator):
     ----------
     task : {"auto", "classification", "regression"}, default="auto"
     hidden_layer_sizes : tuple of int, default=(128, 128)
-    max_epochs : int, default=40
+    max_epochs : int or "auto", default="auto"
     batch_size : int, default=256
     lr : float, default=3e-3
     weight_decay : float, default=1e-4
@@ -105,7 +105,7 @@ class FullPrecisionMLP(BaseMLPEstimator):
                 classification=self.task_ == "classification",
             )
 
-        setup = self._training_setup()
+        setup = self._training_setup(n_rows=len(X))
         self._fit_network(X_std, target, build_module, setup, weights)
         return self
 

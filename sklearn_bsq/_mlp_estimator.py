@@ -18,7 +18,7 @@ from sklearn.utils._tags import ClassifierTags, RegressorTags
 from torch import nn
 
 from ._target import TASKS, EncodedTarget, encode_target, mean_and_std, resolve_task
-from ._training import TrainingSetup, interrupted, validation_split
+from ._training import TrainingSetup, interrupted, resolve_epochs, validation_split
 from ._validation import check_device
 
 
@@ -70,7 +70,10 @@ class BaseMLPEstimator(BaseEstimator):
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": [tuple, list],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
@@ -90,7 +93,7 @@ class BaseMLPEstimator(BaseEstimator):
         self,
         *,
         hidden_layer_sizes=(128, 128),
-        max_epochs=40,
+        max_epochs="auto",
         batch_size=256,
         lr=3e-3,
         weight_decay=1e-4,
@@ -177,13 +180,19 @@ class BaseMLPEstimator(BaseEstimator):
         self.__dict__.pop("_n_features_out", None)
 
     # -------------------------------------------------------------- training
-    def _training_setup(self, steepness=None, threshold_lr=None) -> TrainingSetup:
+    def _training_setup(
+        self, steepness=None, threshold_lr=None, n_rows=None
+    ) -> TrainingSetup:
         """The training parameters, for the task set by ``_prepare_target``;
-        checks ``device``."""
+        checks ``device``. ``n_rows``, the rows given to ``fit``, resolves
+        ``max_epochs="auto"`` (less the validation rows with ``early_stopping``);
+        None (``partial_fit``, loading) gives its fewest epochs."""
         classification = self.task_ == "classification"
+        if n_rows is not None and self.early_stopping:
+            n_rows -= round(n_rows * self.validation_fraction)
         return TrainingSetup(
             n_classes=self._n_outputs() if classification else None,
-            max_epochs=self.max_epochs,
+            max_epochs=resolve_epochs(self.max_epochs, n_rows, self.batch_size),
             batch_size=self.batch_size,
             lr=self.lr,
             weight_decay=self.weight_decay,
@@ -220,7 +229,7 @@ class BaseMLPEstimator(BaseEstimator):
             which = "the best epoch so far" if stopper is not None else "that epoch"
             warnings.warn(
                 f"training was interrupted in epoch {len(self.net_.history)} of "
-                f"{self.max_epochs}; the estimator is fitted with the network of "
+                f"{setup.max_epochs}; the estimator is fitted with the network of "
                 f"{which}.",
                 UserWarning,
                 stacklevel=4,

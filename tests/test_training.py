@@ -3,10 +3,12 @@
 import numpy as np
 import pytest
 import torch
+from sklearn.datasets import make_regression
 from skorch.dataset import Dataset
 from torch.utils.data import DataLoader, Subset
 
-from sklearn_bsq._training import ArrayBatches
+from sklearn_bsq import FullPrecisionMLP, SoftQuantizerRegressor
+from sklearn_bsq._training import ArrayBatches, resolve_epochs
 
 
 def batches(iterator_class, dataset, seed, epochs=3, **kwargs):
@@ -130,3 +132,43 @@ def test_heads_with_the_same_seed_give_the_same_bytes_and_predictions():
     )
     np.testing.assert_array_equal(a.transform(X), b.transform(X))
     np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+
+
+@pytest.mark.parametrize(
+    "n_rows, batch_size, epochs",
+    [
+        (18_576, 256, 40),  # full california: 73 steps per epoch, 2,900 steps
+        (7_372, 256, 100),  # full cpu_act
+        (5_847, 256, 127),  # full wine_quality
+        (2_000, 256, 58),  # 464 steps: fewer rows, fewer steps
+        (1_000, 256, 40),  # 116 steps ask for 29 epochs: the floor
+        (100_000, 256, 40),  # 391 steps per epoch: the floor
+        (5_000, 4096, 200),  # 2 steps per epoch would ask for 1,450: the cap
+        (None, 256, 40),  # partial_fit: the rows are not known
+    ],
+)
+def test_auto_epochs_follow_the_rows(n_rows, batch_size, epochs):
+    assert resolve_epochs("auto", n_rows, batch_size) == epochs
+    assert resolve_epochs(17, n_rows, batch_size) == 17
+
+
+@pytest.mark.parametrize("make", [SoftQuantizerRegressor, FullPrecisionMLP])
+def test_auto_epochs_count_the_rows_that_train(make):
+    # One batch per epoch: 1000 rows ask for 116 steps, 750 (early stopping
+    # holds out a quarter) for 65.25.
+    X, y = make_regression(n_samples=1000, n_features=3, random_state=0)
+    for early_stopping, epochs in [(False, 116), (True, 66)]:
+        model = make(
+            max_epochs="auto",
+            batch_size=1024,
+            early_stopping=early_stopping,
+            validation_fraction=0.25,
+            n_iter_no_change=1000,
+            hidden_layer_sizes=(4,),
+            n_heads=1,
+            random_state=0,
+        )
+        if make is FullPrecisionMLP:
+            model.set_params(task="regression")
+        model.fit(X, y)
+        assert len(model.net_.history) == epochs
