@@ -62,7 +62,16 @@ METHODS = [
     "pr-qq",
     "lsq",
 ]
-FIELDS = ["dataset", "seed", "method", "bits", "mse", "fit_seconds", "n_train"]
+FIELDS = [
+    "dataset",
+    "seed",
+    "method",
+    "bits",
+    "mse",
+    "fit_seconds",
+    "n_train",
+    "epochs",
+]
 
 # The paper's published test MSE (mean of 10 runs, its official result tables):
 # full precision, Bw-SQ per width 2..8, and the best of its baselines (Pr-MQ,
@@ -165,6 +174,7 @@ def run_one(spec, folder, overrides, max_train):
     model.fit(X_train, y_train)
     seconds = time.perf_counter() - start
     mse = float(((model.predict(X_test) - y_test) ** 2).mean())
+    network = model[-1] if hasattr(model, "steps") else model
     return dict(
         dataset=name,
         seed=seed,
@@ -173,6 +183,7 @@ def run_one(spec, folder, overrides, max_train):
         mse=round(mse, 6),
         fit_seconds=round(seconds, 3),
         n_train=len(y_train),
+        epochs=len(network.net_.history),  # max_epochs="auto" depends on the data
     )
 
 

@@ -125,6 +125,8 @@ def test_quick_paper_benchmark(tmp_path):
     assert set(runs.dataset) == {"cpu_act"} and set(runs.seed) == {42}
     summary = (out / "summary.md").read_text()
     assert "| 4 | 0.019 | 0.019 |" in summary  # the paper's Bw-SQ and best baseline
+    assert set(runs.epochs) == {3}  # --quick trains 3 epochs; the CSV says so
+    assert "## Training epochs per fit" in summary and "| cpu_act | 3 |" in summary
     assert (out / "cpu_act.png").stat().st_size > 0
 
 
