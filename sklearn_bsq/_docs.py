@@ -40,11 +40,13 @@ default="auto"
         Widths of the MLP's hidden ReLU layers.
     max_epochs : int or "auto", default="auto"
         Training epochs (the upper bound when ``early_stopping`` is on).
-        "auto" scales them with the training rows ``n`` (less the validation
-        rows with ``early_stopping``): about ``2900 * min(1, n / 5000)**2``
-        optimizer steps, within 40 to 200 epochs. With batches of 256: 40
-        epochs up to about 1,440 rows, 145 at 5,000, 100 at 7,372, 40 from
-        18,576 on. ``partial_fit`` counts 40 calls.
+        "auto" scales them with the training rows ``n``: about
+        ``2900 * min(1, n / 5000)**2`` optimizer steps, within 40 to 200
+        epochs. With batches of 256: 40 epochs up to about 1,440 rows, 145 at
+        5,000, 100 at 7,372, 40 from 18,576 on. With ``early_stopping`` and
+        in ``partial_fit`` (40 calls) it means 40: the steepness and
+        learning-rate schedules run over ``max_epochs``, and with longer ones
+        early stopping ended fits while the steps were still soft.
     batch_size : int, default=256
     lr : float, default=3e-3
         AdamW learning rate (the first epoch's, with ``lr_schedule="cosine"``).

@@ -47,7 +47,8 @@ class IncrementalMixin:
         The first call (on an estimator without a fit) fixes the task, the
         classes, the widths, the standardization and the initial thresholds from
         its chunk; later calls only train. The steepness and learning-rate
-        schedules count calls as epochs: after ``max_epochs`` calls the steps are
+        schedules count calls as epochs: after ``max_epochs`` calls (40 for
+        ``max_epochs="auto"``, which cannot know the rows to come) the steps are
         at their final steepness and, with ``lr_schedule="cosine"``, the
         learning rate has decayed to 0, so use ``lr_schedule="constant"`` for an
         open-ended stream. ``bin_values_`` (what ``inverse_transform`` returns)

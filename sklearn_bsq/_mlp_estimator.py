@@ -185,14 +185,15 @@ class BaseMLPEstimator(BaseEstimator):
     ) -> TrainingSetup:
         """The training parameters, for the task set by ``_prepare_target``;
         checks ``device``. ``n_rows``, the rows given to ``fit``, resolves
-        ``max_epochs="auto"`` (less the validation rows with ``early_stopping``);
-        None (``partial_fit``, loading) gives its fewest epochs."""
+        ``max_epochs="auto"``; None (``partial_fit``, loading) gives its fewest
+        epochs, as does ``early_stopping``: the schedules run over
+        ``max_epochs``, and with a longer schedule early stopping ended fits
+        while the steps were still soft (README, "Accuracy at full scale")."""
         classification = self.task_ == "classification"
-        if n_rows is not None and self.early_stopping:
-            n_rows -= round(n_rows * self.validation_fraction)
+        rows = None if self.early_stopping else n_rows
         return TrainingSetup(
             n_classes=self._n_outputs() if classification else None,
-            max_epochs=resolve_epochs(self.max_epochs, n_rows, self.batch_size),
+            max_epochs=resolve_epochs(self.max_epochs, rows, self.batch_size),
             batch_size=self.batch_size,
             lr=self.lr,
             weight_decay=self.weight_decay,

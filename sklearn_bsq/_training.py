@@ -355,7 +355,8 @@ AUTO_EPOCHS = (40, 200)
 
 def resolve_epochs(max_epochs: int | str, n_rows: int | None, batch_size: int) -> int:
     """``max_epochs`` with "auto" resolved for ``n_rows`` training rows (None:
-    not known, as in ``partial_fit``, gives the fewest epochs "auto" uses)."""
+    not known or not wanted, as in ``partial_fit`` or with early stopping, gives
+    the fewest epochs "auto" uses)."""
     if max_epochs != "auto":
         return int(max_epochs)
     fewest, most = AUTO_EPOCHS
