@@ -130,6 +130,22 @@ def test_quick_paper_benchmark(tmp_path):
     assert (out / "cpu_act.png").stat().st_size > 0
 
 
+def test_paper_benchmark_will_not_append_to_a_csv_with_other_columns(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import run_paper
+
+    runs = tmp_path / "runs.csv"  # as written before the epochs column
+    old = "dataset,seed,method,bits,mse,fit_seconds,n_train\n"
+    old += "cpu_act,42,float32,32,0.02,1.0,7372\n"
+    runs.write_text(old)
+    with pytest.raises(SystemExit, match="has the columns"):
+        run_paper.main(
+            ["--datasets", "cpu_act", "--methods", "float32", "--seeds", "43"]
+            + ["--out", str(tmp_path)]
+        )
+    assert runs.read_text() == old  # nothing appended, nothing lost
+
+
 def _paper_runs(offset):
     """bsq-default runs at the paper's Bw-SQ plus ``offset`` in every cell, and a
     float32 MLP at 0.18, 0.02, 0.6 (seeds 42 and 43)."""
