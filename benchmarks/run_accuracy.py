@@ -172,6 +172,20 @@ def done_keys(path: Path) -> set:
         }
 
 
+def check_columns(path: Path, fields: list[str]) -> None:
+    """Refuse to append rows to an existing CSV with other columns (written by an
+    older version or by another script) rather than leave it unreadable."""
+    if not path.exists():
+        return
+    with path.open(newline="") as f:
+        header = next(csv.reader(f), [])
+    if header != list(fields):
+        raise SystemExit(
+            f"{path} has the columns {header}, this script writes {list(fields)}; "
+            "add the missing columns to it or give another --out."
+        )
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument(
@@ -243,6 +257,7 @@ def execute(args, fields) -> Path:
     runs_path = out / "runs.csv"
     if args.quick and runs_path.exists():
         runs_path.unlink()  # the smoke test always runs from scratch
+    check_columns(runs_path, fields)
     done = done_keys(runs_path)
     todo = []
     for name in args.datasets:

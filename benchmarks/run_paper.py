@@ -44,7 +44,7 @@ from sklearn.preprocessing import KBinsDiscretizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import datasets  # noqa: E402
-from run_accuracy import done_keys  # noqa: E402
+from run_accuracy import check_columns, done_keys  # noqa: E402
 
 DATASETS = ["california", "cpu_act", "wine_quality"]
 BITS = [2, 3, 4, 5, 6, 7, 8]
@@ -243,19 +243,6 @@ def plan(args, done: set) -> list[tuple]:
     return todo
 
 
-def check_columns(runs_path: Path) -> None:
-    """Refuse to append rows to a CSV with other columns (a file written before
-    the ``epochs`` column existed) rather than leave it unreadable."""
-    with runs_path.open(newline="") as f:
-        header = next(csv.reader(f), [])
-    if header != FIELDS:
-        raise SystemExit(
-            f"{runs_path} has the columns {header}, this script writes {FIELDS}; "
-            "add the missing columns to it (older runs trained max_epochs=40) or "
-            "give another --out."
-        )
-
-
 def execute(args) -> Path:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -266,9 +253,8 @@ def execute(args) -> Path:
     print(f"{len(todo)} runs to do (results in {runs_path})", flush=True)
     folder = datasets.data_dir(args.data_dir)
     overrides = dict(max_epochs=args.max_epochs) if args.max_epochs else {}
+    check_columns(runs_path, FIELDS)
     new_file = not runs_path.exists()
-    if not new_file:
-        check_columns(runs_path)
     started = time.perf_counter()
     with runs_path.open("a", newline="") as f:
         writer = csv.DictWriter(f, FIELDS)

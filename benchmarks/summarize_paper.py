@@ -182,6 +182,16 @@ def plot(agg: pd.DataFrame, dataset: str, path: Path) -> None:
     plt.close(fig)
 
 
+def dataset_method_table(title: str, cells: pd.DataFrame) -> list[str]:
+    """A markdown section: text cells with datasets down and methods across."""
+    lines = ["", title, ""]
+    lines.append("| dataset | " + " | ".join(cells.columns) + " |")
+    lines.append("|---" * (len(cells.columns) + 1) + "|")
+    for dataset, row in cells.iterrows():
+        lines.append(f"| {dataset} | " + " | ".join(row.fillna("")) + " |")
+    return lines
+
+
 def epoch_table(runs: pd.DataFrame) -> list[str]:
     """Epochs per fit by dataset and method ("40" or a range such as "40-127"):
     with ``max_epochs="auto"`` they follow the data, and runs made before it
@@ -189,20 +199,9 @@ def epoch_table(runs: pd.DataFrame) -> list[str]:
     if "epochs" not in runs:
         return []
     spans = runs.groupby(["dataset", "method"])["epochs"].agg(["min", "max"])
-    text = spans.apply(
-        lambda r: (
-            f"{r['min']:.0f}"
-            if r["min"] == r["max"]
-            else f"{r['min']:.0f}-{r['max']:.0f}"
-        ),
-        axis=1,
-    ).unstack()
-    lines = ["", "## Training epochs per fit", ""]
-    lines.append("| dataset | " + " | ".join(text.columns) + " |")
-    lines.append("|---" * (len(text.columns) + 1) + "|")
-    for dataset, row in text.iterrows():
-        lines.append(f"| {dataset} | " + " | ".join(row.fillna("")) + " |")
-    return lines
+    low, high = spans["min"].astype(str), spans["max"].astype(str)
+    text = low.where(spans["min"] == spans["max"], low + "-" + high)
+    return dataset_method_table("## Training epochs per fit", text.unstack())
 
 
 def main(runs_path) -> None:
@@ -245,12 +244,10 @@ def main(runs_path) -> None:
             plot(agg, dataset, runs_path.parent / f"{dataset}.png")
     lines += epoch_table(runs)
     times = agg.groupby(["dataset", "method"])["seconds"].mean().unstack()
-    lines += ["", "## Mean fit seconds (two fits at a time, 1 thread each)", ""]
-    lines.append("| dataset | " + " | ".join(times.columns) + " |")
-    lines.append("|---" * (len(times.columns) + 1) + "|")
-    for dataset, row in times.iterrows():
-        cells = ("" if np.isnan(v) else f"{v:.1f}" for v in row)
-        lines.append(f"| {dataset} | " + " | ".join(cells) + " |")
+    lines += dataset_method_table(
+        "## Mean fit seconds (two fits at a time, 1 thread each)",
+        times.map(lambda v: "" if np.isnan(v) else f"{v:.1f}"),
+    )
     timing = runs_path.parent / "timing.md"
     if timing.exists():
         lines += ["", "## Fit time side by side (`run_paper.py --timing`)", ""]

@@ -146,6 +146,21 @@ def test_paper_benchmark_will_not_append_to_a_csv_with_other_columns(tmp_path):
     assert runs.read_text() == old  # nothing appended, nothing lost
 
 
+def test_accuracy_benchmark_will_not_append_to_a_csv_of_other_columns(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import run_accuracy
+
+    runs = tmp_path / "runs.csv"  # an allocation run's columns
+    old = ",".join(run_accuracy.ALLOCATION_FIELDS) + "\n"
+    runs.write_text(old)
+    with pytest.raises(SystemExit, match="has the columns"):
+        run_accuracy.main(
+            ["--datasets", "cpu_act", "--methods", "float32", "--seeds", "0"]
+            + ["--out", str(tmp_path)]
+        )
+    assert runs.read_text() == old
+
+
 def _paper_runs(offset):
     """bsq-default runs at the paper's Bw-SQ plus ``offset`` in every cell, and a
     float32 MLP at 0.18, 0.02, 0.6 (seeds 42 and 43)."""
