@@ -12,16 +12,18 @@ PARAMETERS_DOC = """
         With ``n_bits="auto"``: the most bits per sample, summed over the
         features; the widths are learned under it (see Notes). This costs
         about two fits; ``allocation_trace_`` records every removed bit.
-    {task}representation : {{"auto", "thermometer", "bits", "levels", "embedding"}}, \
-default="auto"
+    {task}representation : {{"auto", "thermometer", "bits", "levels", "embedding", \
+"levels+thermometer"}}, default="auto"
         What the network sees of each code, rebuilt on the server from the
         code alone: the ``2**b - 1`` step outputs ("thermometer"), the ``b``
         binary digits of the code ("bits"), one trainable value per code
-        ("levels"), or 16 trainable values per code ("embedding", a learned
-        low-rank factor of the first layer on the thermometer). "auto", by
-        the widest feature: "levels" up to 3 bits, the thermometer at 4 bits,
-        the embedding above, where the thermometer's first layer grows with
-        ``2**b`` and overfits. Each part won where it is used, on full data
+        ("levels"), 16 trainable values per code ("embedding", a learned
+        low-rank factor of the first layer on the thermometer), or the level
+        followed by the steps ("levels+thermometer": a smooth trend through
+        the level, bends through the steps). "auto", by the widest feature:
+        "levels" up to 3 bits, "levels+thermometer" at 4 bits, the embedding
+        above, where the thermometer's first layer grows with ``2**b`` and
+        overfits. Each part won where it is used, on full data
         under the paper's protocol, on the 14-dataset benchmark and on small
         data (README, "Accuracy at full scale").
     quantizer : {{"soft", "fixed", "lsq"}}, default="soft"

@@ -41,7 +41,10 @@ def press_ctrl_c_in_epoch(monkeypatch, epoch):
     monkeypatch.setattr(SteepnessSchedule, "on_epoch_begin", interrupt)
 
 
-@pytest.fixture(scope="session", params=["thermometer", "bits", "levels", "embedding"])
+@pytest.fixture(
+    scope="session",
+    params=["thermometer", "bits", "levels", "embedding", "levels+thermometer"],
+)
 def fitted(request, cancer):
     """A classifier with widths 1..10 bits, in every representation."""
     from sklearn_bsq import SoftQuantizer

@@ -96,6 +96,7 @@ class TestRepresentations:
             ("bits", 3 + 1 + 2),
             ("levels", 3),
             ("embedding", 3 * EMBEDDING_CHANNELS),
+            ("levels+thermometer", (7 + 1) + (1 + 1) + (3 + 1)),
             ("auto", 3),  # "levels" up to 3 bits
         ],
     )
@@ -109,8 +110,8 @@ class TestRepresentations:
         [
             ([1, 1], "levels"),
             ([3, 1], "levels"),
-            ([4, 1], "thermometer"),
-            ([4, 3], "thermometer"),
+            ([4, 1], "levels+thermometer"),
+            ([4, 3], "levels+thermometer"),
             ([5, 1], "embedding"),
         ],
     )
@@ -133,6 +134,29 @@ class TestRepresentations:
         q = make_quantizer([2, 1]).eval()
         out = q(codes=torch.tensor([[2, 1]]))
         assert out.tolist() == [[1.0, 1.0, 0.0, 1.0]]
+
+    @pytest.mark.parametrize("widths", [[3, 1, 2], [2, 2]])
+    def test_levels_then_steps_per_feature(self, widths):
+        """Each feature's block is its level followed by its thermometer steps,
+        whatever the other features' widths (padding dropped), from readings
+        and from codes alike."""
+        both = make_quantizer(widths, "levels+thermometer").eval()
+        levels = make_quantizer(widths, "levels").eval()
+        levels.load_state_dict(both.state_dict())
+        with torch.no_grad():  # trained-looking, distinct levels
+            both.level_steps.uniform_(0.1, 1.0)
+            levels.level_steps.copy_(both.level_steps)
+        steps = make_quantizer(widths, "thermometer").eval()
+        x = torch.randn(50, len(widths))
+        expected = []
+        step_columns = np.cumsum([0] + [2**b - 1 for b in widths])
+        for j in range(len(widths)):
+            expected.append(levels(x)[:, j : j + 1])
+            expected.append(steps(x)[:, step_columns[j] : step_columns[j + 1]])
+        expected = torch.cat(expected, dim=1)
+        torch.testing.assert_close(both(x), expected)
+        torch.testing.assert_close(both(codes=both.hard_codes(x)), expected)
+        assert list(both.out_sizes) == [2**b for b in widths]
 
     def test_levels_are_monotone_at_initialisation(self):
         q = make_quantizer([3], "levels").eval()

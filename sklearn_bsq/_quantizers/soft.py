@@ -12,10 +12,13 @@ sigmoids drive all of them:
 - ``"levels"``: one trainable quantized value per feature (``d`` outputs);
 - ``"embedding"``: ``EMBEDDING_CHANNELS`` trainable values per code and feature
   (``16 d`` outputs): a learned low-rank factor of the first layer on the
-  thermometer, whose size does not grow with ``2**b``.
+  thermometer, whose size does not grow with ``2**b``;
+- ``"levels+thermometer"``: per feature its level followed by its ``K_j`` steps
+  (``sum (K_j + 1)`` outputs): the level keeps the order and spacing of the codes
+  (a smooth trend costs the network one weight), the steps let it bend anywhere.
 
-``"auto"`` is "levels" up to 3 bits, the thermometer at 4 bits and the embedding
-above (see ``auto_representation``).
+``"auto"`` is "levels" up to 3 bits, "levels+thermometer" at 4 bits and the
+embedding above (see ``auto_representation``).
 
 Features are stored in padded ``(d, K_max)`` tensors; a mask hides the padding of
 features with fewer bits. Inputs are standardized features (training units).
@@ -34,13 +37,22 @@ from torch.nn import functional as F
 from .base import Quantizer, register
 from .ops import inverse_softplus
 
-REPRESENTATIONS = ("auto", "thermometer", "bits", "levels", "embedding")
+REPRESENTATIONS = (
+    "auto",
+    "thermometer",
+    "bits",
+    "levels",
+    "embedding",
+    "levels+thermometer",
+)
+# Representations with one trainable value per code and feature (a level).
+LEVELLED = ("levels", "embedding", "levels+thermometer")
 # "embedding": trainable values per code and feature in this many channels.
 EMBEDDING_CHANNELS = 16
 # "auto" by the widest feature: "levels" up to 3 bits (one input per feature: the
-# least to overfit, which won at 2 and 3 bits on full and on small data), the
-# thermometer at 4 bits, the embedding above, where the thermometer's first
-# layer grows with 2**b. The README's accuracy section has the measurements.
+# least to overfit, which won at 2 and 3 bits on full and on small data),
+# "levels+thermometer" at 4 bits, the embedding above, where the thermometer's
+# first layer grows with 2**b. The README's accuracy section has the measurements.
 AUTO_LEVELS_MAX_STEPS = 7
 AUTO_THERMOMETER_MAX_STEPS = 15
 
@@ -59,14 +71,16 @@ def auto_representation(max_steps: int) -> str:
     ``max_steps`` thresholds."""
     if max_steps <= AUTO_LEVELS_MAX_STEPS:
         return "levels"
-    return thermometer_or_embedding(max_steps)
+    if max_steps <= AUTO_THERMOMETER_MAX_STEPS:
+        return "levels+thermometer"
+    return "embedding"
 
 
 def thermometer_or_embedding(max_steps: int) -> str:
     """The thermometer up to 4 bits (15 steps), the embedding above: "auto"
-    before "levels" took the widths up to 3 bits. Older model files that do not
-    record their representation mean this, and the bit allocation's wide pass
-    still uses it."""
+    before "levels" took the widths up to 3 bits and "levels+thermometer" 4
+    bits. Older model files that do not record their representation mean this,
+    and the bit allocation's wide pass still uses it."""
     return "thermometer" if max_steps <= AUTO_THERMOMETER_MAX_STEPS else "embedding"
 
 
@@ -91,7 +105,8 @@ class BitwiseSoftQuantizer(Quantizer):
     init_thresholds : sequence of 1-D arrays
         Strictly increasing initial thresholds per feature, in standardized units;
         feature ``j`` must have ``2**b_j - 1`` of them.
-    representation : {"auto", "thermometer", "bits", "levels", "embedding"}
+    representation : {"auto", "thermometer", "bits", "levels", "embedding", \
+            "levels+thermometer"}
         What the downstream network sees of each code.
     learnable : bool, default=True
         If False the thresholds stay at their initial values and training uses
@@ -162,7 +177,7 @@ class BitwiseSoftQuantizer(Quantizer):
                 "bit_index", torch.as_tensor(np.flatnonzero(bit_mask)), persistent=False
             )
             self.out_sizes = n_bits.copy()
-        elif representation in ("levels", "embedding"):
+        elif representation in LEVELLED:
             centers = self._initial_levels(padded, counts)
             start = torch.as_tensor(centers[:, 0], dtype=torch.float32)
             steps = torch.as_tensor(np.diff(centers, axis=1), dtype=torch.float32)
@@ -178,6 +193,15 @@ class BitwiseSoftQuantizer(Quantizer):
             self.level_start = nn.Parameter(start)
             self.level_steps = nn.Parameter(steps)
             self.out_sizes = np.full(d, channels)
+            if representation == "levels+thermometer":
+                # columns of the (d, 1 + K_max) [level, steps] blocks kept
+                kept = np.concatenate([np.ones((d, 1), bool), mask], axis=1)
+                self.register_buffer(
+                    "level_step_index",
+                    torch.as_tensor(np.flatnonzero(kept)),
+                    persistent=False,
+                )
+                self.out_sizes = counts + 1
         else:
             self.out_sizes = counts.copy()
         # Outputs per feature, in feature order: feature j owns a contiguous block.
@@ -230,7 +254,12 @@ class BitwiseSoftQuantizer(Quantizer):
         if self.representation == "embedding":
             values = torch.einsum("ndk,dke->nde", steps, self.level_steps)
             return (self.level_start + values).reshape(n, -1)
-        return self.level_start + (steps * self.level_steps).sum(dim=2)
+        # steps are 0 on padding, so the padded level steps add nothing
+        levels = self.level_start + (steps * self.level_steps).sum(dim=2)
+        if self.representation == "levels":
+            return levels
+        flat = torch.cat([levels[:, :, None], steps], dim=2).reshape(n, -1)
+        return flat if self.dense else flat.index_select(1, self.level_step_index)
 
     # ------------------------------------------------ "levels" without step tensors
     def _masked_level_steps(self) -> Tensor:
