@@ -42,6 +42,7 @@ METHODS = {
     "bsq-bits": ("soft", "quantile", "bits"),
     "bsq-levels": ("soft", "quantile", "levels"),
     "bsq-embedding": ("soft", "quantile", "embedding"),
+    "bsq-levels+thermometer": ("soft", "quantile", "levels+thermometer"),
     # the estimator's defaults, representation included ("auto")
     "bsq-default": ("soft", "quantile", None),
     # learned widths: `bits` is the average budget per feature (run_allocation.py)
@@ -196,7 +197,11 @@ def parse_args(argv=None):
     p.add_argument(
         "--methods",
         nargs="+",
-        default=[m for m in METHODS if m not in LEARNED_WIDTHS | {"bsq-embedding"}],
+        default=[
+            m
+            for m in METHODS
+            if m not in LEARNED_WIDTHS | {"bsq-embedding", "bsq-levels+thermometer"}
+        ],
         choices=list(METHODS),
     )
     p.add_argument("--bits", nargs="+", type=int, default=[1, 2, 3, 4, 6, 8])

@@ -16,9 +16,10 @@ configurations per dataset and width). Methods:
 
 - ``float32``: ``FullPrecisionMLP()``, the same network and training on float32 inputs;
 - ``bsq-default``: ``SoftQuantizerRegressor(n_bits=b)``;
-- ``bsq-thermometer``, ``bsq-levels``, ``bsq-embedding``, ``bsq-bits``: the
-  defaults with that representation (the default, "auto", is "levels" up to 3 bits,
-  the thermometer at 4 bits and the embedding above);
+- ``bsq-thermometer``, ``bsq-levels``, ``bsq-embedding``, ``bsq-bits``,
+  ``bsq-levels+thermometer``: the defaults with that representation (the default,
+  "auto", is "levels" up to 3 bits, "levels+thermometer" at 4 bits and the
+  embedding above);
 - ``pr-mq``, ``pr-qq``: the paper's baselines, ``FullPrecisionMLP()`` trained on the
   midpoints of uniform (min-max) or quantile bins (KBinsDiscretizer);
 - ``lsq``: ``SoftQuantizerRegressor(n_bits=b, quantizer="lsq")``, a learned step size.
@@ -58,6 +59,7 @@ METHODS = [
     "bsq-levels",
     "bsq-embedding",
     "bsq-bits",
+    "bsq-levels+thermometer",
     "pr-mq",
     "pr-qq",
     "lsq",

@@ -209,6 +209,7 @@ def main(argv=None) -> int:
             "bsq-bits",
             "bsq-levels",
             "bsq-embedding",
+            "bsq-levels+thermometer",
             "bsq-default",
         ]
         if m in set(agg.method) and m != "float32"
