@@ -18,8 +18,7 @@ configurations per dataset and width). Methods:
 - ``bsq-default``: ``SoftQuantizerRegressor(n_bits=b)``;
 - ``bsq-thermometer``, ``bsq-levels``, ``bsq-embedding``, ``bsq-bits``,
   ``bsq-levels+thermometer``: the defaults with that representation (the default,
-  "auto", is "levels" up to 3 bits, "levels+thermometer" at 4 bits and the
-  embedding above);
+  "auto", is "levels+thermometer" up to 4 bits and the embedding above);
 - ``pr-mq``, ``pr-qq``: the paper's baselines, ``FullPrecisionMLP()`` trained on the
   midpoints of uniform (min-max) or quantile bins (KBinsDiscretizer);
 - ``lsq``: ``SoftQuantizerRegressor(n_bits=b, quantizer="lsq")``, a learned step size.

@@ -21,11 +21,11 @@ PARAMETERS_DOC = """
         low-rank factor of the first layer on the thermometer), or the level
         followed by the steps ("levels+thermometer": a smooth trend through
         the level, bends through the steps). "auto", by the widest feature:
-        "levels" up to 3 bits, "levels+thermometer" at 4 bits, the embedding
-        above, where the thermometer's first layer grows with ``2**b`` and
-        overfits. Each part won where it is used, on full data
-        under the paper's protocol, on the 14-dataset benchmark and on small
-        data (README, "Accuracy at full scale").
+        "levels+thermometer" up to 4 bits, the embedding above, where the
+        thermometer's first layer grows with ``2**b`` and overfits. Each part
+        was chosen from measurements on full data under the paper's protocol,
+        on the 14-dataset benchmark and on small data (README, "Accuracy at
+        full scale").
     quantizer : {{"soft", "fixed", "lsq"}}, default="soft"
         How thresholds are trained. ``"soft"`` is the method: sigmoid steps of
         growing steepness. ``"fixed"`` keeps the initial thresholds (plain

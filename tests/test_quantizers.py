@@ -97,7 +97,7 @@ class TestRepresentations:
             ("levels", 3),
             ("embedding", 3 * EMBEDDING_CHANNELS),
             ("levels+thermometer", (7 + 1) + (1 + 1) + (3 + 1)),
-            ("auto", 3),  # "levels" up to 3 bits
+            ("auto", (7 + 1) + (1 + 1) + (3 + 1)),  # "levels+thermometer"
         ],
     )
     def test_output_width(self, representation, width):
@@ -108,8 +108,8 @@ class TestRepresentations:
     @pytest.mark.parametrize(
         "widths, chosen",
         [
-            ([1, 1], "levels"),
-            ([3, 1], "levels"),
+            ([1, 1], "levels+thermometer"),
+            ([3, 1], "levels+thermometer"),
             ([4, 1], "levels+thermometer"),
             ([4, 3], "levels+thermometer"),
             ([5, 1], "embedding"),

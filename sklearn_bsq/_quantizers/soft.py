@@ -17,8 +17,8 @@ sigmoids drive all of them:
   (``sum (K_j + 1)`` outputs): the level keeps the order and spacing of the codes
   (a smooth trend costs the network one weight), the steps let it bend anywhere.
 
-``"auto"`` is "levels" up to 3 bits, "levels+thermometer" at 4 bits and the
-embedding above (see ``auto_representation``).
+``"auto"`` is "levels+thermometer" up to 4 bits and the embedding above (see
+``auto_representation``).
 
 Features are stored in padded ``(d, K_max)`` tensors; a mask hides the padding of
 features with fewer bits. Inputs are standardized features (training units).
@@ -49,11 +49,9 @@ REPRESENTATIONS = (
 LEVELLED = ("levels", "embedding", "levels+thermometer")
 # "embedding": trainable values per code and feature in this many channels.
 EMBEDDING_CHANNELS = 16
-# "auto" by the widest feature: "levels" up to 3 bits (one input per feature: the
-# least to overfit, which won at 2 and 3 bits on full and on small data),
-# "levels+thermometer" at 4 bits, the embedding above, where the thermometer's
-# first layer grows with 2**b. The README's accuracy section has the measurements.
-AUTO_LEVELS_MAX_STEPS = 7
+# "auto" by the widest feature: "levels+thermometer" up to 4 bits, the embedding
+# above, where the thermometer's first layer grows with 2**b. The README's accuracy
+# section has the measurements.
 AUTO_THERMOMETER_MAX_STEPS = 15
 
 # Soft "levels" evaluate sigmoids only for this many thresholds on each side of
@@ -69,8 +67,6 @@ WINDOWED_FROM = 63  # thresholds per feature (6 bits) from which the window pays
 def auto_representation(max_steps: int) -> str:
     """What ``representation="auto"`` means for a widest feature with
     ``max_steps`` thresholds."""
-    if max_steps <= AUTO_LEVELS_MAX_STEPS:
-        return "levels"
     if max_steps <= AUTO_THERMOMETER_MAX_STEPS:
         return "levels+thermometer"
     return "embedding"
@@ -78,8 +74,8 @@ def auto_representation(max_steps: int) -> str:
 
 def thermometer_or_embedding(max_steps: int) -> str:
     """The thermometer up to 4 bits (15 steps), the embedding above: "auto"
-    before "levels" took the widths up to 3 bits and "levels+thermometer" 4
-    bits. Older model files that do not record their representation mean this,
+    before "levels" took the widths up to 3 bits (later "levels+thermometer" up
+    to 4). Older model files that do not record their representation mean this,
     and the bit allocation's wide pass still uses it."""
     return "thermometer" if max_steps <= AUTO_THERMOMETER_MAX_STEPS else "embedding"
 
