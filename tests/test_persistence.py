@@ -35,7 +35,11 @@ def classifier(cancer):
 
 
 CASES = {
-    "thermometer": lambda: SoftQuantizer(3, random_state=0, **FAST),
+    "thermometer": lambda: SoftQuantizer(
+        3, representation="thermometer", random_state=0, **FAST
+    ),
+    # the default: "auto" is "levels+thermometer" at 3 bits
+    "levels+thermometer": lambda: SoftQuantizer(3, random_state=0, **FAST),
     "bits": lambda: SoftQuantizerClassifier(
         3, representation="bits", random_state=0, **FAST
     ),

@@ -73,10 +73,10 @@ def auto_representation(max_steps: int) -> str:
 
 
 def thermometer_or_embedding(max_steps: int) -> str:
-    """The thermometer up to 4 bits (15 steps), the embedding above: "auto"
-    before "levels" took the widths up to 3 bits (later "levels+thermometer" up
-    to 4). Older model files that do not record their representation mean this,
-    and the bit allocation's wide pass still uses it."""
+    """The thermometer up to 4 bits (15 steps), the embedding above: what "auto"
+    meant before "levels" took the widths up to 3 bits (now "levels+thermometer"
+    takes them up to 4). Older model files that do not record their
+    representation mean this, and the bit allocation's wide pass still uses it."""
     return "thermometer" if max_steps <= AUTO_THERMOMETER_MAX_STEPS else "embedding"
 
 
