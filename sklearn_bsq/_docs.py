@@ -68,12 +68,14 @@ PARAMETERS_DOC = """
         ``max_epochs`` along a half cosine (epoch ``e`` of ``E`` uses
         ``lr * (1 + cos(pi * e / E)) / 2``), so the weights settle while the
         steps are nearly hard; "constant" keeps ``lr``.
-    threshold_lr : float or None, default=1e-2
+    threshold_lr : float, "auto" or None, default="auto"
         AdamW learning rate of the thresholds (in standardized units; the
         schedule applies to it too). Adam moves a parameter by about its
         learning rate per step, and a threshold may have to travel a standard
         deviation or more, further than the network's ``lr`` takes it in a
-        few hundred steps. None uses ``lr``.
+        few hundred steps. "auto" is 2e-2 when the widest feature has 3 or 4
+        bits and 1e-2 otherwise (the faster rate helped at 4 bits and hurt
+        at 2 and 8; README, "Accuracy at full scale"). None uses ``lr``.
     steepness : (float, float), default=(4.0, 256.0)
         Sigmoid steepness in the first and last epoch, growing geometrically in
         between. Units are "levels per standard deviation": a value of ``s`` gives

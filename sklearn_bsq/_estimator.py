@@ -55,7 +55,11 @@ class _BaseSoftQuantizer(
         "quantizer": [StrOptions(QUANTIZERS.keys())],
         "threshold_init": [StrOptions(set(THRESHOLD_INITS))],
         "steepness": [tuple, list],
-        "threshold_lr": [Interval(Real, 0, None, closed="neither"), None],
+        "threshold_lr": [
+            Interval(Real, 0, None, closed="neither"),
+            StrOptions({"auto"}),
+            None,
+        ],
     }
 
     @extends(BaseMLPEstimator.__init__)
@@ -67,7 +71,7 @@ class _BaseSoftQuantizer(
         representation="auto",
         quantizer="soft",
         threshold_init="quantile",
-        threshold_lr=1e-2,
+        threshold_lr="auto",
         steepness=(4.0, 256.0),
         **inherited,
     ):

@@ -14,6 +14,15 @@ THRESHOLD_INITS = ("quantile", "uniform", "kmeans")
 # Smallest gap between neighbouring initial thresholds, in standard deviations.
 MIN_GAP = 1e-3
 
+# Thresholds that separate no data (a feature with fewer distinct values than
+# codes) start SPARE_OFFSET / 2**b standard deviations above its top value. The
+# sigmoid slope starts at 4 * 2**b per standard deviation (steepness 4), so a
+# reading at the top sees sigmoid(-12) < 1e-5 there from the first epoch, as it
+# sees 0 in eval. At MIN_GAP above the top it saw 0.5 at first and still 0.26 in
+# the last epoch at 2 bits: a signal in training that eval takes away. README,
+# "Accuracy at full scale", has the measurements.
+SPARE_OFFSET = 3.0
+
 
 def initial_thresholds(
     column: NDArray,
@@ -29,7 +38,8 @@ def initial_thresholds(
     binning. When the feature has no more distinct values than there are levels,
     every strategy puts the thresholds halfway between neighbouring distinct
     values (no training point sits on a threshold) and stacks the spare ones
-    just above the top. Thresholds that tie are nudged apart. With
+    ``SPARE_OFFSET / (n_thresholds + 1)`` above the top, out of the sigmoids'
+    reach. Thresholds that tie are nudged apart. With
     ``sample_weight``, rows of weight 0 are left out and the quantiles and
     k-means are weighted (as if each row were repeated by its weight).
     """
@@ -119,9 +129,11 @@ def _kmeans_edges(column: NDArray, n_bins: int, sample_weight=None) -> NDArray:
 
 
 def _strictly_increasing(thresholds: NDArray, n_thresholds: int, top: float) -> NDArray:
-    """Pad to ``n_thresholds`` above ``top`` and break ties by ``MIN_GAP``."""
+    """Pad to ``n_thresholds`` with spare thresholds well above ``top`` and break
+    ties by ``MIN_GAP``."""
     n_spare = n_thresholds - thresholds.size
-    start = max(top, thresholds[-1] if thresholds.size else top) + MIN_GAP
+    highest = max(top, thresholds[-1] if thresholds.size else top)
+    start = highest + SPARE_OFFSET / (n_thresholds + 1)
     spare = start + MIN_GAP * np.arange(n_spare)
     result = np.concatenate([thresholds, spare])
     for k in range(1, result.size):

@@ -2,7 +2,9 @@
 
 import numpy as np
 import pytest
+import torch
 
+from sklearn_bsq._quantizers import BitwiseSoftQuantizer
 from sklearn_bsq._threshold_init import initial_thresholds
 
 
@@ -23,6 +25,20 @@ class TestInitialThresholds:
         t = initial_thresholds(np.array([0.0, 0.0, 1.0, 1.0, 3.0]), 3)
         np.testing.assert_allclose(t[:2], [0.5, 2.0])
         assert t[2] > 3.0
+
+    @pytest.mark.parametrize("n_bits", [2, 4, 8])
+    def test_spare_thresholds_leave_training_steps_hard(self, n_bits):
+        # A binary feature uses one of the 2**b - 1 thresholds. The spare ones
+        # must give a reading at the top value no soft step in training, even at
+        # the first epoch's steepness, since eval gives it none.
+        column = np.repeat([-1.0, 1.0], 50)  # standardized, half and half
+        t = initial_thresholds(column, 2**n_bits - 1)
+        assert t[0] == 0.0
+        quantizer = BitwiseSoftQuantizer([t], "thermometer").train()
+        quantizer.steepness = 4.0  # the default schedule's start
+        x = torch.tensor([[-1.0], [1.0]])
+        soft = quantizer.soft_steps(x)
+        torch.testing.assert_close(soft, quantizer.hard_steps(x), rtol=0, atol=1e-5)
 
     def test_heavy_ties_are_broken(self):
         column = np.concatenate([np.zeros(900), np.linspace(1, 2, 100)])

@@ -101,6 +101,29 @@ def test_thresholds_train_at_their_own_learning_rate():
     assert all(rates[id(p)] == 1e-3 for p in est.net_.module_.mlp.parameters())
 
 
+@pytest.mark.parametrize(
+    "n_bits, rate",
+    [(1, 1e-2), (2, 1e-2), (3, 2e-2), (4, 2e-2), (5, 1e-2), ([2, 4], 2e-2)],
+)
+def test_auto_threshold_rate_follows_the_widest_feature(n_bits, rate):
+    from sklearn_bsq import SoftQuantizerRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 2))
+    est = SoftQuantizerRegressor(n_bits, max_epochs=1).fit(X, X[:, 0])
+    assert est.threshold_lr == "auto"
+    quantizer = est.net_.module_.quantizer
+    rates = {
+        id(p): group["lr"]
+        for group in est.net_.optimizer_.param_groups
+        for p in group["params"]
+    }
+    # the cosine schedule has moved the rates by the end of the epoch: compare
+    # with the network's, which starts at lr
+    ratio = rates[id(quantizer.first)] / rates[id(est.net_.module_.mlp[0].weight)]
+    assert ratio == pytest.approx(rate / est.lr)
+
+
 @pytest.mark.parametrize("weighted", [False, True])
 def test_heads_train_on_the_mean_of_their_weighted_losses(weighted):
     from sklearn_bsq import SoftQuantizerRegressor
