@@ -372,7 +372,7 @@ def resolve_epochs(max_epochs: int | str, n_rows: int | None, batch_size: int) -
 # threshold_lr="auto", by the widest feature: THRESHOLD_LR_FAST at
 # THRESHOLD_LR_FAST_BITS, THRESHOLD_LR otherwise. 2e-2 helped at 4 bits (pol
 # 0.0129 -> 0.0117 on the 14-dataset benchmark), was even at 3 and hurt at 2
-# (cpu_act 0.0244 -> 0.0270) and at 8 (california 0.155 -> 0.166 under the
+# (cpu_act 0.0244 -> 0.0270) and at 8 (california 0.151 -> 0.166 under the
 # paper's protocol); README, "Accuracy at full scale", has the measurements.
 THRESHOLD_LR = 1e-2
 THRESHOLD_LR_FAST = 2e-2
