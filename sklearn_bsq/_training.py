@@ -379,7 +379,9 @@ THRESHOLD_LR_FAST = 2e-2
 THRESHOLD_LR_FAST_BITS = (3, 4)
 
 
-def resolve_threshold_lr(threshold_lr: float | str | None, widest_bits: int):
+def resolve_threshold_lr(
+    threshold_lr: float | str | None, widest_bits: int
+) -> float | None:
     """``threshold_lr`` with "auto" resolved for a quantizer whose widest
     feature has ``widest_bits`` bits (None stays None: the network's ``lr``)."""
     if threshold_lr != "auto":

@@ -118,8 +118,8 @@ def test_auto_threshold_rate_follows_the_widest_feature(n_bits, rate):
         for group in est.net_.optimizer_.param_groups
         for p in group["params"]
     }
-    # the cosine schedule has moved the rates by the end of the epoch: compare
-    # with the network's, which starts at lr
+    # relative to the network's rate, which starts at lr: the learning-rate
+    # schedule scales both alike
     ratio = rates[id(quantizer.first)] / rates[id(est.net_.module_.mlp[0].weight)]
     assert ratio == pytest.approx(rate / est.lr)
 
