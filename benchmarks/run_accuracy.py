@@ -256,13 +256,13 @@ def main(argv=None) -> int:
 
 def execute(args, fields) -> Path:
     """Run every (dataset, seed, method, bits) not yet in the CSV; its path."""
-    folder = datasets.data_dir(args.data_dir)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     runs_path = out / "runs.csv"
     if args.quick and runs_path.exists():
         runs_path.unlink()  # the smoke test always runs from scratch
-    check_columns(runs_path, fields)
+    check_columns(runs_path, fields)  # before the data: a wrong CSV is refused alone
+    folder = datasets.data_dir(args.data_dir)
     done = done_keys(runs_path)
     todo = []
     for name in args.datasets:

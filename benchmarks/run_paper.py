@@ -250,11 +250,11 @@ def execute(args) -> Path:
     runs_path = out / "runs.csv"
     if args.quick and runs_path.exists():
         runs_path.unlink()  # the smoke test always runs from scratch
+    check_columns(runs_path, FIELDS)  # before the data: a wrong CSV is refused alone
     todo = plan(args, done_keys(runs_path))
     print(f"{len(todo)} runs to do (results in {runs_path})", flush=True)
     folder = datasets.data_dir(args.data_dir)
     overrides = dict(max_epochs=args.max_epochs) if args.max_epochs else {}
-    check_columns(runs_path, FIELDS)
     new_file = not runs_path.exists()
     started = time.perf_counter()
     with runs_path.open("a", newline="") as f:

@@ -289,10 +289,15 @@ class _BaseSoftQuantizer(
             lambda: self._build_module(placeholder, hidden), state.module_state
         )
         self.net_ = self._training_setup().serve(module)
-        for stored, implied in zip(
-            self.thresholds_, self._raw_thresholds(), strict=True
+        learned = iter(self.net_.module_.quantizer.feature_thresholds())
+        for b, stored, mean, scale in zip(
+            self.n_bits_,
+            self.thresholds_,
+            self.feature_mean_,
+            self.feature_scale_,
+            strict=True,
         ):
-            if not np.array_equal(stored, implied):
+            if b and not thresholds_agree(stored, next(learned), mean, scale):
                 raise ValueError("the stored thresholds do not match the network's.")
 
 
@@ -393,3 +398,24 @@ class SoftQuantizerRegressor(_BaseSoftQuantizer):
 
     def _task_param(self) -> str:
         return "regression"
+
+
+def thresholds_agree(stored, learned, mean: float, scale: float) -> bool:
+    """Whether a file's raw float32 ``stored`` thresholds are the network's
+    ``learned`` (standardized) ones, up to float32 rounding.
+
+    The network's thresholds are a float32 first value plus a running sum of
+    softplus gaps; other CPUs (other vector kernels for softplus) round those
+    sums differently in the last bit, so an exact comparison refuses genuine
+    files on some machines. The stored thresholds are what encodes; this only
+    catches a file whose network was trained for other thresholds. The
+    tolerance is a few float32 roundings of every term of the sum, in
+    standardized units, plus the final rounding to a raw float32.
+    """
+    stored = np.asarray(stored, dtype=np.float64)
+    learned = np.asarray(learned, dtype=np.float64)
+    eps = float(np.finfo(np.float32).eps)
+    span = np.abs(learned[0]) + (learned[-1] - learned[0])  # |first| + sum of gaps
+    tolerance = 16 * eps * (1.0 + span) * scale + np.spacing(np.abs(stored).max())
+    implied = mean + scale * learned
+    return bool(np.all(np.abs(stored - implied) <= tolerance))

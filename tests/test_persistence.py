@@ -310,6 +310,31 @@ def test_a_file_written_by_an_earlier_release_loads_and_encodes_the_same():
     )
 
 
+def test_a_network_that_rounds_its_thresholds_in_the_last_bit_still_loads(
+    classifier, cancer, tmp_path
+):
+    """Another CPU rounds the network's softplus gaps in the last float32 bit
+    (the committed fixture failed to load so): the file still loads and
+    encodes as saved; a network trained for other thresholds is refused."""
+    save(classifier, tmp_path / "m.npz")
+
+    def last_bit(arrays, metadata):
+        first = arrays["module.quantizer.first"]
+        arrays["module.quantizer.first"] = np.nextafter(first, np.float32(np.inf))
+
+    rewrite(tmp_path / "m.npz", tmp_path / "ulp.npz", last_bit)
+    loaded = load(tmp_path / "ulp.npz")
+    X_test = cancer[1]
+    np.testing.assert_array_equal(loaded.transform(X_test), classifier.transform(X_test))
+
+    def moved(arrays, metadata):
+        arrays["module.quantizer.first"] = arrays["module.quantizer.first"] + 1e-3
+
+    rewrite(tmp_path / "m.npz", tmp_path / "moved.npz", moved)
+    with pytest.raises(ValueError, match="thresholds do not match the network"):
+        load(tmp_path / "moved.npz")
+
+
 # ------------------------------------------------ hostile files (adversarial review)
 @pytest.fixture(scope="module")
 def regressor(diabetes):
