@@ -325,7 +325,9 @@ def test_a_network_that_rounds_its_thresholds_in_the_last_bit_still_loads(
     rewrite(tmp_path / "m.npz", tmp_path / "ulp.npz", last_bit)
     loaded = load(tmp_path / "ulp.npz")
     X_test = cancer[1]
-    np.testing.assert_array_equal(loaded.transform(X_test), classifier.transform(X_test))
+    np.testing.assert_array_equal(
+        loaded.transform(X_test), classifier.transform(X_test)
+    )
 
     def moved(arrays, metadata):
         arrays["module.quantizer.first"] = arrays["module.quantizer.first"] + 1e-3
