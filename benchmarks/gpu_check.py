@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from sklearn_bsq import SoftQuantizerClassifier, load, save
+from sklearn_bsq._estimator import estimator_from_state, fitted_state
 
 
 def timed(fn):
@@ -56,8 +57,7 @@ def main(argv=None) -> int:
     print(f"fit {args.rows:,} x {args.features}: cuda {t_gpu:.1f} s, cpu {t_cpu:.1f} s")
     failures = 0
 
-    twin = SoftQuantizerClassifier(**params)
-    twin._set_fitted_state(gpu._get_fitted_state())
+    twin = estimator_from_state(SoftQuantizerClassifier, fitted_state(gpu))
     same = np.array_equal(twin.transform(X), gpu.transform(X))
     print(f"bytes of the CUDA model encoded on the CPU equal its own: {same}")
     failures += not same

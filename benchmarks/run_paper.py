@@ -44,56 +44,17 @@ from sklearn.preprocessing import KBinsDiscretizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import datasets  # noqa: E402
+import summarize_paper  # noqa: E402
+from paper_protocol import (  # noqa: E402
+    ALL_SEEDS,
+    BITS,
+    DATASETS,
+    FEW_SEEDS,
+    FIELDS,
+    FULL_SEED_METHODS,
+    METHODS,
+)
 from run_accuracy import check_columns, done_keys  # noqa: E402
-
-DATASETS = ["california", "cpu_act", "wine_quality"]
-BITS = [2, 3, 4, 5, 6, 7, 8]
-ALL_SEEDS = list(range(42, 52))
-FEW_SEEDS = [42, 43, 44]
-FULL_SEED_METHODS = {"float32", "bsq-default"}
-METHODS = [
-    "float32",
-    "bsq-default",
-    "bsq-thermometer",
-    "bsq-levels",
-    "bsq-embedding",
-    "bsq-bits",
-    "bsq-levels+thermometer",
-    "pr-mq",
-    "pr-qq",
-    "lsq",
-]
-FIELDS = [
-    "dataset",
-    "seed",
-    "method",
-    "bits",
-    "mse",
-    "fit_seconds",
-    "n_train",
-    "epochs",
-]
-
-# The paper's published test MSE (mean of 10 runs, its official result tables):
-# full precision, Bw-SQ per width 2..8, and the best of its baselines (Pr-MQ,
-# Pr-QQ, LSQ, LLT4, LLT9) per width 2..8.
-PAPER = {
-    "california": dict(
-        fp=0.186,
-        bwsq=[0.290, 0.210, 0.185, 0.171, 0.173, 0.171, 0.169],
-        best_baseline=[0.338, 0.259, 0.213, 0.199, 0.189, 0.192, 0.184],
-    ),
-    "cpu_act": dict(
-        fp=0.021,
-        bwsq=[0.033, 0.023, 0.019, 0.017, 0.016, 0.016, 0.016],
-        best_baseline=[0.032, 0.021, 0.019, 0.018, 0.018, 0.018, 0.018],
-    ),
-    "wine_quality": dict(
-        fp=0.545,
-        bwsq=[0.577, 0.547, 0.524, 0.547, 0.518, 0.528, 0.559],
-        best_baseline=[0.620, 0.587, 0.565, 0.561, 0.540, 0.539, 0.546],
-    ),
-}
 
 
 def paper_split(X, y, seed):
@@ -323,8 +284,6 @@ def main(argv=None) -> int:
     runs_path = Path(args.out) / "runs.csv"
     if not args.summary_only:
         runs_path = execute(args)
-    import summarize_paper
-
     summarize_paper.main(runs_path)
     return 0
 

@@ -37,8 +37,7 @@ from sklearn.preprocessing import KBinsDiscretizer
 from skorch import NeuralNetClassifier
 
 from sklearn_bsq import SoftQuantizer
-from sklearn_bsq._network import PlainMLP
-from sklearn_bsq._training import PREDICT_BATCH_ROWS
+from sklearn_bsq._network import PREDICT_BATCH_ROWS, PlainMLP
 
 
 def best_time(fn, repeats: int) -> float:

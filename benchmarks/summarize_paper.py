@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_paper import BITS, FULL_SEED_METHODS, METHODS, PAPER  # noqa: E402
+from paper_protocol import BITS, FULL_SEED_METHODS, METHODS, PAPER  # noqa: E402
 
 PRIMARY = "bsq-default"
 

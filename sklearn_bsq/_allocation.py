@@ -27,8 +27,7 @@ from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
 from ._network import QuantizedMLP
-from ._quantizers import thermometer_or_embedding
-from ._threshold_init import initial_thresholds
+from ._threshold_init import model_initial_thresholds
 from ._training import (
     TrainingSetup,
     holdout_indices,
@@ -36,28 +35,19 @@ from ._training import (
     row_losses,
     training_inputs,
 )
+from ._widths import MAX_BITS, n_codes
 
-# Wide pass: this many bits above the average budget per feature (at most 16).
+# Wide pass: this many bits above the average budget per feature (at most MAX_BITS).
 HEADROOM_BITS = 2
 # Wide pass: this share of the epochs. It only has to rank the bits; the final
 # fit trains the chosen widths in full.
 WIDE_EPOCH_SHARE = 0.5
 
 
-def wide_pass_representation(representation: str, start: int) -> str:
-    """The representation of the wide pass. For "auto" it is the thermometer up
-    to 4 bits and the embedding above, as when the allocation was designed and
-    benchmarked (run_allocation.py): one value per code ("levels") feeds merged
-    codes a single mean and ranked the bits worse (tests/test_allocation.py)."""
-    if representation != "auto":
-        return representation
-    return thermometer_or_embedding(2**start - 1)
-
-
 def start_width(bit_budget: int, n_features: int) -> int:
     """Width of every feature in the wide first pass."""
     average = -(-bit_budget // n_features)  # ceil
-    return int(min(16, average + HEADROOM_BITS))
+    return int(min(MAX_BITS, average + HEADROOM_BITS))
 
 
 class _FeatureTables:
@@ -72,7 +62,7 @@ class _FeatureTables:
     ):
         quantizer = module.quantizer
         d = len(quantizer.out_sizes)
-        all_codes = torch.arange(2**start)[:, None].expand(2**start, d)
+        all_codes = torch.arange(n_codes(start))[:, None].expand(n_codes(start), d)
         with torch.no_grad():
             inputs = quantizer(codes=all_codes).numpy().astype(np.float64)
         ends = np.cumsum(quantizer.out_sizes)
@@ -83,7 +73,7 @@ class _FeatureTables:
         self.tables = []  # tables[j][w]: (group of each wide code, group inputs)
         for j, block in enumerate(self.blocks):
             counts = np.bincount(
-                train_codes[:, j], weights=train_weight, minlength=2**start
+                train_codes[:, j], weights=train_weight, minlength=n_codes(start)
             )
             # A tiny weight keeps codes no training row took from dividing by 0.
             weights = counts + 1e-6
@@ -91,9 +81,9 @@ class _FeatureTables:
             per_width = []
             for w in range(start + 1):
                 groups = _equal_frequency_groups(counts, w, start)
-                sums = np.zeros((2**w, fine.shape[1]))
+                sums = np.zeros((n_codes(w), fine.shape[1]))
                 np.add.at(sums, groups, fine * weights[:, None])
-                totals = np.bincount(groups, weights=weights, minlength=2**w)
+                totals = np.bincount(groups, weights=weights, minlength=n_codes(w))
                 means = np.divide(
                     sums,
                     totals[:, None],
@@ -113,11 +103,11 @@ def _equal_frequency_groups(counts: NDArray, width: int, start: int) -> NDArray:
     """Group (``0 .. 2**width - 1``) of every wide code, cut where the share of
     training rows below reaches ``k / 2**width``; the identity at ``start``."""
     if width == start:
-        return np.arange(2**start)
+        return np.arange(n_codes(start))
     below = np.concatenate([[0], np.cumsum(counts)[:-1]])  # rows under each code
-    targets = np.arange(1, 2**width) * counts.sum() / 2**width
+    targets = np.arange(1, n_codes(width)) * counts.sum() / n_codes(width)
     cuts = np.searchsorted(below, targets, side="left")  # first code past each cut
-    return np.searchsorted(cuts, np.arange(2**start), side="right")
+    return np.searchsorted(cuts, np.arange(n_codes(start)), side="right")
 
 
 def _per_row_losses(
@@ -296,8 +286,7 @@ def allocate_bits(
     y: NDArray,
     bit_budget: int,
     *,
-    build_module: Callable[[list[NDArray], str], QuantizedMLP],
-    representation: str,
+    build_module: Callable[[list[NDArray]], QuantizedMLP],
     setup: TrainingSetup,
     seed: int,
     threshold_init: str,
@@ -309,8 +298,7 @@ def allocate_bits(
     """Widths under ``bit_budget`` from a wide first pass, and the trace.
 
     Holds out ``validation_fraction`` of the rows (seeded by ``seed``), trains
-    ``build_module(initial thresholds, representation)`` (see
-    :func:`wide_pass_representation`) with every feature at
+    ``build_module(initial thresholds)`` with every feature at
     :func:`start_width` bits for ``WIDE_EPOCH_SHARE`` of the epochs (stopping
     early on the held-out rows when ``early_stopping``), then runs
     :func:`greedy_bit_removal`. ``sample_weight`` (one per row of ``X_std``)
@@ -327,19 +315,15 @@ def allocate_bits(
     w_train = w_valid = None
     if sample_weight is not None:
         w_train, w_valid = sample_weight[train], sample_weight[valid]
-    init = [
-        initial_thresholds(X_train[:, j], 2**start - 1, threshold_init, w_train)
-        for j in range(d)
-    ]
+    init = model_initial_thresholds(X_train, [start] * d, threshold_init, w_train)
     train_split = None
     if early_stopping:
         valid_set = Dataset(training_inputs(X_valid, w_valid), y_valid)
         train_split = predefined_split(valid_set)
     if log:
         log(f"bit allocation: wide pass, {d} features at {start} bits")
-    wide = wide_pass_representation(representation, start)
     net = setup.train(
-        lambda: build_module(init, wide),
+        lambda: build_module(init),
         seed,
         X_train,
         y_train,

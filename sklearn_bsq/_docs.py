@@ -24,8 +24,7 @@ PARAMETERS_DOC = """
         "levels+thermometer" up to 4 bits, the embedding above, where the
         thermometer's first layer grows with ``2**b`` and overfits. Each part
         was chosen from measurements on full data under the paper's protocol,
-        on the 14-dataset benchmark and on small data (README, "Accuracy at
-        full scale").
+        on the 14-dataset benchmark and on small data (CHANGELOG.md).
     quantizer : {{"soft", "fixed", "lsq"}}, default="soft"
         How thresholds are trained. ``"soft"`` is the method: sigmoid steps of
         growing steepness. ``"fixed"`` keeps the initial thresholds (plain
@@ -75,7 +74,7 @@ PARAMETERS_DOC = """
         deviation or more, further than the network's ``lr`` takes it in a
         few hundred steps. "auto" is 2e-2 when the widest feature has 3 or 4
         bits and 1e-2 otherwise (the faster rate helped at 4 bits and hurt
-        at 2 and 8; README, "Accuracy at full scale"). None uses ``lr``.
+        at 2 and 8; CHANGELOG.md). None uses ``lr``.
     steepness : (float, float), default=(4.0, 256.0)
         Sigmoid steepness in the first and last epoch, growing geometrically in
         between. Units are "levels per standard deviation": a value of ``s`` gives
@@ -101,10 +100,16 @@ PARAMETERS_DOC = """
 
     Attributes
     ----------
-    thresholds_ : list of ndarray of float32
+    codec_ : :class:`~sklearn_bsq.codec.Codec`
+        The fitted codec: widths, thresholds, bin values, representation and
+        model id as read-only plain data (numpy, no torch), with ``encode``,
+        ``pack``, ``transform``, ``unpack`` and ``inverse_transform``. What a
+        node needs, e.g. to ship the encoder without torch. The attributes
+        below up to ``compression_ratio_`` are read from it.
+    thresholds_ : tuple of ndarray of float32
         Learned thresholds per feature in the caller's units, sorted, of length
         ``2**n_bits_[j] - 1`` (none for a feature that is not sent). A reading's
-        code is the number of thresholds strictly below it.
+        code is the number of thresholds strictly below it. Read-only.
     n_bits_ : ndarray of int
         Bits per feature (0 for a feature that is not sent).
     representation_ : str or None
@@ -128,12 +133,12 @@ PARAMETERS_DOC = """
     compression_ratio_ : float
         ``32 * n_features_in_ / (8 * bytes_per_row_)``: size of float32 readings
         over size of the packed row.
-    task_ : str
-        "classification" or "regression".
-    classes_ : ndarray
-        Class labels (classification only).
-    bin_values_ : list of ndarray
+    bin_values_ : tuple of ndarray
         Representative raw value of every code, used by ``inverse_transform``.
+    target_ : FittedTarget
+        The task and how network outputs become predictions; ``task_``
+        ("classification" or "regression"), ``classes_`` (classification) and
+        ``target_mean_``, ``target_scale_`` (regression) are read from it.
     feature_mean_, feature_scale_ : ndarray
         Standardization of the features applied before the quantizer.
     net_ : skorch net
@@ -171,3 +176,50 @@ def estimator_doc(summary: str, examples: str, task: str = "") -> str:
         + "\n    Examples\n    --------\n"
         + examples
     )
+
+
+PARTIAL_FIT_DOC = """Train on one chunk of the data: one epoch, going on from the last.
+
+        The first call (on an estimator without a fit) fixes the task, the
+        classes, the widths, the standardization and the initial thresholds from
+        its chunk; later calls only train. The steepness and learning-rate
+        schedules count calls as epochs: after ``max_epochs`` calls (40 for
+        ``max_epochs="auto"``, which cannot know the rows to come) the steps are
+        at their final steepness and, with ``lr_schedule="cosine"``, the
+        learning rate has decayed to 0, so use ``lr_schedule="constant"`` for an
+        open-ended stream. ``bin_values_`` (what ``inverse_transform`` returns)
+        comes from the latest chunk. ``early_stopping`` does not apply, and
+        with ``n_bits="auto"`` there is no ``partial_fit`` (the widths are
+        learned from all the data at once).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        classes : array-like, default=None
+            Every class label the stream can hold, on the first call of a
+            classifier (a chunk need not hold them all; default: the labels of
+            the first chunk); ignored later.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each row of the chunk. Unlike in ``fit``
+            they are used as given, so that chunks weigh against each other:
+            the chunk's loss is the mean of weight x row loss (keep weights
+            around 1). On the first call they also weigh the standardization
+            and the initial quantiles.
+
+        Returns
+        -------
+        self : object
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_breast_cancer
+        >>> from sklearn_bsq import SoftQuantizerClassifier
+        >>> X, y = load_breast_cancer(return_X_y=True)
+        >>> clf = SoftQuantizerClassifier(2, lr_schedule="constant", random_state=0)
+        >>> for start in range(0, 500, 100):  # five chunks of 100 rows
+        ...     _ = clf.partial_fit(X[start : start + 100], y[start : start + 100],
+        ...                         classes=[0, 1])
+        >>> len(clf.net_.history), clf.bytes_per_row_
+        (5, 8)
+    """

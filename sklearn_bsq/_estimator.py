@@ -1,40 +1,60 @@
-"""``SoftQuantizer`` and its fixed-task forms: the scikit-learn surface (fit,
-transform, predict on codes or bytes) over the quantizer, the wire format and
-the shared MLP training."""
+"""``SoftQuantizer`` and its fixed-task forms: the scikit-learn surface over the
+fitted codec (``codec_``), the trained network (``net_``) and its target.
+
+Validation happens here; training is :class:`QuantizerTraining`'s, the node
+side is the codec's (``_node``), predictions are ``_server``'s. A fitted
+estimator converts to and from a :class:`FittedState` (persistence, export,
+plots) with :func:`fitted_state` and :func:`estimator_from_state`.
+"""
 
 from __future__ import annotations
 
+import copy
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from . import _packing
-from ._allocation import allocate_bits
-from ._docs import NOTES_DOC, PARAMETERS_DOC, estimator_doc
-from ._encoding import bin_representatives, model_id
-from ._fitted_state import FittedState, InMemoryTensors
-from ._incremental import IncrementalMixin
-from ._mlp_estimator import BaseMLPEstimator, extends, store_arguments
-from ._network import QuantizedMLP, load_network
+from ._docs import NOTES_DOC, PARAMETERS_DOC, PARTIAL_FIT_DOC, estimator_doc
+from ._fitted_state import FittedState
+from ._mlp_estimator import (
+    BaseMLPEstimator,
+    configured_task,
+    extends,
+    fit_from_scratch,
+    store_arguments,
+)
+from ._network import InMemoryTensors, load_network
 from ._node import NodeSideMixin
-from ._quantizers import QUANTIZERS, REPRESENTATIONS, build_quantizer
+from ._quantizer_training import QuantizerTraining, TrainedQuantizer
+from ._quantizers import QUANTIZERS, REPRESENTATIONS
 from ._server import ServerSideMixin
-from ._threshold_init import THRESHOLD_INITS, initial_thresholds
+from ._threshold_init import THRESHOLD_INITS
+from ._training import RandomStream, draw_seed
 from ._validation import (
     check_bit_budget,
     check_n_bits,
     check_readings,
     check_sample_weight,
-    check_steepness,
     learns_widths,
 )
+from ._widths import MAX_BITS, check_bit_widths
+
+
+def _widths_are_given(estimator) -> bool:
+    """``available_if`` check: no ``partial_fit`` with ``n_bits="auto"``."""
+    if learns_widths(estimator.n_bits):
+        raise AttributeError(
+            "partial_fit is not available with n_bits='auto': the widths are "
+            "learned from all the data at once; use fit, or give the widths."
+        )
+    return True
 
 
 class _BaseSoftQuantizer(
-    IncrementalMixin,
     NodeSideMixin,
     ServerSideMixin,
     ClassNamePrefixFeaturesOutMixin,
@@ -45,7 +65,7 @@ class _BaseSoftQuantizer(
     _parameter_constraints: dict = {
         **BaseMLPEstimator._parameter_constraints,
         "n_bits": [
-            Interval(Integral, 1, 16, closed="both"),
+            Interval(Integral, 1, MAX_BITS, closed="both"),
             "array-like",
             StrOptions({"auto"}),
         ],
@@ -125,180 +145,157 @@ class _BaseSoftQuantizer(
         >>> clf.fit(X, y, sample_weight=weights).bytes_per_row_
         2
         """
-        return self._fit_or_forget(X, y, lambda X, y: self._fit(X, y, sample_weight))
+        return fit_from_scratch(self, lambda: self._fit(X, y, sample_weight))
 
-    def _fit(self, X, y, sample_weight=None):
-        steepness = check_steepness(self.steepness)
-        hidden = self._check_hidden_layer_sizes()
+    def _fit(self, X, y, sample_weight):
+        training = QuantizerTraining(self, configured_task(self))
         budget = check_bit_budget(self.n_bits, self.bit_budget)
         X, y = check_readings(self, X, y, reset=True)
         weights = check_sample_weight(sample_weight, X, rescale=True)
-        if budget is None:
-            self.n_bits_ = check_n_bits(self.n_bits, X.shape[1])
-        target = self._prepare_target(y, weights)
-        X_std = self._fit_standardization(X, weights)
-        setup = self._training_setup(steepness, self.threshold_lr, len(X))
-        if budget is not None:
-            self.n_bits_, self.allocation_trace_ = allocate_bits(
-                X_std,
-                target.y,
-                budget,
-                build_module=lambda init, rep: self._build_module(init, hidden, rep),
-                representation=self.representation,
-                setup=setup,
-                seed=self._draw_seed(),
-                threshold_init=self.threshold_init,
-                validation_fraction=self.validation_fraction,
-                early_stopping=self.early_stopping,
-                log=print if self.verbose else None,
-                sample_weight=weights,
-            )
-        init = [
-            initial_thresholds(
-                X_std[:, j], 2 ** int(b) - 1, self.threshold_init, weights
-            )
-            for j, b in enumerate(self.n_bits_)
-        ]
-        self._fit_network(
-            X_std, target, lambda: self._build_module(init, hidden), setup, weights
-        )
-        self._set_trained_attributes(X, weights)
+        widths = None if budget is not None else check_n_bits(self.n_bits, X.shape[1])
+        self._adopt(training.fit(X, y, widths, budget, weights))
         return self
 
-    def _set_trained_attributes(self, X, sample_weight=None) -> None:
-        """What follows from the trained network: the representation "auto"
-        chose, the raw thresholds, the sizes and the bin values on ``X``."""
-        quantizer = self.net_.module_.quantizer
-        self.representation_ = getattr(quantizer, "representation", None)
-        self.thresholds_ = self._raw_thresholds()
-        self._set_sizes()
-        codes = self._encoder()(X)
-        self.bin_values_ = bin_representatives(
-            X, codes, self.thresholds_, sample_weight
-        )
-
-    def _build_module(self, init_thresholds, hidden, representation=None):
-        """Quantizer + MLP for these initial (standardized) thresholds; features
-        without thresholds (width 0) are left out of the quantizer."""
-        active = [j for j, t in enumerate(init_thresholds) if len(t)]
-        # a fitted (or loaded) model keeps the representation "auto" chose
-        representation = (
-            representation
-            or getattr(self, "representation_", None)
-            or self.representation
-        )
-        quantizer = build_quantizer(
-            self.quantizer, [init_thresholds[j] for j in active], representation
-        )
-        n_features = len(init_thresholds)
-        outputs = self._n_outputs()
-        return QuantizedMLP(
-            quantizer,
-            hidden,
-            outputs,
-            active,
-            n_features,
-            self.dropout,
-            self.n_heads,
-            classification=self.task_ == "classification",
-        )
-
-    def _raw_thresholds(self) -> list[np.ndarray]:
-        """The network's thresholds in the caller's units, as float32 (what a
-        node compares with; rounding to float32 keeps them sorted)."""
-        learned = iter(self.net_.module_.quantizer.feature_thresholds())
-        return [
-            (mean + scale * (next(learned) if b else np.empty(0))).astype(np.float32)
-            for b, mean, scale in zip(
-                self.n_bits_, self.feature_mean_, self.feature_scale_, strict=True
+    @available_if(_widths_are_given)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        if not hasattr(self, "net_"):
+            return fit_from_scratch(
+                self, lambda: self._first_chunk(X, y, classes, sample_weight)
             )
-        ]
+        X, y = check_readings(self, X, y, reset=False)
+        weights = check_sample_weight(sample_weight, X, rescale=False)
+        trained = TrainedQuantizer(
+            self.target_,
+            self.feature_mean_,
+            self.feature_scale_,
+            self.codec_,
+            self.net_,
+            getattr(self, "allocation_trace_", None),
+            self._stream_,
+        )
+        training = QuantizerTraining(self, configured_task(self))
+        seed = draw_seed(self.random_state)
+        self._adopt(training.next_chunk(trained, X, y, weights, seed))
+        return self
 
-    def _set_sizes(self) -> None:
-        """Sizes and the fingerprint, which follow from widths and thresholds."""
-        self.model_id_ = model_id(self.n_bits_, self.thresholds_)
-        self.bytes_per_row_ = _packing.bytes_per_row(self.n_bits_)
-        self.compression_ratio_ = _packing.compression_ratio(self.n_bits_)
-        self._n_features_out = self.bytes_per_row_
+    partial_fit.__doc__ = PARTIAL_FIT_DOC
+
+    def _first_chunk(self, X, y, classes, sample_weight):
+        training = QuantizerTraining(self, configured_task(self))
+        X, y = check_readings(self, X, y, reset=True)
+        weights = check_sample_weight(sample_weight, X, rescale=False)
+        widths = check_n_bits(self.n_bits, X.shape[1])
+        self._adopt(training.start_stream(X, y, widths, classes, weights))
+        return self
+
+    def _adopt(self, trained: TrainedQuantizer) -> None:
+        """Make what training left this estimator's fitted state."""
+        self.target_ = trained.target
+        self.feature_mean_ = trained.feature_mean
+        self.feature_scale_ = trained.feature_scale
+        self.codec_ = trained.codec
+        self.net_ = trained.net
+        self._stream_ = trained.stream
+        if trained.allocation_trace is not None:
+            self.allocation_trace_ = trained.allocation_trace
+        self._fitted_params_ = copy.deepcopy(self.get_params(deep=False))
+
+    # ------------------------------------------------- the codec, read-only
+    n_bits_ = property(lambda self: self.codec_.n_bits, doc="Bits per feature.")
+    thresholds_ = property(
+        lambda self: self.codec_.thresholds, doc="Thresholds per feature (raw)."
+    )
+    bin_values_ = property(
+        lambda self: self.codec_.bin_values, doc="A reading per code and feature."
+    )
+    representation_ = property(
+        lambda self: self.codec_.representation, doc="What the network sees."
+    )
+    model_id_ = property(lambda self: self.codec_.model_id, doc="The fingerprint.")
+    bytes_per_row_ = property(
+        lambda self: self.codec_.bytes_per_row, doc="Bytes per packed row."
+    )
+    compression_ratio_ = property(
+        lambda self: self.codec_.compression_ratio, doc="float32 bytes / packed."
+    )
+    # ClassNamePrefixFeaturesOutMixin: transform's output columns are bytes
+    _n_features_out = property(lambda self: self.codec_.bytes_per_row)
 
     def __dask_tokenize__(self):
         """Dask names a task by its inputs: an estimator by its parameters and,
         once fitted, its fitted state (pickles of torch tensors differ between
         calls, so Dask cannot hash the estimator itself)."""
-        fitted = self._get_fitted_state().digest() if hasattr(self, "net_") else None
+        fitted = fitted_state(self).digest() if hasattr(self, "net_") else None
         return type(self).__name__, repr(self.get_params()), fitted
 
-    # --------------------------------------------------- fitted-state contract
-    def _get_fitted_state(self) -> FittedState:
-        """The fitted estimator as data (see ``_fitted_state``)."""
-        check_is_fitted(self)
-        module_state = self.net_.module_.state_dict()
-        return FittedState(
-            n_features_in=int(self.n_features_in_),
-            feature_names_in=getattr(self, "feature_names_in_", None),
-            task=self.task_,
-            classes=getattr(self, "classes_", None),
-            target_mean=getattr(self, "target_mean_", None),
-            target_scale=getattr(self, "target_scale_", None),
-            n_bits=np.asarray(self.n_bits_, dtype=np.int64),
-            representation=self.representation_,
-            feature_mean=self.feature_mean_,
-            feature_scale=self.feature_scale_,
-            thresholds=list(self.thresholds_),
-            bin_values=list(self.bin_values_),
-            allocation_trace=getattr(self, "allocation_trace_", None),
-            module_state=InMemoryTensors(module_state),
-        )
 
-    def _set_fitted_state(self, state: FittedState) -> None:
-        """Make this estimator fitted with ``state``, checked against the
-        parameters: a state that contradicts them raises ValueError."""
-        widths = _packing.check_bit_widths(state.n_bits, allow_zero=True)
-        if not widths.any():
-            raise ValueError("n_bits gives every feature 0 bits.")
-        if learns_widths(self.n_bits) != (state.allocation_trace is not None):
-            raise ValueError("an allocation trace goes with n_bits='auto' only.")
-        if not learns_widths(self.n_bits) and not np.array_equal(
-            check_n_bits(self.n_bits, len(widths)), widths
-        ):
-            raise ValueError("the parameter 'n_bits' contradicts the stored widths.")
-        self._discard_fitted_state()
-        self.n_features_in_, self.n_bits_ = state.n_features_in, widths
-        if state.feature_names_in is not None:
-            self.feature_names_in_ = state.feature_names_in
-        self.task_ = state.task
-        self.representation_ = state.representation
-        if state.task == "classification":
-            self.classes_ = state.classes
-        else:
-            self.target_mean_, self.target_scale_ = (
-                state.target_mean,
-                state.target_scale,
-            )
-        self.feature_mean_, self.feature_scale_ = (
+# ----------------------------------------------------- fitted-state contract
+def fitted_state(estimator, user: str = "this function") -> FittedState:
+    """The fitted estimator as data; a clear TypeError for anything but a
+    SoftQuantizer passed to ``user`` (a function name), NotFittedError before
+    ``fit``."""
+    if not isinstance(estimator, _BaseSoftQuantizer):
+        check_is_fitted(estimator)  # TypeError for what is not an estimator
+        raise TypeError(
+            f"{user} takes a fitted SoftQuantizer, SoftQuantizerClassifier or "
+            f"SoftQuantizerRegressor, got {type(estimator).__name__}."
+        )
+    check_is_fitted(estimator)
+    return FittedState(
+        params=copy.deepcopy(estimator._fitted_params_),
+        n_features_in=int(estimator.n_features_in_),
+        feature_names_in=getattr(estimator, "feature_names_in_", None),
+        target=estimator.target_,
+        codec=estimator.codec_,
+        feature_mean=estimator.feature_mean_,
+        feature_scale=estimator.feature_scale_,
+        allocation_trace=getattr(estimator, "allocation_trace_", None),
+        module_state=InMemoryTensors(estimator.net_.module_.state_dict()),
+    )
+
+
+def estimator_from_state(cls, state: FittedState, device: str = "cpu"):
+    """A fitted ``cls`` with ``state`` and its parameters (``device`` replaced);
+    a state that contradicts them raises ValueError."""
+    est = cls(**{**state.params, "device": device})
+    codec = state.codec
+    widths = check_bit_widths(codec.n_bits, allow_zero=True)
+    if not widths.any():
+        raise ValueError("n_bits gives every feature 0 bits.")
+    if learns_widths(est.n_bits) != (state.allocation_trace is not None):
+        raise ValueError("an allocation trace goes with n_bits='auto' only.")
+    if not learns_widths(est.n_bits) and not np.array_equal(
+        check_n_bits(est.n_bits, len(widths)), widths
+    ):
+        raise ValueError("the parameter 'n_bits' contradicts the stored widths.")
+    training = QuantizerTraining(est, configured_task(est))
+    module = load_network(
+        lambda: training.placeholder_module(widths, state.target, codec.representation),
+        state.module_state,
+    )
+    learned = iter(module.quantizer.feature_thresholds())
+    for b, stored, mean, scale in zip(
+        widths, codec.thresholds, state.feature_mean, state.feature_scale, strict=True
+    ):
+        if b and not thresholds_agree(stored, next(learned), mean, scale):
+            raise ValueError("the stored thresholds do not match the network's.")
+    setup = training.setup(state.target)
+    est.n_features_in_ = state.n_features_in
+    if state.feature_names_in is not None:
+        est.feature_names_in_ = state.feature_names_in
+    est._adopt(
+        TrainedQuantizer(
+            state.target,
             state.feature_mean,
             state.feature_scale,
+            codec,
+            setup.serve(module),
+            state.allocation_trace,
+            RandomStream(),
         )
-        self.thresholds_, self.bin_values_ = state.thresholds, state.bin_values
-        if state.allocation_trace is not None:
-            self.allocation_trace_ = state.allocation_trace
-        self._set_sizes()
-        hidden = self._check_hidden_layer_sizes()
-        placeholder = [np.arange(2 ** int(b) - 1.0) for b in self.n_bits_]
-        module = load_network(
-            lambda: self._build_module(placeholder, hidden), state.module_state
-        )
-        self.net_ = self._training_setup().serve(module)
-        learned = iter(self.net_.module_.quantizer.feature_thresholds())
-        for b, stored, mean, scale in zip(
-            self.n_bits_,
-            self.thresholds_,
-            self.feature_mean_,
-            self.feature_scale_,
-            strict=True,
-        ):
-            if b and not thresholds_agree(stored, next(learned), mean, scale):
-                raise ValueError("the stored thresholds do not match the network's.")
+    )
+    return est
 
 
 class SoftQuantizer(_BaseSoftQuantizer):
@@ -348,7 +345,7 @@ class SoftQuantizer(_BaseSoftQuantizer):
 
     _parameter_constraints: dict = {
         **_BaseSoftQuantizer._parameter_constraints,
-        **BaseMLPEstimator._task_constraint,
+        **BaseMLPEstimator.task_constraint,
     }
 
     @extends(_BaseSoftQuantizer.__init__)
@@ -373,8 +370,7 @@ class SoftQuantizerClassifier(_BaseSoftQuantizer):
 """,
     )
 
-    def _task_param(self) -> str:
-        return "classification"
+    fixed_task = "classification"
 
 
 class SoftQuantizerRegressor(_BaseSoftQuantizer):
@@ -396,8 +392,7 @@ class SoftQuantizerRegressor(_BaseSoftQuantizer):
 """,
     )
 
-    def _task_param(self) -> str:
-        return "regression"
+    fixed_task = "regression"
 
 
 def thresholds_agree(stored, learned, mean: float, scale: float) -> bool:

@@ -7,9 +7,18 @@ from sklearn.base import _fit_context
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._mlp_estimator import BaseMLPEstimator, extends, has_predict_proba
-from ._network import PlainMLP
-from ._validation import check_sample_weight
+from ._mlp_estimator import (
+    BaseMLPEstimator,
+    configured_task,
+    extends,
+    fit_from_scratch,
+    has_predict_proba,
+)
+from ._network import PlainMLP, softmax_probabilities
+from ._standardization import fit_standardization, standardize
+from ._target import FittedTarget, resolve_task
+from ._training import TrainingSetup, draw_seed
+from ._validation import check_hidden_layer_sizes, check_sample_weight
 
 
 class FullPrecisionMLP(BaseMLPEstimator):
@@ -48,7 +57,7 @@ class FullPrecisionMLP(BaseMLPEstimator):
 
     _parameter_constraints: dict = {
         **BaseMLPEstimator._parameter_constraints,
-        **BaseMLPEstimator._task_constraint,
+        **BaseMLPEstimator.task_constraint,
     }
 
     @extends(BaseMLPEstimator.__init__)
@@ -86,33 +95,45 @@ class FullPrecisionMLP(BaseMLPEstimator):
         >>> mlp.fit(X, y).task_
         'regression'
         """
-        return self._fit_or_forget(X, y, lambda X, y: self._fit(X, y, sample_weight))
+        return fit_from_scratch(self, lambda: self._fit(X, y, sample_weight))
 
     def _fit(self, X, y, sample_weight=None):
-        hidden = self._check_hidden_layer_sizes()
+        hidden = check_hidden_layer_sizes(self.hidden_layer_sizes)
         X, y = validate_data(self, X, y, dtype=np.float32)
         weights = check_sample_weight(sample_weight, X, rescale=True)
-        target = self._prepare_target(y, weights)
-        X_std = self._fit_standardization(X, weights)
+        task = resolve_task(configured_task(self), y)
+        target, y_train = FittedTarget.fit(task, y, weights)
+        mean, scale = fit_standardization(X, weights)
 
         def build_module():
             return PlainMLP(
                 X.shape[1],
                 hidden,
-                self._n_outputs(),
+                target.n_outputs,
                 self.dropout,
                 self.n_heads,
-                classification=self.task_ == "classification",
+                classification=target.classification,
             )
 
-        setup = self._training_setup(n_rows=len(X))
-        self._fit_network(X_std, target, build_module, setup, weights)
+        n_classes = target.n_outputs if target.classification else None
+        setup = TrainingSetup.for_estimator(self, n_classes, n_rows=len(X))
+        validation = self.validation_fraction if self.early_stopping else None
+        self.net_ = setup.fit(
+            build_module,
+            standardize(X, mean, scale),
+            y_train,
+            seed=draw_seed(self.random_state),
+            validation_fraction=validation,
+            sample_weight=weights,
+        )
+        self.target_, self.feature_mean_, self.feature_scale_ = target, mean, scale
         return self
 
     def _outputs(self, X) -> np.ndarray:
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float32, reset=False)
-        return self.net_.forward(self._standardize(X)).numpy()
+        X_std = standardize(X, self.feature_mean_, self.feature_scale_)
+        return self.net_.forward(X_std).numpy()
 
     def predict(self, X):
         """Class labels or regression values in the target's units.
@@ -137,7 +158,7 @@ class FullPrecisionMLP(BaseMLPEstimator):
         >>> bool(50 < mlp.fit(X, y).predict(X).mean() < 250)  # y: 25 to 346
         True
         """
-        return self._predictions(self._outputs(X))
+        return self.target_.predictions(self._outputs(X))
 
     @available_if(has_predict_proba)
     def predict_proba(self, X):
@@ -161,4 +182,4 @@ class FullPrecisionMLP(BaseMLPEstimator):
         >>> mlp.predict_proba(X[:2]).shape  # three cultivars
         (2, 3)
         """
-        return self._probabilities(self._outputs(X))
+        return softmax_probabilities(self._outputs(X))

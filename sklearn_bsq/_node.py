@@ -1,19 +1,18 @@
 """The node side of a fitted quantizer: readings to codes to packed bytes, what
-a sensor node computes (the exported C and Python encoders give the same bytes)."""
+a sensor node computes (the exported C and Python encoders give the same bytes).
+The work is the codec's (``codec_``); this is its scikit-learn surface."""
 
 from __future__ import annotations
 
 from sklearn.base import TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from . import _packing
-from ._encoding import BucketEncoder
 from ._validation import check_readings
 
 
 class NodeSideMixin(TransformerMixin):
     """``encode`` and ``transform`` (a scikit-learn transformer, with
-    ``set_output``) for an estimator with ``thresholds_`` and ``n_bits_``."""
+    ``set_output``) for an estimator with a fitted ``codec_``."""
 
     def encode(self, X):
         """Integer code of every reading: the number of thresholds below it.
@@ -43,8 +42,7 @@ class NodeSideMixin(TransformerMixin):
         ((3, 4), dtype('uint8'), True)
         """
         check_is_fitted(self)
-        X = check_readings(self, X, reset=False)
-        return self._encoder()(X)
+        return self.codec_.encode(check_readings(self, X, reset=False))
 
     def transform(self, X):
         """Packed bytes a node sends, wire format v1.
@@ -76,18 +74,5 @@ class NodeSideMixin(TransformerMixin):
         >>> bool((unpack(packed, clf.n_bits_) == clf.encode(X[:5])).all())
         True
         """
-        # encode's codes are in range by construction: skip pack's range check.
-        return _packing.pack_in_range(self.encode(X), self.n_bits_)
-
-    def _encoder(self) -> BucketEncoder:
-        """The fast encoder for the current thresholds, built once and cached."""
-        cached = self.__dict__.get("_bucket_encoder")
-        if cached is None or cached[0] is not self.thresholds_:
-            cached = (self.thresholds_, BucketEncoder(self.thresholds_, self.n_bits_))
-            self._bucket_encoder = cached
-        return cached[1]
-
-    def __getstate__(self):
-        state = super().__getstate__()
-        state.pop("_bucket_encoder", None)  # 65,536 entries per feature: rebuilt
-        return state
+        check_is_fitted(self)
+        return self.codec_.transform(check_readings(self, X, reset=False))

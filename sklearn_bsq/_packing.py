@@ -17,51 +17,11 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from ._widths import check_bit_widths, n_thresholds
+
 WIRE_FORMAT_VERSION = 1
-MAX_BITS = 16
 
 _WORD_BITS = 64
-
-
-def check_bit_widths(
-    widths: ArrayLike, *, allow_zero: bool = True
-) -> NDArray[np.int64]:
-    """Validate bit widths and return them as a 1-D int64 array.
-
-    Parameters
-    ----------
-    widths : array-like of int
-        One width per feature, each in ``0..16`` (``1..16`` if ``allow_zero`` is
-        False).
-    allow_zero : bool, default=True
-        Whether a width of 0 (feature not transmitted) is accepted.
-
-    Returns
-    -------
-    widths : ndarray of shape (n_features,), dtype int64
-    """
-    arr = np.asarray(widths)
-    if arr.ndim != 1:
-        raise ValueError(f"bit widths must be a 1-D sequence, got shape {arr.shape}.")
-    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
-        if arr.size and np.issubdtype(arr.dtype, np.floating):
-            if np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
-                arr = arr.astype(np.int64)
-            else:
-                raise TypeError(f"bit widths must be integers, got {arr.tolist()}.")
-        elif arr.size:
-            raise TypeError(
-                f"bit widths must be integers, got dtype {arr.dtype} ({arr.tolist()})."
-            )
-    arr = arr.astype(np.int64)
-    low = 0 if allow_zero else 1
-    bad = (arr < low) | (arr > MAX_BITS)
-    if np.any(bad):
-        raise ValueError(
-            f"each bit width must be in {low}..{MAX_BITS}; got {arr[bad].tolist()} "
-            f"at feature index {np.flatnonzero(bad).tolist()}."
-        )
-    return arr
 
 
 def bytes_per_row(widths: ArrayLike) -> int:
@@ -124,7 +84,7 @@ def pack(codes: ArrayLike, widths: ArrayLike) -> NDArray[np.uint8]:
     codes : array-like of int, shape (n_samples, n_features)
         Code ``c[i, j]`` must lie in ``0 .. 2**widths[j] - 1``.
     widths : array-like of int, shape (n_features,)
-        Bit width of each feature, 0..16.
+        Bit width of each feature, 0..MAX_BITS.
 
     Returns
     -------
@@ -203,7 +163,7 @@ def unpack(packed: ArrayLike, widths: ArrayLike) -> NDArray[np.unsignedinteger]:
             np.right_shift(words[:, word], np.uint64(shift), out=column)
         else:
             np.left_shift(words[:, word], np.uint64(-shift), out=column)
-        column &= np.uint64((1 << int(widths[j])) - 1)
+        column &= np.uint64(n_thresholds(int(widths[j])))  # the code's bits
         codes[:, j] |= column.astype(codes.dtype)
     return codes
 
@@ -246,7 +206,7 @@ def _unpack_byte_aligned(
     if width == 8:
         return packed.copy()
     per_byte = 8 // width
-    mask = np.uint8((1 << width) - 1)
+    mask = np.uint8(n_thresholds(width))  # the code's bits
     codes = np.empty((packed.shape[0], n_features), dtype=np.uint8)
     # Code j sits in byte j // per_byte at position j % per_byte: one strided
     # write per position, no temporaries the size of the codes.
@@ -289,7 +249,7 @@ def _check_codes_in_range(codes: np.ndarray, widths: NDArray[np.int64]) -> None:
         return
     low = codes.min(axis=0)
     high = codes.max(axis=0)
-    limit = (np.int64(1) << widths) - 1
+    limit = n_thresholds(widths)  # the highest code
     bad = (low < 0) | (high > limit)
     if np.any(bad):
         j = int(np.flatnonzero(bad)[0])

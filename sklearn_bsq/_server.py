@@ -1,5 +1,6 @@
-"""The server side of a fitted quantizer: packed bytes to codes, and predictions
-from codes or bytes alone (the network rebuilds its input from the codes)."""
+"""The server side of a fitted quantizer: packed bytes to codes (the codec's
+work), and predictions from codes or bytes alone (:class:`NetworkServer`: the
+network rebuilds its input from the codes)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,47 @@ import torch
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from . import _packing
 from ._mlp_estimator import has_predict_proba
-from ._training import PREDICT_BATCH_ROWS
+from ._network import PREDICT_BATCH_ROWS, softmax_probabilities
+from ._target import FittedTarget
+
+
+class NetworkServer:
+    """Predictions from checked codes: the trained module, straight through
+    in bounded batches (no skorch data loader; the first layer runs from
+    lookup tables, see ``_first_layer``), its outputs mapped by the target.
+    Memory stays at the codes, the outputs and one batch of activations."""
+
+    def __init__(self, module, target: FittedTarget, batch_rows: int) -> None:
+        self.module = module
+        self.target = target
+        self.batch_rows = max(batch_rows, PREDICT_BATCH_ROWS)
+
+    def outputs(self, codes: np.ndarray) -> np.ndarray:
+        """Network outputs: logits, or the standardized regression value."""
+        n = len(codes)
+        shape = (n, self.target.n_outputs) if self.target.classification else (n,)
+        out = np.empty(shape, dtype=np.float32)
+        device = next(self.module.parameters()).device
+        batch = self.batch_rows
+        with torch.inference_mode():
+            for start in range(0, n, batch):
+                chunk = torch.as_tensor(
+                    codes[start : start + batch].astype(np.int64), device=device
+                )
+                out[start : start + batch] = self.module(codes=chunk).cpu().numpy()
+        return out
+
+    def predict(self, codes: np.ndarray) -> np.ndarray:
+        return self.target.predictions(self.outputs(codes))
+
+    def predict_proba(self, codes: np.ndarray) -> np.ndarray:
+        return softmax_probabilities(self.outputs(codes))
 
 
 class ServerSideMixin:
     """``decode``, ``inverse_transform`` and the ``predict*`` methods for an
-    estimator with ``n_bits_``, ``bin_values_`` and a trained ``net_``.
+    estimator with a fitted ``codec_``, ``target_`` and ``net_``.
 
     Every prediction goes through the codes: ``predict(X)`` is
     ``predict_codes(encode(X))``, so it equals what a server computes from
@@ -50,7 +84,7 @@ class ServerSideMixin:
         True
         """
         check_is_fitted(self)
-        return _packing.unpack(packed, self.n_bits_)
+        return self.codec_.unpack(packed)
 
     def inverse_transform(self, packed):
         """A representative reading for every transmitted code, in raw units.
@@ -79,9 +113,8 @@ class ServerSideMixin:
         >>> bool(abs(X_approx - X).mean() < 0.2)  # 16 levels per feature
         True
         """
-        codes = self.decode(packed)
-        columns = [values[codes[:, j]] for j, values in enumerate(self.bin_values_)]
-        return np.stack(columns, axis=1) if columns else np.empty((len(codes), 0))
+        check_is_fitted(self)
+        return self.codec_.inverse_transform(packed)
 
     def predict_codes(self, codes):
         """Predict from integer codes (as returned by ``encode`` or ``decode``).
@@ -108,7 +141,7 @@ class ServerSideMixin:
         >>> clf.predict_codes([[0, 3, 0, 0]]).shape
         (1,)
         """
-        return self._predictions(self._outputs_from_codes(self._checked(codes)))
+        return self._server().predict(self._checked(codes))
 
     @available_if(has_predict_proba)
     def predict_proba_codes(self, codes):
@@ -137,7 +170,7 @@ class ServerSideMixin:
         >>> round(float(clf.predict_proba_codes([[0, 3, 0, 0]]).sum()), 6)
         1.0
         """
-        return self._probabilities(self._outputs_from_codes(self._checked(codes)))
+        return self._server().predict_proba(self._checked(codes))
 
     def predict_packed(self, packed):
         """Predict from the packed bytes alone (what the server receives).
@@ -162,7 +195,7 @@ class ServerSideMixin:
         >>> bool((reg.predict_packed(reg.transform(X)) == reg.predict(X)).all())
         True
         """
-        return self._predictions(self._outputs_from_codes(self.decode(packed)))
+        return self._server().predict(self.decode(packed))
 
     @available_if(has_predict_proba)
     def predict_proba_packed(self, packed):
@@ -189,7 +222,7 @@ class ServerSideMixin:
         >>> clf.predict_proba_packed(clf.transform(X[:4])).shape
         (4, 3)
         """
-        return self._probabilities(self._outputs_from_codes(self.decode(packed)))
+        return self._server().predict_proba(self.decode(packed))
 
     def predict(self, X):
         """Predict through the hard quantizer: exactly what the server computes.
@@ -214,7 +247,7 @@ class ServerSideMixin:
         >>> clf.predict(X[:3]).shape
         (3,)
         """
-        return self._predictions(self._outputs_from_codes(self.encode(X)))
+        return self._server().predict(self.encode(X))
 
     @available_if(has_predict_proba)
     def predict_proba(self, X):
@@ -242,33 +275,15 @@ class ServerSideMixin:
         >>> clf.predict_proba(X[:2]).shape
         (2, 3)
         """
-        return self._probabilities(self._outputs_from_codes(self.encode(X)))
+        return self._server().predict_proba(self.encode(X))
 
     def _checked(self, codes) -> np.ndarray:
         """Codes from the caller: shape, integer type and range checked (codes
         from ``encode`` and ``decode`` are valid by construction and skip this
         pass over the data)."""
         check_is_fitted(self)
-        return _packing.check_codes(codes, self.n_bits_)
+        return self.codec_.check_codes(codes)
 
-    def _outputs_from_codes(self, codes) -> np.ndarray:
-        """Network outputs for checked codes, straight through the module in
-        bounded batches (no skorch data loader; the module's first layer runs
-        from lookup tables, see ``_first_layer``): memory stays at the codes,
-        the outputs and one batch of activations."""
-        module = self.net_.module_
-        n_outputs = self._n_outputs()
-        out = np.empty(
-            (len(codes),) if self.task_ == "regression" else (len(codes), n_outputs),
-            dtype=np.float32,
-        )
-        device = next(module.parameters()).device
-        # Batches bound the memory of the int64 codes and the activations.
-        batch = max(self.batch_size, PREDICT_BATCH_ROWS)
-        with torch.inference_mode():
-            for start in range(0, len(codes), batch):
-                chunk = torch.as_tensor(
-                    codes[start : start + batch].astype(np.int64), device=device
-                )
-                out[start : start + batch] = module(codes=chunk).cpu().numpy()
-        return out
+    def _server(self) -> NetworkServer:
+        check_is_fitted(self)
+        return NetworkServer(self.net_.module_, self.target_, self.batch_size)

@@ -138,3 +138,41 @@ def encode_with(y, classes: np.ndarray | None, mean: float, scale: float) -> np.
             "partial_fit call (classes=...)."
         )
     return indices.astype(np.int64)
+
+
+@dataclass(frozen=True)
+class FittedTarget:
+    """The task a network was trained for and how its outputs become
+    predictions: class labels (``classes``) or values in the target's units
+    (``mean + scale * output``)."""
+
+    task: str
+    classes: np.ndarray | None = None
+    mean: float | None = None
+    scale: float | None = None
+
+    @classmethod
+    def fit(cls, task: str, y, sample_weight=None) -> tuple[FittedTarget, np.ndarray]:
+        """The target of ``y`` for ``task`` and what the network trains on."""
+        encoded = encode_target(task, y, sample_weight)
+        if task == "classification":
+            return cls(task, classes=encoded.classes), encoded.y
+        return cls(task, mean=encoded.mean, scale=encoded.scale), encoded.y
+
+    @property
+    def classification(self) -> bool:
+        return self.task == "classification"
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.classes) if self.classification else 1
+
+    def encode(self, y) -> np.ndarray:
+        """The training target of later data, encoded as the first was."""
+        return encode_with(y, self.classes, self.mean or 0.0, self.scale or 1.0)
+
+    def predictions(self, outputs: np.ndarray) -> np.ndarray:
+        """Labels or raw-unit values from network outputs."""
+        if self.classification:
+            return self.classes[outputs.argmax(axis=1)]
+        return outputs.astype(np.float64) * self.scale + self.mean

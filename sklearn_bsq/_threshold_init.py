@@ -1,4 +1,9 @@
-"""Initial thresholds per feature, on standardized training data (numpy only)."""
+"""Where thresholds start: per feature, on standardized training data (numpy only).
+
+:func:`model_initial_thresholds` is what ``fit``, ``partial_fit`` and the bit
+allocation start from; :func:`raw_initial_thresholds` is the same in the
+caller's units (what ``ThresholdDisplay`` draws).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,9 @@ import numpy as np
 from numpy.typing import NDArray
 from sklearn.preprocessing import KBinsDiscretizer
 
+from ._standardization import standardize, to_raw_units
+from ._widths import n_thresholds
+
 THRESHOLD_INITS = ("quantile", "uniform", "kmeans")
 
 # Smallest gap between neighbouring initial thresholds, in standard deviations.
@@ -18,10 +26,38 @@ MIN_GAP = 1e-3
 # codes) start SPARE_OFFSET / 2**b standard deviations above its top value. The
 # sigmoid slope starts at 4 * 2**b per standard deviation (steepness 4), so a
 # reading at the top sees sigmoid(-12) < 1e-5 there from the first epoch, as it
-# sees 0 in eval. At MIN_GAP above the top it saw 0.5 at first and still 0.26 in
-# the last epoch at 2 bits: a signal in training that eval takes away. README,
-# "Accuracy at full scale", has the measurements.
+# sees 0 in eval: no signal in training that eval takes away.
 SPARE_OFFSET = 3.0
+
+
+def model_initial_thresholds(
+    X_std: NDArray,
+    widths,
+    strategy: str = "quantile",
+    sample_weight: NDArray | None = None,
+) -> list[NDArray[np.float64]]:
+    """Initial thresholds of every feature of standardized training rows, for
+    these widths (none for a feature of width 0)."""
+    return [
+        initial_thresholds(X_std[:, j], n_thresholds(int(b)), strategy, sample_weight)
+        for j, b in enumerate(widths)
+    ]
+
+
+def raw_initial_thresholds(
+    X: NDArray,
+    widths,
+    strategy: str,
+    mean: NDArray,
+    scale: NDArray,
+    sample_weight: NDArray | None = None,
+) -> list[NDArray[np.float32]]:
+    """:func:`model_initial_thresholds` of raw rows standardized with ``mean``
+    and ``scale``, back in raw units: on the training rows, exactly the
+    thresholds ``fit`` started from."""
+    X_std = standardize(X, mean, scale)
+    initial = model_initial_thresholds(X_std, widths, strategy, sample_weight)
+    return [to_raw_units(t, m, s) for t, m, s in zip(initial, mean, scale, strict=True)]
 
 
 def initial_thresholds(

@@ -8,12 +8,14 @@ import math
 import operator
 import re
 import sys
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
 from skorch import NeuralNetClassifier, NeuralNetRegressor
 from skorch.callbacks import Callback, EarlyStopping, ProgressBar
 from skorch.dataset import ValidSplit
@@ -21,7 +23,8 @@ from skorch.utils import to_tensor
 from torch import nn
 from torch.nn import functional as F
 
-from ._network import has_head_axis
+from ._network import PREDICT_BATCH_ROWS, has_head_axis
+from ._validation import check_device
 
 
 class SteepnessSchedule(Callback):
@@ -230,27 +233,36 @@ def caller_random_state_kept(device: str = "cpu"):
         yield
 
 
-@contextmanager
-def own_random_state(estimator, device: str = "cpu", seed: int | None = None):
-    """Like :func:`caller_random_state_kept`, continuing from the generator
-    state ``estimator`` kept at the end of its last block and keeping the new
-    one, so that a sequence of ``partial_fit`` calls draws the same dropout
-    masks whatever else uses torch in between. Without a kept state (a loaded
-    model) it starts from ``seed`` if given."""
-    cuda = _cuda_index(device)
-    with caller_random_state_kept(device):
-        kept = getattr(estimator, "_torch_random_state_", None)
-        if kept is None and seed is not None:
-            seed_torch(seed)
-        if kept is not None:
-            torch.set_rng_state(kept[0])
-            if cuda is not None and kept[1] is not None:
-                torch.cuda.set_rng_state(kept[1], cuda)
-        yield
-        estimator._torch_random_state_ = (
-            torch.get_rng_state(),
-            None if cuda is None else torch.cuda.get_rng_state(cuda),
-        )
+class RandomStream:
+    """torch's generator state carried from one ``partial_fit`` call to the
+    next, so that a sequence of calls draws the same dropout masks whatever
+    else uses torch in between."""
+
+    def __init__(self) -> None:
+        self.state: tuple | None = None
+
+    @contextmanager
+    def resumed(self, device: str = "cpu", seed: int | None = None):
+        """Run training from the kept state (or, without one, from ``seed``
+        if given) and keep the new state; the caller's state is given back."""
+        cuda = _cuda_index(device)
+        with caller_random_state_kept(device):
+            if self.state is None and seed is not None:
+                seed_torch(seed)
+            if self.state is not None:
+                torch.set_rng_state(self.state[0])
+                if cuda is not None and self.state[1] is not None:
+                    torch.cuda.set_rng_state(self.state[1], cuda)
+            yield
+            self.state = (
+                torch.get_rng_state(),
+                None if cuda is None else torch.cuda.get_rng_state(cuda),
+            )
+
+
+def draw_seed(random_state) -> int:
+    """A torch seed from ``random_state`` (a new draw for a RandomState)."""
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
 def _split_size(y: np.ndarray, fraction: float, classification: bool, why: str):
@@ -339,15 +351,10 @@ def print_without_colours(text: str) -> None:
     print(_ANSI_CODE.sub("", text))
 
 
-# Rows per batch when a trained network only predicts (validation, serving).
-PREDICT_BATCH_ROWS = 4096
-
 # max_epochs="auto": about AUTO_STEPS optimizer steps from AUTO_FULL_ROWS training
 # rows up, fewer below (in proportion to the square of the rows: a few hundred rows
 # overfit with more epochs), always within AUTO_EPOCHS. AUTO_STEPS are the steps of
-# 40 epochs on full california (18,576 rows, batch 256), where 40 epochs were
-# measured; smaller data, such as full wine_quality, gained from the same number of
-# steps. README, "Accuracy at full scale", has the measurements.
+# 40 epochs on 18,576 rows at batch 256 (CHANGELOG.md: how it was chosen).
 AUTO_STEPS = 2900
 AUTO_FULL_ROWS = 5000
 AUTO_EPOCHS = (40, 200)
@@ -370,10 +377,7 @@ def resolve_epochs(max_epochs: int | str, n_rows: int | None, batch_size: int) -
 
 
 # threshold_lr="auto", by the widest feature: THRESHOLD_LR_FAST at
-# THRESHOLD_LR_FAST_BITS, THRESHOLD_LR otherwise. 2e-2 helped at 4 bits (pol
-# 0.0129 -> 0.0117 on the 14-dataset benchmark), was even at 3 and hurt at 2
-# (cpu_act 0.0244 -> 0.0270) and at 8 (california 0.151 -> 0.166 under the
-# paper's protocol); README, "Accuracy at full scale", has the measurements.
+# THRESHOLD_LR_FAST_BITS, THRESHOLD_LR otherwise (CHANGELOG.md: the measurements).
 THRESHOLD_LR = 1e-2
 THRESHOLD_LR_FAST = 2e-2
 THRESHOLD_LR_FAST_BITS = (3, 4)
@@ -412,6 +416,68 @@ class TrainingSetup:
     steepness: tuple[float, float] | None = None
     threshold_lr: float | str | None = None
     device: str = "cpu"
+
+    @classmethod
+    def for_estimator(
+        cls,
+        estimator,
+        n_classes: int | None,
+        n_rows: int | None = None,
+        steepness: tuple[float, float] | None = None,
+        threshold_lr: float | str | None = None,
+    ) -> TrainingSetup:
+        """The training parameters of an estimator (its public parameters);
+        checks ``device``. ``n_rows``, the rows given to ``fit``, resolves
+        ``max_epochs="auto"``; None (``partial_fit``, loading) gives its fewest
+        epochs, as does ``early_stopping``: the schedules run over
+        ``max_epochs``, and with a longer schedule early stopping ended fits
+        while the steps were still soft."""
+        rows = None if estimator.early_stopping else n_rows
+        return cls(
+            n_classes=n_classes,
+            max_epochs=resolve_epochs(estimator.max_epochs, rows, estimator.batch_size),
+            batch_size=estimator.batch_size,
+            lr=estimator.lr,
+            weight_decay=estimator.weight_decay,
+            lr_schedule=estimator.lr_schedule,
+            n_iter_no_change=estimator.n_iter_no_change,
+            verbose=estimator.verbose,
+            steepness=steepness,
+            threshold_lr=threshold_lr,
+            device=check_device(estimator.device),
+        )
+
+    def fit(
+        self,
+        build_module,
+        X,
+        y,
+        *,
+        seed: int,
+        validation_fraction: float | None = None,
+        sample_weight=None,
+    ):
+        """Train a new network as ``fit`` does: stopping early on a seeded
+        held-out ``validation_fraction`` when given; a warning when training
+        was interrupted (the net of the last or best epoch is kept)."""
+        train_split = None
+        if validation_fraction is not None:
+            classification = self.n_classes is not None
+            train_split = validation_split(
+                y, validation_fraction, classification, seed, sample_weight
+            )
+        net = self.train(build_module, seed, X, y, train_split, None, sample_weight)
+        if interrupted(net):
+            stopper = dict(net.callbacks_).get("early_stopping")
+            which = "the best epoch so far" if stopper is not None else "that epoch"
+            warnings.warn(
+                f"training was interrupted in epoch {len(net.history)} of "
+                f"{self.max_epochs}; the estimator is fitted with the network of "
+                f"{which}.",
+                UserWarning,
+                stacklevel=5,
+            )
+        return net
 
     def train(
         self,

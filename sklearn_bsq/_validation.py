@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
-from ._packing import check_bit_widths
+from ._widths import check_bit_widths
 
 
 def check_readings(estimator, X, y="no_validation", *, reset: bool):
@@ -104,6 +104,15 @@ def check_n_bits(n_bits, n_features: int) -> np.ndarray:
             "transmitted (width >= 1)."
         )
     return widths
+
+
+def check_hidden_layer_sizes(sizes) -> tuple[int, ...]:
+    """The hidden layer sizes as a tuple of positive ints."""
+    if not all(
+        isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in sizes
+    ):
+        raise ValueError(f"hidden_layer_sizes must hold positive ints, got {sizes!r}.")
+    return tuple(int(s) for s in sizes)
 
 
 def check_steepness(steepness) -> tuple[float, float]:

@@ -17,8 +17,8 @@ import string
 
 import numpy as np
 
+from ._estimator import fitted_state
 from ._files import write_atomically
-from ._fitted_state import state_of
 from ._packing import WIRE_FORMAT_VERSION, bytes_per_row, word_pieces
 from ._version import __version__
 
@@ -27,9 +27,10 @@ _C_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 def _model_facts(estimator, user: str):
     """Widths, float32 thresholds and feature names of a fitted estimator."""
-    state = state_of(estimator, user)
-    widths = [int(b) for b in state.n_bits]
-    thresholds = [np.asarray(t, dtype=np.float32) for t in state.thresholds]
+    state = fitted_state(estimator, user)
+    codec = state.codec
+    widths = [int(b) for b in codec.n_bits]
+    thresholds = list(codec.thresholds)
     for j, t in enumerate(thresholds):
         if not np.all(np.isfinite(t)):
             raise ValueError(
@@ -37,7 +38,7 @@ def _model_facts(estimator, user: str):
                 "near the float32 limit cannot be exported."
             )
     names = [_printable_name(n) for n in state.feature_names()]
-    return widths, thresholds, names, state.model_id
+    return widths, thresholds, names, codec.model_id
 
 
 # Feature names go into C comments and a Python docstring. Only characters that

@@ -42,12 +42,21 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from ._archive import METADATA, Archive
-from ._estimator import SoftQuantizer, SoftQuantizerClassifier, SoftQuantizerRegressor
+from ._estimator import (
+    SoftQuantizer,
+    SoftQuantizerClassifier,
+    SoftQuantizerRegressor,
+    estimator_from_state,
+    fitted_state,
+)
 from ._files import write_atomically
 from ._fitted_state import FittedState
-from ._quantizers import REPRESENTATIONS, thermometer_or_embedding
+from ._quantizers import REPRESENTATIONS, quantizer_representation
+from ._target import FittedTarget
 from ._validation import check_device
 from ._version import __version__
+from ._widths import MAX_BITS, n_thresholds
+from .codec import Codec
 
 FORMAT = "sklearn_bsq"
 FORMAT_VERSION = 1
@@ -167,17 +176,18 @@ _ARRAYS = {
 
 # --------------------------------------------------------------------- writing
 def _to_arrays(est) -> tuple[dict, dict]:
-    state = est._get_fitted_state()
-    params = est.get_params()
+    state = fitted_state(est, "save()")
+    params = dict(state.params)  # the parameters the model was fitted with
     n_bits_type = type(params["n_bits"]).__name__  # list, tuple, ndarray, int, str
     params["n_bits"] = np.asarray(params["n_bits"]).tolist()
     params["hidden_layer_sizes"] = list(params["hidden_layer_sizes"])
     params["steepness"] = list(params["steepness"])
     if not (params["random_state"] is None or isinstance(params["random_state"], int)):
         params["random_state"] = None  # a RandomState object is not data
+    target, codec = state.target, state.codec
     classes = None
-    if state.task == "classification":
-        values = state.classes
+    if target.classification:
+        values = target.classes
         if values.dtype == object and all(isinstance(v, str) for v in values):
             values = values.astype(str)
         if values.dtype.kind not in _LABEL_KINDS:
@@ -193,26 +203,26 @@ def _to_arrays(est) -> tuple[dict, dict]:
         "library_version": __version__,
         "class": type(est).__name__,
         "params": params,
-        "task": state.task,
+        "task": target.task,
         "n_features_in": state.n_features_in,
         "feature_names_in": (
             None if state.feature_names_in is None else state.feature_names_in.tolist()
         ),
         "classes": classes,
-        "target_mean": state.target_mean,
-        "target_scale": state.target_scale,
-        "n_outputs": state.n_outputs,
+        "target_mean": target.mean,
+        "target_scale": target.scale,
+        "n_outputs": target.n_outputs,
         "module_keys": list(tensors.keys()),
         "n_bits_type": n_bits_type,
-        "representation": state.representation,
-        "model_id": state.model_id,
+        "representation": codec.representation,
+        "model_id": codec.model_id,
     }
     arrays = {
-        "n_bits": state.n_bits,
+        "n_bits": codec.n_bits,
         "feature_mean": np.asarray(state.feature_mean, dtype=np.float64),
         "feature_scale": np.asarray(state.feature_scale, dtype=np.float64),
-        "thresholds": np.concatenate(state.thresholds).astype(np.float32),
-        "bin_values": np.concatenate(state.bin_values).astype(np.float64),
+        "thresholds": np.concatenate(codec.thresholds).astype(np.float32),
+        "bin_values": np.concatenate(codec.bin_values).astype(np.float64),
     }
     for key in tensors.keys():
         arrays[f"module.{key}"] = tensors.read(key)
@@ -243,8 +253,8 @@ def _read_trace(arrays: Archive) -> dict | None:
         )
     length = arrays.header(f"{_TRACE}.feature")[0]
     n_features = arrays.header("n_bits")[0][0]  # checked against the metadata
-    # the start, then one step per removed bit (at most 16 bits per feature)
-    if len(length) != 1 or not 1 <= length[0] <= 1 + 16 * n_features:
+    # the start, then one step per removed bit (at most MAX_BITS per feature)
+    if len(length) != 1 or not 1 <= length[0] <= 1 + MAX_BITS * n_features:
         raise ValueError("the allocation trace must be a non-empty 1-D table.")
     return {
         column: _array(arrays, f"{_TRACE}.{column}", length, kind)
@@ -255,11 +265,13 @@ def _read_trace(arrays: Archive) -> dict | None:
 # --------------------------------------------------------------------- reading
 def _from_archive(arrays: Archive, device: str):
     metadata = _read_metadata(arrays)
-    est = _CLASSES[metadata["class"]](**{**_params(metadata), "device": device})
+    params = _params(metadata)
+    cls = _CLASSES[metadata["class"]]
+    cls(**params)  # a TypeError for unknown parameters, before any array is read
     d = _whole_number(metadata, "n_features_in")
     widths = _array(arrays, "n_bits", (d,), "i").astype(np.int64)
-    if np.any((widths < 0) | (widths > 16)):
-        raise ValueError("each bit width must be in 0..16.")
+    if np.any((widths < 0) | (widths > MAX_BITS)):
+        raise ValueError(f"each bit width must be in 0..{MAX_BITS}.")
     names = metadata["feature_names_in"]
     if names is not None:
         names = np.asarray(names, dtype=object)
@@ -287,38 +299,41 @@ def _from_archive(arrays: Archive, device: str):
     tiny, huge = np.finfo(np.float32).tiny, np.finfo(np.float32).max
     if not np.all((feature_scale >= tiny) & (feature_scale <= huge)):
         raise ValueError("field 'feature_scale' must be positive and within float32.")
-    counts = (1 << widths) - 1
+    counts = n_thresholds(widths)
     flat = _array(arrays, "thresholds", (int(counts.sum()),), "f").astype(np.float32)
     values = _array(arrays, "bin_values", (int((counts + 1).sum()),), "f")
     if not np.all(np.isfinite(values)):
         raise ValueError("field 'bin_values' must be finite.")
-    representation = _representation(metadata, est, widths)
+    representation = _representation(metadata, params, widths)
     trace = _read_trace(arrays)
     if trace is not None and trace["total_bits"][-1] != widths.sum():
         raise ValueError("the allocation trace does not end at n_bits.")
+    thresholds = np.split(flat, np.cumsum(counts)[:-1])
+    model = metadata.get("model_id")
+    codec = Codec(
+        widths,
+        thresholds,
+        np.split(values.astype(np.float64), np.cumsum(counts + 1)[:-1]),
+        representation,
+    )
+    if model is not None and model != codec.model_id:
+        raise ValueError(
+            f"the file names model {model!r}, but its thresholds "
+            f"are those of model {codec.model_id!r}."
+        )
+    target = FittedTarget(task, classes, target_mean, target_scale)
     state = FittedState(
+        params=params,
         n_features_in=d,
         feature_names_in=names,
-        task=task,
-        classes=classes,
-        target_mean=target_mean,
-        target_scale=target_scale,
-        n_bits=widths,
-        representation=representation,
+        target=target,
+        codec=codec,
         feature_mean=feature_mean,
         feature_scale=feature_scale,
-        thresholds=np.split(flat, np.cumsum(counts)[:-1]),
-        bin_values=np.split(values.astype(np.float64), np.cumsum(counts + 1)[:-1]),
         allocation_trace=trace,
         module_state=_ModuleTensors(arrays, metadata["module_keys"]),
     )
-    if metadata.get("model_id", state.model_id) != state.model_id:
-        raise ValueError(
-            f"the file names model {metadata['model_id']!r}, but its thresholds "
-            f"are those of model {state.model_id!r}."
-        )
-    est._set_fitted_state(state)
-    return est
+    return estimator_from_state(cls, state, device)
 
 
 class _ModuleTensors:
@@ -393,14 +408,13 @@ def _params(metadata: dict) -> dict:
     return params
 
 
-def _representation(metadata: dict, est, widths: np.ndarray) -> str | None:
+def _representation(metadata: dict, params: dict, widths: np.ndarray) -> str | None:
     """The representation the stored network was built with."""
     if "representation" not in metadata:
-        if est.quantizer == "lsq":
-            return None
-        if est.representation == "auto":  # as "auto" was when the file was written
-            return thermometer_or_embedding(2 ** int(widths.max()) - 1)
-        return est.representation
+        # written when "auto" meant the thermometer up to 4 bits
+        return quantizer_representation(
+            params["quantizer"], params["representation"], widths, "thermometer"
+        )
     value = metadata["representation"]
     concrete = [r for r in REPRESENTATIONS if r != "auto"]
     if value is not None and value not in concrete:

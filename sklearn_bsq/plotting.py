@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._fitted_state import state_of
+from ._estimator import fitted_state
 from ._packing import bytes_per_row, float32_ratio
-from ._threshold_init import initial_thresholds
+from ._threshold_init import raw_initial_thresholds
 from ._validation import check_readings
 
 
@@ -92,7 +92,9 @@ class ThresholdDisplay:
         estimator : fitted SoftQuantizer
         X : array-like of shape (n_samples, n_features)
             Readings to histogram, usually the training data. The initial
-            thresholds are computed from it as at the start of ``fit``.
+            thresholds are computed from it by ``fit``'s own rule and the
+            model's standardization: on the (unweighted) training data they
+            are exactly where ``fit`` started.
         features : list of int or str, optional
             Indices or names of the features to plot (default: the first
             ``max_features``).
@@ -127,26 +129,31 @@ class ThresholdDisplay:
         ['petal length (cm) (4 bit)', 'sepal width (cm) (4 bit)']
         >>> plt.close(display.figure_)
         """
-        state = state_of(estimator, "ThresholdDisplay.from_estimator")
+        state = fitted_state(estimator, "ThresholdDisplay.from_estimator")
         X_checked = check_readings(estimator, X, reset=False)
         names = state.feature_names()
         if features is None:
             features = list(range(min(max_features, len(names))))
         indices = [names.index(f) if isinstance(f, str) else int(f) for f in features]
-        learned, initial, values = [], [], []
-        for j in indices:
-            column = X_checked[:, j].astype(np.float64)
-            k = 2 ** int(state.n_bits[j]) - 1
-            values.append(column)
-            learned.append(state.thresholds[j])
-            initial.append(initial_thresholds(column, k, estimator.threshold_init))
+        codec = state.codec
+        # where fit started, by fit's own rule and standardization
+        started = raw_initial_thresholds(
+            X_checked,
+            codec.n_bits,
+            state.params["threshold_init"],
+            state.feature_mean,
+            state.feature_scale,
+        )
+        values = [X_checked[:, j].astype(np.float64) for j in indices]
+        learned = [codec.thresholds[j] for j in indices]
+        initial = [started[j] for j in indices]
         display = cls(
             indices,
             values,
             learned,
             initial,
             [names[j] for j in indices],
-            [int(state.n_bits[j]) for j in indices],
+            [int(codec.n_bits[j]) for j in indices],
         )
         return display.plot(ax=ax, bins=bins, xscale=xscale)
 

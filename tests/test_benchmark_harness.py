@@ -32,6 +32,7 @@ def run_quick(script: str, out) -> None:
     )
 
 
+@pytest.mark.slow
 def test_quick_benchmark(tmp_path):
     run_quick("run_accuracy.py", tmp_path)
     out = tmp_path / "quick"
@@ -46,6 +47,7 @@ def test_quick_benchmark(tmp_path):
     ]
 
 
+@pytest.mark.slow
 def test_quick_allocation_benchmark(tmp_path):
     run_quick("run_allocation.py", tmp_path)
     import pandas as pd
@@ -114,6 +116,7 @@ def test_allocation_baselines_compared_over_the_same_seeds(tmp_path):
     assert run_allocation.against_baselines(table, baseline) == []
 
 
+@pytest.mark.slow
 def test_quick_paper_benchmark(tmp_path):
     import pandas as pd
 
@@ -167,7 +170,7 @@ def _paper_runs(offset):
     import pandas as pd
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from run_paper import BITS, PAPER
+    from paper_protocol import BITS, PAPER
 
     rows = []
     for dataset, paper in PAPER.items():

@@ -27,6 +27,7 @@ def sh(command, cwd):
     )
 
 
+@pytest.mark.slow
 def test_the_readme_session_runs(tmp_path):
     section = README.split("## Command line", 1)[1]
     session = re.search(r"```bash\n(.*?)```", section, flags=re.DOTALL).group(1)
@@ -68,6 +69,7 @@ def files(tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow
 def test_formats_of_transform_and_predict(files):
     for fmt, name in [("hex", "p.hex"), ("npy", "p.npy")]:
         assert (
@@ -117,6 +119,7 @@ def test_usage_errors_from_argparse_exit_2(files):
     assert result.returncode == 2 and "--target" in result.stderr
 
 
+@pytest.mark.slow
 def test_fit_takes_a_weight_column_that_is_not_a_feature(files):
     table = pd.read_csv(files / "reg.csv")
     table.assign(w=(table.a > 0).astype(float)).to_csv(files / "w.csv", index=False)

@@ -25,6 +25,7 @@ def client():
     cluster.close()
 
 
+@pytest.mark.slow
 def test_grid_search_on_the_cluster_scores_as_on_loky(client, cancer):
     from joblib import parallel_backend
 
@@ -56,6 +57,7 @@ def model_and_rows(cancer):
     return sq, rows
 
 
+@pytest.mark.slow
 def test_a_chunked_dask_array_gives_the_same_bytes_and_predictions(
     client, model_and_rows
 ):
@@ -78,6 +80,7 @@ def transform_partition(part: pd.DataFrame, sq) -> pd.DataFrame:
     return pd.DataFrame(sq.transform(part.to_numpy()), index=part.index)
 
 
+@pytest.mark.slow
 def test_a_dask_dataframe_gives_the_same_bytes(client, model_and_rows):
     sq, X = model_and_rows
     frame = dd.from_dask_array(X)

@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from sklearn_bsq._fitted_state import InMemoryTensors
-from sklearn_bsq._network import PlainMLP, QuantizedMLP, load_network
+from sklearn_bsq._network import InMemoryTensors, PlainMLP, QuantizedMLP, load_network
 from sklearn_bsq._quantizers import build_quantizer
 
 

@@ -12,6 +12,8 @@ from sklearn_bsq._quantizers import (
     BitwiseSoftQuantizer,
     Quantizer,
     register,
+    resolve_representation,
+    unregister,
 )
 from sklearn_bsq._threshold_init import initial_thresholds
 
@@ -20,7 +22,7 @@ from conftest import FAST
 
 def make_quantizer(widths, representation="thermometer"):
     init = [np.linspace(-1.0, 1.0, 2**b - 1) for b in widths]
-    return BitwiseSoftQuantizer(init, representation)
+    return BitwiseSoftQuantizer(init, resolve_representation(representation, widths))
 
 
 class TestThresholds:
@@ -116,7 +118,12 @@ class TestRepresentations:
         ],
     )
     def test_auto_follows_the_widest_feature(self, widths, chosen):
+        assert resolve_representation("auto", widths) == chosen
         assert make_quantizer(widths, "auto").representation == chosen
+
+    def test_a_quantizer_is_built_with_auto_resolved(self):
+        with pytest.raises(ValueError, match="resolve representation='auto' first"):
+            BitwiseSoftQuantizer([np.array([0.0])], "auto")
 
     def test_bits_are_the_binary_digits_of_the_code(self):
         q = make_quantizer([3, 1, 2], "bits").eval()
@@ -233,11 +240,18 @@ class FixedCodesQuantizer(Quantizer):
         return (self.hard_codes(x) if codes is None else codes).to(torch.float32)
 
 
-if "test-fixed-codes" not in QUANTIZERS:
-    register("test-fixed-codes")(FixedCodesQuantizer)
+@pytest.fixture
+def fixed_codes_registered():
+    """``FixedCodesQuantizer`` registered for one test, and removed after it."""
+    register("test-fixed-codes", uses_representation=False)(FixedCodesQuantizer)
+    yield
+    unregister("test-fixed-codes")
+    assert "test-fixed-codes" not in QUANTIZERS
 
 
-def test_a_registered_quantizer_works_end_to_end(cancer, tmp_path):
+def test_a_registered_quantizer_works_end_to_end(
+    cancer, tmp_path, fixed_codes_registered
+):
     """A new quantizer is one class and one ``register`` call: the estimator,
     the wire format, persistence and export take it as it is."""
     X_train, X_test, y_train, _ = cancer

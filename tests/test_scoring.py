@@ -37,9 +37,7 @@ def test_a_search_records_rates_beside_scores_and_plots_them(cancer):
     # 30 features: 30 bits in 4 bytes, 90 bits in 12 bytes
     assert results["mean_test_bits_per_sample"].tolist() == [32.0, 96.0]
     assert results["mean_test_compression_ratio"].tolist() == [30.0, 10.0]
-    assert np.all(
-        (results["mean_test_score"] > 0.5) & (results["mean_test_score"] <= 1)
-    )
+    assert np.all(results["mean_test_score"] > 0.5)  # better than chance
     display = RateAccuracyDisplay.from_cv_results(search)  # a grid without n_bits
     assert display.line_.lines[0].get_xdata().tolist() == [32.0, 96.0]
     plt.close(display.figure_)

@@ -4,6 +4,8 @@
 import numpy as np
 import torch
 
+from sklearn_bsq._server import NetworkServer
+
 
 def test_predict_from_bytes_equals_predict(fitted, cancer):
     X_test = cancer[1]
@@ -21,10 +23,14 @@ def test_decode_inverts_transform(fitted, cancer):
     )
 
 
+def serve(fitted):
+    return NetworkServer(fitted.net_.module_, fitted.target_, fitted.batch_size)
+
+
 def test_the_direct_path_gives_skorchs_outputs_bit_for_bit(fitted, cancer):
     codes = fitted.encode(cancer[1])
     through_skorch = fitted.net_.forward({"codes": codes.astype(np.int64)}).numpy()
-    np.testing.assert_array_equal(fitted._outputs_from_codes(codes), through_skorch)
+    np.testing.assert_array_equal(serve(fitted).outputs(codes), through_skorch)
 
 
 def _matrix_product_path(module, codes):
@@ -80,7 +86,7 @@ def test_wide_codes_keep_the_matrix_product(fitted, cancer, monkeypatch):
     expected = _matrix_product_path(
         fitted.net_.module_, torch.as_tensor(codes.astype(np.int64))
     ).numpy()
-    np.testing.assert_array_equal(fitted._outputs_from_codes(codes), expected)
+    np.testing.assert_array_equal(serve(fitted).outputs(codes), expected)
 
 
 def test_predict_packed_holds_one_batch_of_int64_codes_at_a_time(cancer):

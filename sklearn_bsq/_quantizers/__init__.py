@@ -4,14 +4,35 @@
 registers its quantizers under the names the estimators accept.
 """
 
+from __future__ import annotations
+
 from . import lsq, soft  # noqa: F401  (registers "soft", "fixed", "lsq")
-from .base import QUANTIZERS, Quantizer, build_quantizer, register
+from .base import (
+    QUANTIZERS,
+    REPRESENTING,
+    Quantizer,
+    build_quantizer,
+    register,
+    unregister,
+)
 from .soft import (
     EMBEDDING_CHANNELS,
     REPRESENTATIONS,
     BitwiseSoftQuantizer,
-    thermometer_or_embedding,
+    resolve_representation,
 )
+
+
+def quantizer_representation(
+    quantizer: str, representation: str, widths, meaning: str = "current"
+) -> str | None:
+    """The representation a ``quantizer`` is built with for these widths:
+    "auto" resolved (:func:`resolve_representation`), or None for a quantizer
+    that feeds the network something of its own."""
+    if quantizer not in REPRESENTING:
+        return None
+    return resolve_representation(representation, widths, meaning)
+
 
 __all__ = [
     "EMBEDDING_CHANNELS",
@@ -20,6 +41,8 @@ __all__ = [
     "BitwiseSoftQuantizer",
     "Quantizer",
     "build_quantizer",
+    "quantizer_representation",
     "register",
-    "thermometer_or_embedding",
+    "resolve_representation",
+    "unregister",
 ]

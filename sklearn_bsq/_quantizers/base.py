@@ -23,6 +23,7 @@ import torch
 from numpy.typing import NDArray
 from torch import Tensor, nn
 
+from .._widths import n_thresholds, widths_of
 from .ops import count_below
 
 
@@ -56,11 +57,10 @@ class Quantizer(nn.Module):
 
     def __init__(self, init_thresholds: Sequence[NDArray]) -> None:
         super().__init__()
-        counts = np.array([len(t) for t in init_thresholds])
-        n_bits = np.log2(counts + 1).round().astype(int)
-        if counts.size == 0 or np.any(2**n_bits - 1 != counts) or np.any(counts < 1):
+        counts = np.array([len(t) for t in init_thresholds], dtype=np.int64)
+        if counts.size == 0 or np.any(counts < 1):
             raise ValueError("each feature needs 2**b - 1 thresholds with b >= 1.")
-        self.n_bits = n_bits
+        self.n_bits = widths_of(counts)
         self.register_buffer("counts", torch.as_tensor(counts), persistent=False)
         self.steepness = 1.0
 
@@ -80,25 +80,37 @@ class Quantizer(nn.Module):
     def feature_thresholds(self) -> list[NDArray[np.float64]]:
         """The thresholds of every feature without padding, standardized units."""
         table = self.thresholds().detach().cpu().numpy().astype(np.float64)
-        counts = 2**self.n_bits - 1
+        counts = n_thresholds(self.n_bits)
         return [row[:k] for row, k in zip(table, counts, strict=True)]
 
 
-QuantizerFactory = Callable[[Sequence[NDArray], str], Quantizer]
+QuantizerFactory = Callable[[Sequence[NDArray], str | None], Quantizer]
 QUANTIZERS: dict[str, QuantizerFactory] = {}
+# Quantizers whose network input is a representation of the steps.
+REPRESENTING: set[str] = set()
 
 
-def register(name: str):
+def register(name: str, *, uses_representation: bool = True):
     """Decorator: make a factory ``(init_thresholds, representation) ->
-    Quantizer`` selectable as ``quantizer=name``."""
+    Quantizer`` selectable as ``quantizer=name``. A quantizer that feeds the
+    network something of its own (``uses_representation=False``) is given
+    None as its representation."""
 
     def add(factory: QuantizerFactory) -> QuantizerFactory:
         if name in QUANTIZERS:
             raise ValueError(f"a quantizer named {name!r} is already registered.")
         QUANTIZERS[name] = factory
+        if uses_representation:
+            REPRESENTING.add(name)
         return factory
 
     return add
+
+
+def unregister(name: str) -> None:
+    """Remove a registered quantizer (tests that register their own)."""
+    QUANTIZERS.pop(name, None)
+    REPRESENTING.discard(name)
 
 
 def build_quantizer(

@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from .._widths import n_thresholds
 from .base import Quantizer, register
 from .ops import round_ste, scale_grad
 
@@ -34,7 +35,7 @@ class UniformSTEQuantizer(Quantizer):
 
     def __init__(self, init_thresholds: Sequence[NDArray]) -> None:
         super().__init__(init_thresholds)
-        counts = 2**self.n_bits - 1
+        counts = n_thresholds(self.n_bits)
         low = np.array([t[0] for t in init_thresholds], dtype=np.float64)
         high = np.array([t[-1] for t in init_thresholds], dtype=np.float64)
         step = np.where(counts > 1, (high - low) / np.maximum(counts - 1, 1), 1.0)
@@ -74,7 +75,7 @@ class UniformSTEQuantizer(Quantizer):
         return self.offset + step * self.hard_codes(x).to(torch.float32)
 
 
-@register("lsq")
-def lsq_quantizer(init_thresholds, representation: str) -> UniformSTEQuantizer:
+@register("lsq", uses_representation=False)
+def lsq_quantizer(init_thresholds, representation: None) -> UniformSTEQuantizer:
     """A learned uniform grid per feature; ignores ``representation``."""
     return UniformSTEQuantizer(init_thresholds)

@@ -17,8 +17,7 @@ sigmoids drive all of them:
   (``sum (K_j + 1)`` outputs): the level keeps the order and spacing of the codes
   (a smooth trend costs the network one weight), the steps let it bend anywhere.
 
-``"auto"`` is "levels+thermometer" up to 4 bits and the embedding above (see
-``auto_representation``).
+``"auto"`` is resolved before a quantizer is built (``resolve_representation``).
 
 Features are stored in padded ``(d, K_max)`` tensors; a mask hides the padding of
 features with fewer bits. Inputs are standardized features (training units).
@@ -34,6 +33,7 @@ from numpy.typing import NDArray
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from .._widths import n_thresholds
 from .base import Quantizer, register
 from .ops import inverse_softplus
 
@@ -49,10 +49,17 @@ REPRESENTATIONS = (
 LEVELLED = ("levels", "embedding", "levels+thermometer")
 # "embedding": trainable values per code and feature in this many channels.
 EMBEDDING_CHANNELS = 16
-# "auto" by the widest feature: "levels+thermometer" up to 4 bits, the embedding
-# above, where the thermometer's first layer grows with 2**b. The README's accuracy
-# section has the measurements.
+# "auto" by the widest feature: up to this many steps (4 bits) a representation
+# with the steps themselves, above it the embedding, whose first layer does not
+# grow with 2**b.
 AUTO_THERMOMETER_MAX_STEPS = 15
+# What "auto" means: "current" for a new fit; "thermometer", what it meant when
+# format-1 files that do not record their representation were written, still
+# the representation the bit allocation ranks bits with.
+AUTO_MEANINGS = {
+    "current": ("levels+thermometer", "embedding"),
+    "thermometer": ("thermometer", "embedding"),
+}
 
 # Soft "levels" evaluate sigmoids only for this many thresholds on each side of
 # a reading and count the others as 0 or 1. The slope grows with 2**b, so the
@@ -64,20 +71,26 @@ WINDOW = 4
 WINDOWED_FROM = 63  # thresholds per feature (6 bits) from which the window pays
 
 
-def auto_representation(max_steps: int) -> str:
-    """What ``representation="auto"`` means for a widest feature with
-    ``max_steps`` thresholds."""
-    if max_steps <= AUTO_THERMOMETER_MAX_STEPS:
-        return "levels+thermometer"
-    return "embedding"
+def resolve_representation(
+    representation: str, widths, meaning: str = "current"
+) -> str:
+    """``representation`` with "auto" resolved for features of these widths
+    (by the widest one; see ``AUTO_MEANINGS``). The one place that says what
+    "auto" means.
 
-
-def thermometer_or_embedding(max_steps: int) -> str:
-    """The thermometer up to 4 bits (15 steps), the embedding above: what "auto"
-    meant before "levels" took the widths up to 3 bits (now "levels+thermometer"
-    takes them up to 4). Older model files that do not record their
-    representation mean this, and the bit allocation's wide pass still uses it."""
-    return "thermometer" if max_steps <= AUTO_THERMOMETER_MAX_STEPS else "embedding"
+    >>> resolve_representation("auto", [2, 4]), resolve_representation("auto", [6])
+    ('levels+thermometer', 'embedding')
+    >>> resolve_representation("bits", [6])
+    'bits'
+    """
+    if representation != "auto":
+        return representation
+    narrow, wide = AUTO_MEANINGS[meaning]
+    return (
+        narrow
+        if n_thresholds(int(np.max(widths))) <= AUTO_THERMOMETER_MAX_STEPS
+        else wide
+    )
 
 
 def _bit_flip_matrix(n_bits: int, k_max: int, b_max: int) -> NDArray[np.float32]:
@@ -89,7 +102,7 @@ def _bit_flip_matrix(n_bits: int, k_max: int, b_max: int) -> NDArray[np.float32]
     matrix = np.zeros((k_max, b_max), dtype=np.float32)
     codes = np.arange(2**n_bits)
     digits = (codes[:, None] >> np.arange(n_bits - 1, -1, -1)[None, :]) & 1
-    matrix[: 2**n_bits - 1, :n_bits] = np.diff(digits, axis=0)
+    matrix[: n_thresholds(n_bits), :n_bits] = np.diff(digits, axis=0)
     return matrix
 
 
@@ -101,7 +114,7 @@ class BitwiseSoftQuantizer(Quantizer):
     init_thresholds : sequence of 1-D arrays
         Strictly increasing initial thresholds per feature, in standardized units;
         feature ``j`` must have ``2**b_j - 1`` of them.
-    representation : {"auto", "thermometer", "bits", "levels", "embedding", \
+    representation : {"thermometer", "bits", "levels", "embedding", \
             "levels+thermometer"}
         What the downstream network sees of each code.
     learnable : bool, default=True
@@ -131,10 +144,12 @@ class BitwiseSoftQuantizer(Quantizer):
                 f"representation must be one of {REPRESENTATIONS}, got "
                 f"{representation!r}."
             )
-        n_bits = self.n_bits
-        counts = 2**n_bits - 1
         if representation == "auto":
-            representation = auto_representation(int(counts.max()))
+            raise ValueError(
+                "resolve representation='auto' first (resolve_representation)."
+            )
+        n_bits = self.n_bits
+        counts = n_thresholds(n_bits)
         self.representation = representation
         d, k_max = len(counts), int(counts.max())
         padded = np.zeros((d, k_max))

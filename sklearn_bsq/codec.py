@@ -1,0 +1,210 @@
+"""The fitted codec: what a node needs to encode and a server needs to decode.
+
+A :class:`Codec` is plain data (numpy, no torch): the bit width of every
+feature, its sorted float32 thresholds in raw units, a representative value
+for every code, and the representation the network was built on. It turns
+readings into codes and packed bytes (wire format v1) and back. A fitted
+estimator holds one as ``codec_``; the node side, the server side, the
+exporters, persistence and the plots all read it, so a width, a threshold or
+the fingerprint is never derived twice. Its arrays are read-only: the
+fingerprint (``model_id``) and the cached encoder cannot go stale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from . import _packing
+from ._encoding import BucketEncoder, bin_representatives, model_id
+from ._widths import check_bit_widths, n_codes, n_thresholds
+
+
+def _frozen(array: NDArray) -> NDArray:
+    array = np.array(array, copy=True)
+    array.setflags(write=False)
+    return array
+
+
+class Codec:
+    """Per-feature thresholds and the wire format of one fitted model.
+
+    Parameters
+    ----------
+    n_bits : array-like of int
+        Width of every feature, 0..16 (0: the feature is not sent).
+    thresholds : sequence of array-like
+        Feature ``j``'s ``2**n_bits[j] - 1`` thresholds in raw units, sorted;
+        kept as float32 (what a node compares with).
+    bin_values : sequence of array-like
+        Feature ``j``'s representative reading for every code
+        (``2**n_bits[j]`` values; one for a feature that is not sent).
+    representation : str or None, default=None
+        What the network sees of the codes (None: a quantizer without one).
+
+    Attributes
+    ----------
+    model_id : str
+        Fingerprint of the encoder: 16 hex digits of SHA-256 over the wire
+        format version, the widths and the thresholds.
+    bytes_per_row : int
+        Bytes of one packed row: ``ceil(sum(n_bits) / 8)``.
+    compression_ratio : float
+        Bytes of a row of float32 readings over ``bytes_per_row``.
+
+    Examples
+    --------
+    One feature at 2 bits (three thresholds), one at 1 bit:
+
+    >>> import numpy as np
+    >>> from sklearn_bsq.codec import Codec
+    >>> codec = Codec([2, 1], [[-1.0, 0.0, 1.0], [5.0]],
+    ...               [[-2.0, -0.5, 0.5, 2.0], [4.0, 6.0]])
+    >>> codes = codec.encode(np.array([[0.5, 7.0], [-3.0, 5.0]]))
+    >>> codes.tolist()
+    [[2, 1], [0, 0]]
+    >>> codec.pack(codes).tolist()  # 2 + 1 bits, MSB first: 101 00000, 000 00000
+    [[160], [0]]
+    >>> codec.inverse_transform(codec.pack(codes)).tolist()
+    [[0.5, 6.0], [-2.0, 4.0]]
+    >>> codec.thresholds[0][0] = 3.0
+    Traceback (most recent call last):
+    ...
+    ValueError: assignment destination is read-only
+    """
+
+    def __init__(
+        self,
+        n_bits: ArrayLike,
+        thresholds: Sequence[ArrayLike],
+        bin_values: Sequence[ArrayLike],
+        representation: str | None = None,
+    ) -> None:
+        widths = check_bit_widths(n_bits, allow_zero=True)
+        if len(thresholds) != widths.size or len(bin_values) != widths.size:
+            raise ValueError(
+                f"{widths.size} widths need as many threshold and bin value "
+                f"arrays, got {len(thresholds)} and {len(bin_values)}."
+            )
+        self._n_bits = _frozen(widths)
+        self._thresholds = tuple(
+            _frozen(np.asarray(t, dtype=np.float32).reshape(-1)) for t in thresholds
+        )
+        self._bin_values = tuple(
+            _frozen(np.asarray(v, dtype=np.float64).reshape(-1)) for v in bin_values
+        )
+        for j, (b, t, v) in enumerate(
+            zip(widths, self._thresholds, self._bin_values, strict=True)
+        ):
+            if t.size != n_thresholds(int(b)) or v.size != max(1, t.size + 1):
+                raise ValueError(
+                    f"feature {j} has {b} bits: it needs {n_thresholds(int(b))} "
+                    f"thresholds and {n_codes(int(b))} bin values, got {t.size} "
+                    f"and {v.size}."
+                )
+            if np.any(np.isnan(t)) or np.any(t[1:] < t[:-1]):
+                raise ValueError(f"the thresholds of feature {j} are not sorted.")
+        self.representation = representation
+        self.model_id = model_id(self._n_bits, self._thresholds)
+        self.bytes_per_row = _packing.bytes_per_row(self._n_bits)
+        self.compression_ratio = _packing.compression_ratio(self._n_bits)
+        self._encoder: BucketEncoder | None = None
+
+    @classmethod
+    def from_readings(
+        cls,
+        X: NDArray[np.float32],
+        n_bits: ArrayLike,
+        thresholds: Sequence[ArrayLike],
+        representation: str | None = None,
+        sample_weight: NDArray | None = None,
+    ) -> Codec:
+        """The codec whose bin values are the (weighted) mean training reading
+        of every code (the midpoint of its thresholds for a code no reading
+        took)."""
+        provisional = cls(
+            n_bits,
+            thresholds,
+            [np.zeros(max(1, n_codes(int(b)))) for b in np.asarray(n_bits)],
+            representation,
+        )
+        codes = provisional.encode(X)
+        values = bin_representatives(X, codes, provisional.thresholds, sample_weight)
+        codec = cls(n_bits, provisional.thresholds, values, representation)
+        codec._encoder = provisional._encoder  # same thresholds: reuse the table
+        return codec
+
+    # ------------------------------------------------------------- the data
+    @property
+    def n_bits(self) -> NDArray[np.int64]:
+        """Width of every feature (read-only)."""
+        return self._n_bits
+
+    @property
+    def thresholds(self) -> tuple[NDArray[np.float32], ...]:
+        """Every feature's sorted thresholds in raw units (read-only)."""
+        return self._thresholds
+
+    @property
+    def bin_values(self) -> tuple[NDArray[np.float64], ...]:
+        """Every feature's representative reading per code (read-only)."""
+        return self._bin_values
+
+    @property
+    def n_features(self) -> int:
+        return int(self._n_bits.size)
+
+    def __repr__(self) -> str:
+        return (
+            f"Codec(model_id={self.model_id!r}, n_features={self.n_features}, "
+            f"bytes_per_row={self.bytes_per_row}, "
+            f"representation={self.representation!r})"
+        )
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_encoder"] = None  # 65,536 table entries per feature: rebuilt
+        return state
+
+    # ------------------------------------------------------------ node side
+    def encode(self, X: ArrayLike) -> NDArray[np.unsignedinteger]:
+        """Code of every reading: the number of its feature's thresholds
+        strictly below it, comparing as float32 (uint8 up to 8 bits, else
+        uint16). ``X`` is a 2-D array of ``n_features`` columns."""
+        X = np.asarray(X, dtype=np.float32)
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise ValueError(
+                f"X must have shape (n_samples, {self.n_features}), got {X.shape}."
+            )
+        if self._encoder is None:
+            self._encoder = BucketEncoder(self._thresholds, self._n_bits)
+        return self._encoder(X)
+
+    def pack(self, codes: ArrayLike) -> NDArray[np.uint8]:
+        """Wire format v1 bytes of integer codes (range-checked)."""
+        return _packing.pack(codes, self._n_bits)
+
+    def transform(self, X: ArrayLike) -> NDArray[np.uint8]:
+        """The bytes a node sends for readings ``X``."""
+        # encode's codes are in range by construction: no second range check
+        return _packing.pack_in_range(self.encode(X), self._n_bits)
+
+    # ---------------------------------------------------------- server side
+    def unpack(self, packed: ArrayLike) -> NDArray[np.unsignedinteger]:
+        """Integer codes from packed rows (padding bits must be zero)."""
+        return _packing.unpack(packed, self._n_bits)
+
+    def check_codes(self, codes: ArrayLike) -> NDArray:
+        """Codes from a caller: shape, integer type and range checked."""
+        return _packing.check_codes(codes, self._n_bits)
+
+    def values(self, codes: NDArray) -> NDArray[np.float64]:
+        """The representative reading of every (checked) code."""
+        columns = [v[codes[:, j]] for j, v in enumerate(self._bin_values)]
+        return np.stack(columns, axis=1) if columns else np.empty((len(codes), 0))
+
+    def inverse_transform(self, packed: ArrayLike) -> NDArray[np.float64]:
+        """Representative readings for packed rows."""
+        return self.values(self.unpack(packed))
