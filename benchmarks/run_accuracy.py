@@ -254,14 +254,22 @@ def main(argv=None) -> int:
     return 0
 
 
-def execute(args, fields) -> Path:
-    """Run every (dataset, seed, method, bits) not yet in the CSV; its path."""
+def runs_csv(args, fields) -> Path:
+    """``args.out``/runs.csv, checked to have ``fields`` (before the data is
+    looked for: a wrong CSV is refused on its own); removed for ``--quick``,
+    which always runs from scratch."""
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     runs_path = out / "runs.csv"
     if args.quick and runs_path.exists():
-        runs_path.unlink()  # the smoke test always runs from scratch
-    check_columns(runs_path, fields)  # before the data: a wrong CSV is refused alone
+        runs_path.unlink()
+    check_columns(runs_path, fields)
+    return runs_path
+
+
+def execute(args, fields) -> Path:
+    """Run every (dataset, seed, method, bits) not yet in the CSV; its path."""
+    runs_path = runs_csv(args, fields)
     folder = datasets.data_dir(args.data_dir)
     done = done_keys(runs_path)
     todo = []

@@ -54,7 +54,7 @@ from paper_protocol import (  # noqa: E402
     FULL_SEED_METHODS,
     METHODS,
 )
-from run_accuracy import check_columns, done_keys  # noqa: E402
+from run_accuracy import done_keys, runs_csv  # noqa: E402
 
 
 def paper_split(X, y, seed):
@@ -206,12 +206,7 @@ def plan(args, done: set) -> list[tuple]:
 
 
 def execute(args) -> Path:
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    runs_path = out / "runs.csv"
-    if args.quick and runs_path.exists():
-        runs_path.unlink()  # the smoke test always runs from scratch
-    check_columns(runs_path, FIELDS)  # before the data: a wrong CSV is refused alone
+    runs_path = runs_csv(args, FIELDS)
     todo = plan(args, done_keys(runs_path))
     print(f"{len(todo)} runs to do (results in {runs_path})", flush=True)
     folder = datasets.data_dir(args.data_dir)

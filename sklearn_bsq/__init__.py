@@ -1,30 +1,44 @@
-"""Trainable bitwise soft quantization of input features for scikit-learn."""
+"""Trainable bitwise soft quantization of input features for scikit-learn.
 
-from ._estimator import SoftQuantizer, SoftQuantizerClassifier, SoftQuantizerRegressor
-from ._full_precision import FullPrecisionMLP
-from ._packing import WIRE_FORMAT_VERSION, pack, unpack
+The public names load on first use, so that ``sklearn_bsq.codec`` (the fitted
+codec, numpy only) and the command line's ``--help`` do not import torch.
+"""
+
+from importlib import import_module
+
 from ._version import __version__
-from .export import export_c, export_python
-from .persistence import load, save
-from .plotting import RateAccuracyDisplay, ThresholdDisplay
-from .scoring import bits_per_sample, compression_ratio, rate_scoring
 
-__all__ = [
-    "FullPrecisionMLP",
-    "RateAccuracyDisplay",
-    "ThresholdDisplay",
-    "SoftQuantizer",
-    "SoftQuantizerClassifier",
-    "SoftQuantizerRegressor",
-    "WIRE_FORMAT_VERSION",
-    "export_c",
-    "export_python",
-    "load",
-    "save",
-    "pack",
-    "unpack",
-    "bits_per_sample",
-    "compression_ratio",
-    "rate_scoring",
-    "__version__",
-]
+# public name -> the module that defines it
+_PUBLIC = {
+    "SoftQuantizer": "._estimator",
+    "SoftQuantizerClassifier": "._estimator",
+    "SoftQuantizerRegressor": "._estimator",
+    "FullPrecisionMLP": "._full_precision",
+    "Codec": ".codec",
+    "WIRE_FORMAT_VERSION": "._packing",
+    "pack": "._packing",
+    "unpack": "._packing",
+    "export_c": ".export",
+    "export_python": ".export",
+    "load": ".persistence",
+    "save": ".persistence",
+    "RateAccuracyDisplay": ".plotting",
+    "ThresholdDisplay": ".plotting",
+    "bits_per_sample": ".scoring",
+    "compression_ratio": ".scoring",
+    "rate_scoring": ".scoring",
+}
+
+__all__ = [*_PUBLIC, "__version__"]
+
+
+def __getattr__(name: str):
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'sklearn_bsq' has no attribute {name!r}")
+    value = getattr(import_module(_PUBLIC[name], __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ._widths import MAX_BITS
+
 EXAMPLES = """examples:
   sklearn-bsq fit sensors.csv --target label --bits 4 -o model.bsq.npz
   sklearn-bsq transform model.bsq.npz readings.csv -o packets.bin
@@ -20,8 +22,8 @@ EXAMPLES = """examples:
 
 def _width(text: str) -> int:
     value = int(text)
-    if not 1 <= value <= 16:
-        raise argparse.ArgumentTypeError(f"bits must be 1..16, got {value}")
+    if not 1 <= value <= MAX_BITS:
+        raise argparse.ArgumentTypeError(f"bits must be 1..{MAX_BITS}, got {value}")
     return value
 
 
@@ -54,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_width,
         nargs="+",
         default=[1, 2, 4, 8],
-        help="bits per feature, each 1..16 (default: 1 2 4 8)",
+        help=f"bits per feature, each 1..{MAX_BITS} (default: 1 2 4 8)",
     )
     demo.add_argument("--folds", type=int, default=5)
     demo.add_argument("--seed", type=int, default=0)

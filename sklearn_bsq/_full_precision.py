@@ -110,8 +110,8 @@ class FullPrecisionMLP(BaseMLPEstimator):
                 X.shape[1],
                 hidden,
                 target.n_outputs,
-                self.dropout,
-                self.n_heads,
+                dropout=self.dropout,
+                n_heads=self.n_heads,
                 classification=target.classification,
             )
 

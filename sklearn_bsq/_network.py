@@ -206,21 +206,18 @@ def _squeeze_single_output(out: Tensor) -> Tensor:
 
 
 class PlainMLP(nn.Module):
-    """The same MLP on the float32 standardized features: the reference."""
+    """The same MLP on the float32 standardized features: the reference.
+    ``options`` (dropout, heads, classification) go to :func:`make_mlp`."""
 
     def __init__(
         self,
         n_features: int,
         hidden_layer_sizes: Sequence[int],
         n_outputs: int,
-        dropout: float = 0.0,
-        n_heads: int = 1,
-        classification: bool = False,
+        **options,
     ) -> None:
         super().__init__()
-        self.mlp = make_mlp(
-            n_features, hidden_layer_sizes, n_outputs, dropout, n_heads, classification
-        )
+        self.mlp = make_mlp(n_features, hidden_layer_sizes, n_outputs, **options)
 
     def forward(self, x: Tensor) -> Tensor:
         return _squeeze_single_output(self.mlp(x))

@@ -278,7 +278,7 @@ def _check_packed(
         )
     pad_bits = n_bytes * 8 - int(widths.sum())
     if pad_bits and arr.shape[0]:
-        pad_mask = np.uint8((1 << pad_bits) - 1)
+        pad_mask = np.uint8(0xFF >> (8 - pad_bits))  # the last byte's pad bits
         bad = np.flatnonzero(arr[:, -1] & pad_mask)
         if bad.size:
             raise ValueError(

@@ -34,7 +34,7 @@ class Codec:
     Parameters
     ----------
     n_bits : array-like of int
-        Width of every feature, 0..16 (0: the feature is not sent).
+        Width of every feature, 0..MAX_BITS (16; 0: the feature is not sent).
     thresholds : sequence of array-like
         Feature ``j``'s ``2**n_bits[j] - 1`` thresholds in raw units, sorted;
         kept as float32 (what a node compares with).

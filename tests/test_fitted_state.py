@@ -147,3 +147,25 @@ def test_the_threshold_plot_draws_where_fit_started():
     display = ThresholdDisplay.from_estimator(sq, X)
     np.testing.assert_allclose(display.initial[0], [5.0, 13.75, 13.755], rtol=1e-6)
     matplotlib.pyplot.close(display.figure_)
+
+
+def test_the_codec_and_the_command_lines_help_need_no_torch(model, tmp_path):
+    """A gateway that encodes in Python ships the codec: unpickling it, and
+    ``sklearn-bsq --help``, import no torch."""
+    import pickle
+    import subprocess
+    import sys
+
+    (tmp_path / "codec.pkl").write_bytes(pickle.dumps(model.codec_))
+    code = (
+        "import pickle, sys\n"
+        f"codec = pickle.loads(open({str(tmp_path / 'codec.pkl')!r}, 'rb').read())\n"
+        "print(codec.bytes_per_row)\n"
+        "from sklearn_bsq.__main__ import build_parser\n"
+        "build_parser().format_help()\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == str(model.bytes_per_row_)

@@ -122,7 +122,7 @@ class TestRepresentations:
         assert make_quantizer(widths, "auto").representation == chosen
 
     def test_a_quantizer_is_built_with_auto_resolved(self):
-        with pytest.raises(ValueError, match="resolve representation='auto' first"):
+        with pytest.raises(ValueError, match="resolve 'auto' first"):
             BitwiseSoftQuantizer([np.array([0.0])], "auto")
 
     def test_bits_are_the_binary_digits_of_the_code(self):

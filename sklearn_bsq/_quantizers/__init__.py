@@ -15,12 +15,18 @@ from .base import (
     register,
     unregister,
 )
-from .soft import (
+from .representations import (
     EMBEDDING_CHANNELS,
-    REPRESENTATIONS,
-    BitwiseSoftQuantizer,
+    REPRESENTATION_CLASSES,
+    Representation,
+    representation,
+    representation_names,
     resolve_representation,
 )
+from .soft import BitwiseSoftQuantizer
+
+# what the ``representation`` parameter accepts
+REPRESENTATIONS = representation_names()
 
 
 def quantizer_representation(
@@ -38,11 +44,14 @@ __all__ = [
     "EMBEDDING_CHANNELS",
     "QUANTIZERS",
     "REPRESENTATIONS",
+    "REPRESENTATION_CLASSES",
     "BitwiseSoftQuantizer",
     "Quantizer",
+    "Representation",
     "build_quantizer",
     "quantizer_representation",
     "register",
+    "representation",
     "resolve_representation",
     "unregister",
 ]
