@@ -6,13 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from sklearn_bsq._packing import (
-    bytes_per_row,
-    check_bit_widths,
-    code_dtype,
-    pack,
-    unpack,
-)
+from sklearn_bsq import pack, unpack
+from sklearn_bsq._packing import bytes_per_row, check_bit_widths, code_dtype
 
 
 def packbits_reference(codes, widths):
