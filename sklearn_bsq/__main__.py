@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ._version import __version__
 from ._widths import MAX_BITS
 
 EXAMPLES = """examples:
@@ -27,6 +28,13 @@ def _width(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    value = int(text)
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"a seed is in 0..2**32 - 1, got {value}")
+    return value
+
+
 def _fraction(text: str) -> float:
     value = float(text)
     if not 0 <= value < 1:
@@ -40,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Trainable bitwise soft quantization.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}"
     )
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser(
@@ -59,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"bits per feature, each 1..{MAX_BITS} (default: 1 2 4 8)",
     )
     demo.add_argument("--folds", type=int, default=5)
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--seed", type=_seed, default=0)
     demo.add_argument(
         "--task", choices=["auto", "classification", "regression"], default="auto"
     )
@@ -95,7 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="COLUMN",
         help="a column of non-negative row weights (not a feature)",
     )
-    fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument(
+        "--seed", type=_seed, default=0, help="seed of the split and the training"
+    )
     fit.add_argument("-o", "--output", required=True, help="model file to write")
 
     transform = commands.add_parser("transform", help="the bytes nodes would send")
@@ -109,6 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("data", nargs="?", help="a table of readings")
     predict.add_argument(
         "--packed", help="bytes from transform (raw, .hex or .npy) instead of a table"
+    )
+    predict.add_argument(
+        "--packed-format",
+        choices=["auto", "raw", "hex", "npy"],
+        default="auto",
+        help="the format of --packed (auto: by its name, .npy, .hex or .txt, else "
+        "raw; a file whose content is of another format is refused)",
     )
     predict.add_argument("-o", "--output", required=True, help="CSV to write")
 

@@ -38,6 +38,7 @@ class Archive:
         if not stat.S_ISREG(mode):
             # A FIFO or a device would block or never end.
             raise ValueError(f"{path} is not a regular file.")
+        self._size = os.stat(path).st_size
         self._file = open(path, "rb")  # closed by close()
         try:
             self._zip = zipfile.ZipFile(self._file)
@@ -73,10 +74,18 @@ class Archive:
                 raise ValueError(f"member {info.filename!r} appears twice.")
             if info.flag_bits & 0x1:
                 raise ValueError(f"member {info.filename!r} is encrypted.")
-            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            if info.compress_type != zipfile.ZIP_STORED:
+                # save never compresses: a compressed member could inflate to
+                # far more memory than the file takes
                 raise ValueError(
-                    f"member {info.filename!r} uses compression method "
-                    f"{info.compress_type}; model files are stored or deflated."
+                    f"member {info.filename!r} is compressed (method "
+                    f"{info.compress_type}); model files are stored uncompressed."
+                )
+            end = info.header_offset + info.compress_size
+            if info.file_size != info.compress_size or end > self._size:
+                raise ValueError(
+                    f"member {info.filename!r} declares {info.file_size} bytes, "
+                    "more than the file holds."
                 )
             members[key] = info
         if METADATA not in members:

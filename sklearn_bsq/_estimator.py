@@ -14,7 +14,11 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+)
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
@@ -36,9 +40,11 @@ from ._threshold_init import THRESHOLD_INITS
 from ._training import RandomStream, draw_seed
 from ._validation import (
     check_bit_budget,
+    check_hidden_layer_sizes,
     check_n_bits,
     check_readings,
     check_sample_weight,
+    check_steepness,
     learns_widths,
 )
 from ._widths import MAX_BITS, check_bit_widths
@@ -230,6 +236,20 @@ class _BaseSoftQuantizer(
         return type(self).__name__, repr(self.get_params()), fitted
 
 
+def check_parameters(estimator) -> None:
+    """Every check of a SoftQuantizer's parameters that needs no data (types
+    and ranges, the steepness pair, the hidden layers, the bit budget), as
+    ``fit`` makes them: ValueError or TypeError naming the parameter."""
+    validate_parameter_constraints(
+        estimator._parameter_constraints,
+        estimator.get_params(deep=False),
+        caller_name=type(estimator).__name__,
+    )
+    check_steepness(estimator.steepness)
+    check_hidden_layer_sizes(estimator.hidden_layer_sizes)
+    check_bit_budget(estimator.n_bits, estimator.bit_budget)
+
+
 # ----------------------------------------------------- fitted-state contract
 def fitted_state(estimator, user: str = "this function") -> FittedState:
     """The fitted estimator as data; a clear TypeError for anything but a
@@ -259,6 +279,13 @@ def estimator_from_state(cls, state: FittedState, device: str = "cpu"):
     """A fitted ``cls`` with ``state`` and its parameters (``device`` replaced);
     a state that contradicts them raises ValueError."""
     est = cls(**{**state.params, "device": device})
+    check_parameters(est)
+    target = state.target
+    if configured_task(est) not in ("auto", target.task):
+        raise ValueError(
+            f"a {type(est).__name__} with task {configured_task(est)!r} cannot hold "
+            f"a {target.task} model."
+        )
     codec = state.codec
     widths = check_bit_widths(codec.n_bits, allow_zero=True)
     if not widths.any():
@@ -405,12 +432,14 @@ def thresholds_agree(stored, learned, mean: float, scale: float) -> bool:
     files on some machines. The stored thresholds are what encodes; this only
     catches a file whose network was trained for other thresholds. The
     tolerance is a few float32 roundings of every term of the sum, in
-    standardized units, plus the final rounding to a raw float32.
+    standardized units, plus the final rounding to a raw float32 (a whole
+    float32 step: subnormal thresholds keep few digits).
     """
+    rounding = float(np.spacing(np.abs(np.asarray(stored, np.float32)).max()))
     stored = np.asarray(stored, dtype=np.float64)
     learned = np.asarray(learned, dtype=np.float64)
     eps = float(np.finfo(np.float32).eps)
     span = np.abs(learned[0]) + (learned[-1] - learned[0])  # |first| + sum of gaps
-    tolerance = 16 * eps * (1.0 + span) * scale + np.spacing(np.abs(stored).max())
+    tolerance = 16 * eps * (1.0 + span) * scale + rounding
     implied = mean + scale * learned
     return bool(np.all(np.abs(stored - implied) <= tolerance))

@@ -1,39 +1,76 @@
-"""Atomic file writes for ``save`` and the exporters (standard library only)."""
+"""Safe file writes for ``save``, the exporters and the command line (standard
+library only)."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+import stat
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
 
 def write_atomically(path, write: Callable[[BinaryIO], None]) -> None:
-    """Write ``path`` through ``write(file)``: into a temporary file beside it,
-    synced, then renamed into place, so readers see the old file or the new one,
-    never a torn one.
+    """Write ``path`` through ``write(file)`` so that nothing is lost or torn.
 
-    The file gets the mode ``open()`` would give it (``0o666`` less the umask), not
-    the ``0o600`` of a temporary file. A temporary file left by a writer that was
-    killed (its process no longer runs on this machine) is removed by the next
-    write to the same path; an interrupted write removes its own.
+    A regular file is written into a temporary file beside it, synced, and
+    renamed into place: readers see the old file or the new one. What is
+    already there is respected:
+
+    - a symbolic link stays a link; the file it points to is written;
+    - a device or a pipe (``/dev/stdout``) is written into directly;
+    - an existing file keeps its permission bits, and a read-only one (no
+      write bit for its owner) is refused with ``PermissionError``;
+    - a new file gets the mode ``open()`` would give it (``0o666`` less the
+      umask), not the ``0o600`` of a temporary file.
+
+    A writer holds a lock on its temporary file while it writes; a temporary
+    file whose lock is free (its writer was killed) is removed by the next
+    write to the same path, in whatever process or container that runs.
     """
-    path = Path(path)
+    mode = _mode_to_keep(Path(path))
+    if mode is None:  # a device or a pipe: no rename into it
+        with open(path, "wb") as f:
+            write(f)
+        return
+    path = Path(os.path.realpath(path))  # through links: the link stays
     _remove_orphans(path)
-    fd, tmp = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp"
-    )
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.fchmod(fd, 0o666 & ~_umask())
+        fcntl.flock(fd, fcntl.LOCK_EX)  # released when the writer ends, however
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+            os.replace(tmp, path)  # while locked: the file is never an orphan
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _mode_to_keep(path: Path) -> int | None:
+    """The permission bits of the file to write: those of the file there, or
+    what ``open()`` would give a new one; None for a device or a pipe."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return 0o666 & ~_umask()
+    if not stat.S_ISREG(info.st_mode):
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(f"{path} is a directory; give a file name.")
+        return None
+    mode = stat.S_IMODE(info.st_mode)
+    if not mode & stat.S_IWUSR:
+        raise PermissionError(
+            f"{path} is read-only (mode {mode:04o}); remove it or make it "
+            "writable first, or write to another file."
+        )
+    return mode
 
 
 def _umask() -> int:
@@ -50,26 +87,25 @@ def _umask() -> int:
     return mask
 
 
+# A temporary file exists for a moment before its writer locks it: younger
+# files are left alone whatever their lock says.
+ORPHAN_AFTER_SECONDS = 10.0
+
+
 def _remove_orphans(path: Path) -> None:
-    """Remove ``.NAME.PID.*.tmp`` files beside ``path`` whose writer has died."""
-    prefix = f".{path.name}."
+    """Remove ``.NAME.*.tmp`` files beside ``path`` that no writer holds."""
     try:
-        siblings = list(path.parent.glob(f"{prefix}*.tmp"))
+        siblings = list(path.parent.glob(f".{path.name}.*.tmp"))
     except OSError:
         return
+    now = time.time()
     for tmp in siblings:
-        pid_text = tmp.name[len(prefix) :].split(".", 1)[0]
-        if pid_text.isdigit() and not _running(int(pid_text)):
-            tmp.unlink(missing_ok=True)
-
-
-def _running(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # e.g. another user's process: it exists
-        return True
-    return True
+        with contextlib.suppress(OSError):
+            if now - tmp.lstat().st_mtime < ORPHAN_AFTER_SECONDS:
+                continue
+            fd = os.open(tmp, os.O_RDONLY | os.O_NOFOLLOW)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # OSError: held
+                tmp.unlink(missing_ok=True)
+            finally:
+                os.close(fd)

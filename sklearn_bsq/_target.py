@@ -52,14 +52,21 @@ def _check_labels_sort(y) -> None:
         ) from None
 
 
-def _warn_if_quantity(y) -> None:
-    """Warn when numeric class labels look like a regression target (for example
-    prices in whole units): many distinct values, few samples per value."""
+def looks_like_quantity(y) -> bool:
+    """Whether numeric whole-number labels look like a regression target (for
+    example prices in whole units): many distinct values, few samples each."""
     y = np.asarray(y)
     if y.dtype.kind not in "iuf":
-        return  # string or object labels are classes
+        return False  # string or object labels are classes
     n_values = np.unique(y).size
-    if n_values > _MANY_VALUES and y.size < _FEW_PER_VALUE * n_values:
+    return n_values > _MANY_VALUES and y.size < _FEW_PER_VALUE * n_values
+
+
+def _warn_if_quantity(y) -> None:
+    """Warn when numeric class labels look like a regression target."""
+    if looks_like_quantity(y):
+        y = np.asarray(y)
+        n_values = np.unique(y).size
         warnings.warn(
             f"task='auto' reads y as classification because its values are whole "
             f"numbers, but it has {n_values} distinct values ({y.size / n_values:.1f} "

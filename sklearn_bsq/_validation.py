@@ -41,7 +41,12 @@ def check_sample_weight(sample_weight, X, *, rescale: bool) -> np.ndarray | None
         sample_weight, X, dtype=np.float64, ensure_non_negative=True
     )
     if rescale:
-        weights = weights / weights.mean()
+        with np.errstate(over="ignore"):
+            mean = weights.mean()
+        if not np.isfinite(mean):  # weights near 1e308: by the largest first
+            weights = weights / weights.max()
+            mean = weights.mean()
+        weights = weights / mean
         return None if np.all(weights == weights[0]) else weights
     return None if np.all(weights == 1) else weights
 

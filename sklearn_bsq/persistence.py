@@ -121,7 +121,10 @@ def load(path, device="cpu"):
     ------
     ValueError
         The file is not a complete, consistent ``sklearn_bsq`` model file of a
-        known format version (truncated, corrupted, edited, or another format).
+        known format version (truncated, corrupted, edited, or another format),
+        or cannot be read as one (a link loop, a name too long).
+    FileNotFoundError
+        There is no file at ``path``.
 
     Examples
     --------
@@ -142,7 +145,11 @@ def load(path, device="cpu"):
     try:
         with Archive(path, _allowed_member) as archive:
             return _from_archive(archive, device)
-    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as exc:
+    except FileNotFoundError:
+        raise
+    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile, OSError) as exc:
+        # OSError: a damaged archive (zipfile seeks before its start), a link
+        # loop, a name too long
         raise ValueError(
             f"{path} is not a readable sklearn_bsq model file ({exc})."
         ) from exc
@@ -296,8 +303,10 @@ def _from_archive(arrays: Archive, device: str):
     if not np.all(np.isfinite(feature_mean)):
         raise ValueError("field 'feature_mean' must be finite.")
     # float32 readings: a scale outside float32's normal range cannot come from data
-    tiny, huge = np.finfo(np.float32).tiny, np.finfo(np.float32).max
-    if not np.all((feature_scale >= tiny) & (feature_scale <= huge)):
+    # positive and finite: readings may be subnormal float32 (a scale below
+    # float32's smallest normal number comes from real data)
+    huge = np.finfo(np.float32).max
+    if not np.all((feature_scale > 0) & (feature_scale <= huge)):
         raise ValueError("field 'feature_scale' must be positive and within float32.")
     counts = n_thresholds(widths)
     flat = _array(arrays, "thresholds", (int(counts.sum()),), "f").astype(np.float32)
@@ -369,7 +378,10 @@ def _read_metadata(arrays: Archive) -> dict:
     shape, dtype = arrays.header(METADATA)
     if dtype != np.uint8 or len(shape) != 1:
         raise ValueError("the __metadata__ entry is not UTF-8 bytes.")
-    metadata = json.loads(arrays.read(METADATA).tobytes().decode("utf-8"))
+    metadata = json.loads(
+        arrays.read(METADATA).tobytes().decode("utf-8"),
+        object_pairs_hook=_refuse_duplicate_keys,
+    )
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
         raise ValueError("the metadata does not name the sklearn_bsq format.")
     version = metadata.get("format_version")
@@ -439,6 +451,20 @@ def _finite(metadata: dict, field: str) -> float:
     return float(value)
 
 
+def _refuse_duplicate_keys(pairs: list) -> dict:
+    """A JSON object as a dict; a key given twice would be read as either."""
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        raise ValueError(f"the metadata gives the keys {twice} twice.")
+    return dict(pairs)
+
+
+# String labels: the dtype may be wider than the longest label (as the labels
+# given to fit were), but not by more than this many characters.
+_SPARE_LABEL_CHARS = 64
+
+
 def _classes(spec: dict) -> np.ndarray:
     """Class labels: numbers or strings, sorted and distinct, as ``fit`` keeps them."""
     dtype = np.dtype(spec["dtype"])
@@ -446,7 +472,17 @@ def _classes(spec: dict) -> np.ndarray:
         raise ValueError(
             f"field 'classes' has dtype {dtype}: labels are numbers or strings."
         )
-    classes = np.asarray(spec["values"], dtype=dtype)
+    values = spec["values"]
+    if not isinstance(values, list):
+        raise ValueError("field 'classes' must list the labels.")
+    if dtype.kind == "U":
+        longest = max((len(v) for v in values if isinstance(v, str)), default=0)
+        if dtype.itemsize // 4 > longest + _SPARE_LABEL_CHARS:
+            raise ValueError(
+                f"field 'classes' has dtype {dtype} for labels of at most {longest} "
+                "characters."
+            )
+    classes = np.asarray(values, dtype=dtype)
     if classes.ndim != 1 or classes.size < 2:
         raise ValueError("field 'classes' must list at least 2 labels.")
     if dtype.kind == "f" and not np.all(np.isfinite(classes)):

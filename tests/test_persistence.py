@@ -414,7 +414,7 @@ def test_classes_that_would_load_a_wrong_classifier(
         load(bad)
 
 
-def _raw_archive(path, members, compression=zipfile.ZIP_DEFLATED):
+def _raw_archive(path, members, compression=zipfile.ZIP_STORED):
     """A zip of ``members`` (name -> bytes) written as given."""
     with zipfile.ZipFile(path, "w", compression=compression) as zf:
         for name, data in members.items():
@@ -443,8 +443,12 @@ def test_refuses_unknown_members_and_odd_zips(saved, tmp_path):
 
     bzip2 = tmp_path / "bzip2.npz"
     _raw_archive(bzip2, members, compression=zipfile.ZIP_BZIP2)
-    with pytest.raises(ValueError, match="compression method 12"):
+    with pytest.raises(ValueError, match=r"is compressed \(method 12\)"):
         load(bzip2)
+    deflated = tmp_path / "deflated.npz"  # what save writes, but deflated
+    _raw_archive(deflated, members, compression=zipfile.ZIP_DEFLATED)
+    with pytest.raises(ValueError, match="model files are stored uncompressed"):
+        load(deflated)
 
     encrypted = tmp_path / "encrypted.npz"
     data = bytearray(saved.read_bytes())
@@ -530,9 +534,39 @@ def test_small_files_cannot_make_load_allocate_much(saved, tmp_path):
         saved, wide, lambda a, m: m["params"].update(hidden_layer_sizes=[30000, 30000])
     )
     bombs["hidden_layer_sizes [30000, 30000]"] = wide
+    # 100 features x 16 bits, deflated: 0.1 MB declaring 78 MB of thresholds
+    # and bin values (it took 1.9 GB and 22 s before its ValueError)
+    deep = tmp_path / "deep.npz"
+    widths = np.full(100, 16)
+
+    def sixteen_bits(arrays, metadata):
+        metadata["n_features_in"] = 100
+        metadata["feature_names_in"] = None
+        metadata["params"]["n_bits"] = 16
+        arrays["n_bits"] = widths
+        arrays["feature_mean"] = np.zeros(100)
+        arrays["feature_scale"] = np.ones(100)
+        arrays["thresholds"] = np.zeros(100 * 65535, np.float32)
+        arrays["bin_values"] = np.zeros(100 * 65536)
+
+    rewrite(saved, tmp_path / "deep_stored.npz", sixteen_bits)
+    _raw_archive(
+        deep, _members(tmp_path / "deep_stored.npz"), compression=zipfile.ZIP_DEFLATED
+    )
+    bombs["100 features x 16 bits, deflated"] = deep
+    # string labels whose dtype holds 500 million characters each (5.6 GiB)
+    labels = tmp_path / "labels.npz"
+    rewrite(
+        saved,
+        labels,
+        lambda a, m: m.update(classes={"dtype": "<U500000000", "values": ["a", "b"]}),
+    )
+    bombs["classes of dtype <U500000000"] = labels
     baseline = _peak_rss_mb_of_loading(saved)
     for what, path in bombs.items():
         assert path.stat().st_size < 10 << 20, what
+        with pytest.raises(ValueError):
+            load(path)
         assert _peak_rss_mb_of_loading(path) < baseline + 50, what
 
 
@@ -561,3 +595,65 @@ def test_load_puts_the_model_on_the_device_it_is_given(classifier, cancer, tmp_p
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="torch finds no CUDA device"):
             load(tmp_path / "m.npz", device="cuda")
+
+
+# ------------------------------------------- second adversarial round (issue 30)
+def test_a_feature_below_float32s_smallest_normal_saves_and_loads(cancer, tmp_path):
+    """Readings of a subnormal scale (``X * 1e-38``) are data: the file that
+    save writes loads and encodes the same (load refused it)."""
+    X_train, X_test, y_train, _ = cancer
+    est = SoftQuantizerClassifier(2, random_state=0, **{**FAST, "max_epochs": 2})
+    est.fit(X_train * 1e-38, y_train)
+    save(est, tmp_path / "tiny.npz")
+    loaded = load(tmp_path / "tiny.npz")
+    np.testing.assert_array_equal(
+        loaded.transform(X_test * 1e-38), est.transform(X_test * 1e-38)
+    )
+
+
+def test_files_that_cannot_be_read_are_value_errors(saved, tmp_path):
+    shifted = tmp_path / "shifted.npz"  # the first byte dropped
+    shifted.write_bytes(saved.read_bytes()[1:])
+    loop = tmp_path / "loop.npz"
+    loop.symlink_to(loop)
+    long_name = tmp_path / ("x" * 5000)
+    for path in (shifted, loop, long_name):
+        with pytest.raises(ValueError, match="not a readable sklearn_bsq model file"):
+            load(path)
+    with pytest.raises(FileNotFoundError):
+        load(tmp_path / "missing.npz")
+
+
+def _relabel(name):
+    """A SoftQuantizer file as another class (which has no task parameter)."""
+
+    def change(arrays, metadata):
+        metadata["class"] = name
+        del metadata["params"]["task"]
+
+    return change
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (_relabel("SoftQuantizerRegressor"), "cannot hold"),
+        (lambda a, m: m["params"].update(task="regression"), "cannot hold"),
+        (lambda a, m: m["params"].update(batch_size=-5), "batch_size"),
+        (lambda a, m: m["params"].update(steepness=[1, 2, 3]), "steepness"),
+    ],
+)
+def test_contradictions_in_a_file_are_refused(saved, tmp_path, change, match):
+    rewrite(saved, tmp_path / "edited.npz", change)
+    with pytest.raises(ValueError, match=match):
+        load(tmp_path / "edited.npz")
+
+
+def test_a_key_given_twice_in_the_metadata_is_refused(saved, tmp_path):
+    members = _members(saved)
+    text = np.load(saved)["__metadata__"].tobytes().decode()
+    twice = text.replace('"task": ', '"task": "regression", "task": ', 1)
+    members["__metadata__.npy"] = _npy(np.frombuffer(twice.encode(), np.uint8))
+    _raw_archive(tmp_path / "twice.npz", members)
+    with pytest.raises(ValueError, match=r"gives the keys \['task'\] twice"):
+        load(tmp_path / "twice.npz")

@@ -18,6 +18,7 @@ from sklearn_bsq import (
 )
 from sklearn_bsq._threshold_init import initial_thresholds
 from sklearn_bsq._training import holdout_indices
+from sklearn_bsq._validation import check_sample_weight
 
 from conftest import FAST
 
@@ -259,3 +260,14 @@ def test_mostly_zero_weights_still_validate_on_weighted_rows(cancer, rng, params
     else:
         assert np.all(sq.allocation_trace_["validation_loss"] > 0)
     assert sq.score(X_test, y_test) > 0.85
+
+
+def test_weights_whose_sum_overflows_still_weigh(cancer):
+    """Ten weights of 1e308 (their sum overflows) weigh those rows: the fit
+    is not silently unweighted."""
+    X_train, _, y_train, _ = cancer
+    weights = np.ones(len(y_train))
+    weights[:10] = 1e308
+    huge = check_sample_weight(weights, X_train, rescale=True)
+    assert huge is not None and np.all(np.isfinite(huge))
+    np.testing.assert_allclose(huge[:10] / huge[10], 1e308, rtol=1e-12)
