@@ -7,21 +7,27 @@ Usage (from the repository root)::
 
 Each case copies a saved model (a small classifier with mixed widths and a
 regressor, in turn) and damages it one way: a random bit flipped, a run of 1 to 64
-bytes overwritten with random bytes, or the file truncated at a random length.
-``load`` must then either raise ``ValueError`` (or ``OSError``) or return a model
-whose bytes and predictions equal the original's on the same rows (a flip in a
-part the loader never reads, such as a zip comment, can be harmless). Anything
-else (another exception, a different model, a case over 10 s) is a failure.
-Prints the counts and writes ``results/fuzz_load.md``.
+bytes overwritten with random bytes, the file truncated at a random length, 1 to
+64 of its first bytes dropped (zipfile then seeks before the start: an OSError),
+its members deflated (a small file that inflates), or its class labels given a
+string dtype of up to 500 million characters. ``load`` must then either raise
+``ValueError`` or return a model whose bytes and predictions equal the
+original's on the same rows (a flip in a part the loader never reads, such as a
+zip comment, can be harmless). Anything else (another exception, an OSError
+included, a different model, a case over 10 s) is a failure. Prints the counts
+and writes ``results/fuzz_load.md``.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import json
 import os
 import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -40,8 +46,11 @@ def models():
     return [(clf, X[:50]), (reg, Xr[:50])]
 
 
+KINDS = ("flip", "overwrite", "truncate", "drop head", "deflate", "label dtype")
+
+
 def damage(data: bytes, rng: np.random.Generator) -> tuple[str, bytes]:
-    kind = ("flip", "overwrite", "truncate")[rng.integers(3)]
+    kind = KINDS[rng.integers(len(KINDS))]
     out = bytearray(data)
     if kind == "flip":
         at = int(rng.integers(len(out)))
@@ -50,9 +59,41 @@ def damage(data: bytes, rng: np.random.Generator) -> tuple[str, bytes]:
         length = int(rng.integers(1, 65))
         at = int(rng.integers(len(out) - length))
         out[at : at + length] = rng.integers(0, 256, length, dtype=np.uint8).tobytes()
-    else:
+    elif kind == "truncate":
         out = out[: int(rng.integers(len(out)))]
+    elif kind == "drop head":
+        out = out[int(rng.integers(1, 65)) :]
+    elif kind == "deflate":
+        out = _rezipped(data, zipfile.ZIP_DEFLATED)
+    else:
+        out = _with_label_dtype(data, f"<U{int(rng.integers(1, 500_000_000))}")
     return kind, bytes(out)
+
+
+def _members(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+def _rezipped(data: bytes, compression: int, members=None) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=compression) as zf:
+        for name, content in (members or _members(data)).items():
+            zf.writestr(name, content)
+    return buffer.getvalue()
+
+
+def _with_label_dtype(data: bytes, dtype: str) -> bytes:
+    """The file with string class labels of ``dtype`` (its metadata edited)."""
+    members = _members(data)
+    meta = np.load(io.BytesIO(members["__metadata__.npy"]), allow_pickle=False)
+    metadata = json.loads(meta.tobytes())
+    metadata["classes"] = {"dtype": dtype, "values": ["a", "b"]}
+    text = np.frombuffer(json.dumps(metadata).encode(), np.uint8)
+    buffer = io.BytesIO()
+    np.save(buffer, text)
+    members["__metadata__.npy"] = buffer.getvalue()
+    return _rezipped(data, zipfile.ZIP_STORED, members)
 
 
 def main(argv=None) -> int:
@@ -87,7 +128,7 @@ def main(argv=None) -> int:
             )
             outcome = "loaded the same model" if same else "failure"
             detail = "loaded a different model"
-        except (ValueError, OSError):
+        except ValueError:
             outcome, detail = "refused", ""
         except Exception as exc:  # noqa: BLE001 - every other exception is the finding
             outcome, detail = "failure", f"{type(exc).__name__}: {exc}"

@@ -14,6 +14,8 @@ _PUBLIC = {
     "SoftQuantizerClassifier": "._estimator",
     "SoftQuantizerRegressor": "._estimator",
     "FullPrecisionMLP": "._full_precision",
+    "FullPrecisionMLPClassifier": "._full_precision",
+    "FullPrecisionMLPRegressor": "._full_precision",
     "Codec": ".codec",
     "WIRE_FORMAT_VERSION": "._packing",
     "pack": "._packing",

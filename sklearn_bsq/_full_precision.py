@@ -21,49 +21,8 @@ from ._training import TrainingSetup, draw_seed
 from ._validation import check_hidden_layer_sizes, check_sample_weight
 
 
-class FullPrecisionMLP(BaseMLPEstimator):
-    """The MLP of :class:`SoftQuantizer` without the quantizer (float32 inputs).
-
-    Same standardization, architecture, optimizer and training loop, so the
-    difference in score is the price of quantization alone.
-
-    Parameters
-    ----------
-    task : {"auto", "classification", "regression"}, default="auto"
-    hidden_layer_sizes : tuple of int, default=(128, 128)
-    max_epochs : int or "auto", default="auto"
-    batch_size : int, default=256
-    lr : float, default=3e-3
-    weight_decay : float, default=1e-4
-    dropout : float, default=0.1
-    n_heads : int, default=5
-    lr_schedule : {"cosine", "constant"}, default="cosine"
-    early_stopping : bool, default=False
-    validation_fraction : float, default=0.1
-    n_iter_no_change : int, default=10
-    random_state : int, RandomState instance or None, default=None
-    verbose : int, default=0
-    device : str, default="cpu"
-        "cpu", "cuda", "cuda:N" or "auto", as for :class:`SoftQuantizer`.
-
-    Examples
-    --------
-    >>> from sklearn.datasets import load_iris
-    >>> from sklearn_bsq import FullPrecisionMLP
-    >>> X, y = load_iris(return_X_y=True)
-    >>> FullPrecisionMLP(max_epochs=30, random_state=0).fit(X, y).score(X, y) > 0.9
-    True
-    """
-
-    _parameter_constraints: dict = {
-        **BaseMLPEstimator._parameter_constraints,
-        **BaseMLPEstimator.task_constraint,
-    }
-
-    @extends(BaseMLPEstimator.__init__)
-    def __init__(self, *, task="auto", **inherited):
-        super().__init__(**inherited)
-        self.task = task
+class _BaseFullPrecisionMLP(BaseMLPEstimator):
+    """Shared implementation; see :class:`FullPrecisionMLP`."""
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -183,3 +142,92 @@ class FullPrecisionMLP(BaseMLPEstimator):
         (2, 3)
         """
         return softmax_probabilities(self._outputs(X))
+
+
+class FullPrecisionMLP(_BaseFullPrecisionMLP):
+    """The MLP of :class:`SoftQuantizer` without the quantizer (float32 inputs).
+
+    Same standardization, architecture, optimizer and training loop, so the
+    difference in score is the price of quantization alone. With
+    ``task="auto"`` scikit-learn cannot tell a classifier from a regressor
+    (``cross_val_score`` then splits without stratifying): use
+    :class:`FullPrecisionMLPClassifier` or :class:`FullPrecisionMLPRegressor`, or
+    give the task, where that matters.
+
+    Parameters
+    ----------
+    task : {"auto", "classification", "regression"}, default="auto"
+    hidden_layer_sizes : tuple of int, default=(128, 128)
+    max_epochs : int or "auto", default="auto"
+    batch_size : int, default=256
+    lr : float, default=3e-3
+    weight_decay : float, default=1e-4
+    dropout : float, default=0.1
+    n_heads : int, default=5
+    lr_schedule : {"cosine", "constant"}, default="cosine"
+    early_stopping : bool, default=False
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=10
+    random_state : int, RandomState instance or None, default=None
+    verbose : int, default=0
+    device : str, default="cpu"
+        "cpu", "cuda", "cuda:N" or "auto", as for :class:`SoftQuantizer`.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn_bsq import FullPrecisionMLP
+    >>> X, y = load_iris(return_X_y=True)
+    >>> FullPrecisionMLP(max_epochs=30, random_state=0).fit(X, y).score(X, y) > 0.9
+    True
+    """
+
+    _parameter_constraints: dict = {
+        **BaseMLPEstimator._parameter_constraints,
+        **BaseMLPEstimator.task_constraint,
+    }
+
+    @extends(BaseMLPEstimator.__init__)
+    def __init__(self, *, task="auto", **inherited):
+        super().__init__(**inherited)
+        self.task = task
+
+
+class FullPrecisionMLPClassifier(_BaseFullPrecisionMLP):
+    """:class:`FullPrecisionMLP` for classification: a scikit-learn classifier.
+
+    ``score`` is accuracy; ``cross_val_score`` and ``GridSearchCV`` stratify
+    their folds. The parameters are those of :class:`FullPrecisionMLP` but
+    ``task``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_wine
+    >>> from sklearn.model_selection import cross_val_score
+    >>> from sklearn_bsq import FullPrecisionMLPClassifier
+    >>> X, y = load_wine(return_X_y=True)  # sorted by class
+    >>> mlp = FullPrecisionMLPClassifier(max_epochs=30, random_state=0)
+    >>> bool(cross_val_score(mlp, X, y, cv=3).min() > 0.8)
+    True
+    """
+
+    fixed_task = "classification"
+
+
+class FullPrecisionMLPRegressor(_BaseFullPrecisionMLP):
+    """:class:`FullPrecisionMLP` for regression: a scikit-learn regressor.
+
+    ``score`` is R²; predictions come back in the target's units. The
+    parameters are those of :class:`FullPrecisionMLP` but ``task``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn_bsq import FullPrecisionMLPRegressor
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> mlp = FullPrecisionMLPRegressor(max_epochs=30, random_state=0)
+    >>> mlp.fit(X, y).score(X, y) > 0.3
+    True
+    """
+
+    fixed_task = "regression"

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._allocation import allocate_bits
+from ._allocation import allocate_bits, start_width
+from ._memory import check_training_memory, training_bytes
 from ._network import QuantizedMLP
 from ._quantizers import build_quantizer, quantizer_representation
 from ._standardization import fit_standardization, standardize, to_raw_units
@@ -92,6 +93,20 @@ class QuantizerTraining:
         placeholder = [np.arange(float(n_thresholds(int(b)))) for b in widths]
         return self.build_module(placeholder, target, representation)
 
+    def check_memory(self, widths, target: FittedTarget, what: str, meaning="current"):
+        """Refuse (MemoryError, with the estimate and the fix) widths and
+        layers whose training would not fit in the memory available."""
+        est = self.estimator
+        needed = training_bytes(
+            widths,
+            self.representation(widths, meaning),
+            self.hidden,
+            est.n_heads,
+            target.n_outputs,
+            est.batch_size,
+        )
+        check_training_memory(needed, what)
+
     def setup(self, target: FittedTarget, n_rows: int | None = None) -> TrainingSetup:
         est = self.estimator
         return TrainingSetup.for_estimator(
@@ -113,6 +128,10 @@ class QuantizerTraining:
         setup = self.setup(target, len(X))
         trace = None
         if bit_budget is not None:
+            wide = [start_width(bit_budget, X.shape[1])] * X.shape[1]
+            self.check_memory(
+                wide, target, "the bit allocation's wide pass", "thermometer"
+            )
             widths, trace = allocate_bits(
                 X_std,
                 y_train,
@@ -134,6 +153,7 @@ class QuantizerTraining:
                 log=print if est.verbose else None,
                 sample_weight=sample_weight,
             )
+        self.check_memory(widths, target, "this model")
         init = model_initial_thresholds(
             X_std, widths, est.threshold_init, sample_weight
         )
@@ -168,6 +188,7 @@ class QuantizerTraining:
             y_train = target.encode(y)
         else:
             target, y_train = FittedTarget.fit("regression", y, sample_weight)
+        self.check_memory(widths, target, "this model")
         mean, scale = fit_standardization(X, sample_weight)
         X_std = standardize(X, mean, scale)
         init = model_initial_thresholds(

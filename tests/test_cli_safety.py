@@ -244,3 +244,18 @@ def test_version(capsys):
         main(["--version"])
     assert exit_.value.code == 0
     assert capsys.readouterr().out.startswith("sklearn-bsq 0.")
+
+
+@pytest.mark.parametrize(
+    "param", ["hidden_layer_sizes=[1000000000]", "hidden_layer_sizes=[100000,100000]"]
+)
+def test_a_model_that_cannot_fit_in_memory_is_refused_with_its_size(
+    folder, capsys, param
+):
+    code, _, err = run(
+        ["fit", folder / "d.csv", "--target", "target", "--bits", "16"]
+        + ["--param", param, "-o", folder / "x.npz"],
+        capsys,
+    )
+    _one_line_error(code, err, "GiB, more than the")
+    assert "use fewer bits per feature" in err

@@ -240,3 +240,16 @@ class TestEcosystem:
         np.testing.assert_array_equal(
             restored.predict_proba(cancer[1]), fitted.predict_proba(cancer[1])
         )
+
+
+def test_widths_that_cannot_fit_in_memory_are_refused_before_training():
+    """100 features at 16 bits on the thermometer: about 90 GiB of weights
+    and steps; the estimate is refused before anything is allocated."""
+    X = np.random.default_rng(0).normal(size=(50, 100))
+    y = (X[:, 0] > 0).astype(int)
+    sq = SoftQuantizerClassifier(16, representation="thermometer", max_epochs=1)
+    with pytest.raises(MemoryError, match=r"needs about \d+\.\d GiB"):
+        sq.fit(X, y)
+    auto = SoftQuantizerClassifier("auto", bit_budget=1600, representation="bits")
+    with pytest.raises(MemoryError, match="the bit allocation's wide pass"):
+        auto.set_params(hidden_layer_sizes=(100_000, 100_000)).fit(X, y)

@@ -41,3 +41,23 @@ def test_wrong_feature_count(cancer):
     mlp.fit(cancer[0], cancer[2])
     with pytest.raises(ValueError, match="30 features"):
         mlp.predict(cancer[1][:, :5])
+
+
+def test_the_fixed_task_forms_are_a_classifier_and_a_regressor():
+    """cross_val_score stratifies for the classifier form: on the class-sorted
+    wine data the plain folds of FullPrecisionMLP() (task "auto") hold classes
+    the training folds never saw."""
+    from sklearn.base import is_classifier, is_regressor
+    from sklearn.datasets import load_wine
+    from sklearn.model_selection import cross_val_score
+
+    from sklearn_bsq import FullPrecisionMLPClassifier, FullPrecisionMLPRegressor
+
+    assert is_classifier(FullPrecisionMLPClassifier())
+    assert is_regressor(FullPrecisionMLPRegressor())
+    assert "task" not in FullPrecisionMLPClassifier().get_params()
+    X, y = load_wine(return_X_y=True)
+    params = dict(hidden_layer_sizes=(16,), max_epochs=20, random_state=0)
+    stratified = cross_val_score(FullPrecisionMLPClassifier(**params), X, y, cv=3)
+    plain = cross_val_score(FullPrecisionMLP(**params), X, y, cv=3)
+    assert stratified.min() > 0.8 and plain.min() < 0.5

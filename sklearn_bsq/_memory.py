@@ -1,0 +1,85 @@
+"""What a fit will need in memory, estimated before anything is allocated, so
+that widths or layers that cannot fit are refused with the numbers and the fix
+instead of swapping for minutes or being killed (numpy only)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ._widths import n_thresholds
+
+# Inputs of the first layer per feature of width b, by representation.
+_INPUTS = {
+    "thermometer": lambda b: n_thresholds(b),
+    "levels+thermometer": lambda b: n_thresholds(b) + 1,
+    "bits": lambda b: b,
+    "levels": lambda b: np.ones_like(b),
+    "embedding": lambda b: np.full_like(b, 16),
+}
+# Copies of every parameter while training: the value, its gradient and
+# AdamW's two moments.
+_PARAMETER_COPIES = 4
+# Copies of the (batch, features, thresholds) step tensor alive at once in a
+# training step: the differences, the sigmoids, and their gradients.
+_STEP_COPIES = 4
+# Refuse a fit that needs more than this share of the memory available now.
+AVAILABLE_SHARE = 0.8
+
+
+def training_bytes(
+    widths,
+    representation: str | None,
+    hidden_layer_sizes,
+    n_heads: int,
+    n_outputs: int,
+    batch_size: int,
+) -> int:
+    """About how many bytes training a quantizer + MLP of these sizes needs
+    (float32 parameters with gradients and Adam's moments, one batch's step
+    tensors and activations)."""
+    widths = np.asarray(widths, dtype=np.int64)
+    widths = widths[widths > 0]
+    steps_max = int(n_thresholds(int(widths.max()))) if widths.size else 0
+    inputs = _INPUTS.get(representation or "levels", _INPUTS["levels"])
+    in_features = int(np.sum(inputs(widths)))
+    sizes = [in_features, *(int(h) * n_heads for h in hidden_layer_sizes)]
+    weights = sum(a * b for a, b in zip(sizes, sizes[1:], strict=False))
+    weights += sizes[-1] * n_outputs
+    quantizer = widths.size * steps_max * 17  # thresholds and levels (16 channels)
+    parameters = _PARAMETER_COPIES * (weights + quantizer)
+    activations = batch_size * (
+        _STEP_COPIES * widths.size * steps_max + 3 * sum(sizes)
+    )
+    return 4 * int(parameters + activations)
+
+
+def available_bytes() -> int | None:
+    """Memory available to a new allocation now (Linux' MemAvailable), or None
+    where it cannot be read."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError):
+        return None
+
+
+def check_training_memory(needed: int, what: str) -> None:
+    """MemoryError, with the estimate and the fix, when ``needed`` bytes are
+    more than ``AVAILABLE_SHARE`` of the memory available."""
+    available = available_bytes()
+    if available is None or needed <= AVAILABLE_SHARE * available:
+        return
+    raise MemoryError(
+        f"training {what} needs about {needed / 2**30:.1f} GiB, more than the "
+        f"{available / 2**30:.1f} GiB available; use fewer bits per feature, "
+        'representation="levels" (one input per feature), fewer or smaller '
+        "hidden layers, or a smaller batch_size."
+    )
