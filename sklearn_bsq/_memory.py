@@ -49,9 +49,7 @@ def training_bytes(
     weights += sizes[-1] * n_outputs
     quantizer = widths.size * steps_max * 17  # thresholds and levels (16 channels)
     parameters = _PARAMETER_COPIES * (weights + quantizer)
-    activations = batch_size * (
-        _STEP_COPIES * widths.size * steps_max + 3 * sum(sizes)
-    )
+    activations = batch_size * (_STEP_COPIES * widths.size * steps_max + 3 * sum(sizes))
     return 4 * int(parameters + activations)
 
 
