@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import string
+from pathlib import Path
 
 import numpy as np
 
@@ -84,28 +85,42 @@ def _shifted(variable: str, shift: int) -> str:
     return variable
 
 
-def export_c(estimator, name: str = "bsq", path=None) -> str:
-    """C header with the learned thresholds and a one-row encoder.
+def export_c(estimator, path=None, *, name: str = "bsq", source_path=None) -> str:
+    """C encoder with the learned thresholds: one header, or a ``.c``/``.h`` pair.
 
     The header defines ``<NAME>_N_FEATURES``, ``<NAME>_BYTES_PER_ROW``,
-    ``<NAME>_MODEL_ID`` (the model's ``model_id_``) and ``void
+    ``<NAME>_MODEL_ID`` (the model's ``model_id_``) and declares ``void
     <name>_encode(const float *x, uint8_t *out)``, which writes one row in wire
-    format v1. It needs only ``<stdint.h>``: no heap, no libm; it compiles as
-    C89 (``inline`` only where the language has it), C99 and C++. Each code is
+    format v1, and ``int <name>_self_test(void)``, which returns 0 when every
+    threshold of the model compares as the wire format defines on this build
+    (call it at boot: a build that flushes subnormals to zero, such as
+    ``-funsafe-math-optimizations`` or a Cortex-M with ``FPSCR.FZ`` set, fails
+    it for a model with subnormal thresholds instead of encoding wrongly). It
+    needs only ``<stdint.h>``: no heap, no libm; it compiles as C89
+    (``inline`` only where the language has it), C99 and C++. Each code is
     found by a branch-free binary search over the feature's ``2**b - 1`` sorted
     thresholds, unrolled at export time, so the cost per feature is ``b``
-    comparisons. Compiling it with ``-ffast-math`` is an error (it breaks the
-    comparisons with NaN and subnormals). On small cores the tables can go to
-    flash: define ``BSQ_TABLE`` as ``PROGMEM`` and ``BSQ_READ(p)`` as
-    ``pgm_read_float(p)`` before including it (AVR).
+    comparisons. Compiling it with ``-ffast-math`` or ``-ffinite-math-only``
+    (gcc or clang) is an error: they break the comparisons with NaN. On small
+    cores the tables can go to flash: define ``BSQ_TABLE`` as ``PROGMEM`` and
+    ``BSQ_READ(p)`` as ``pgm_read_float(p)`` before including it (AVR).
+
+    Header only (the default), every definition is ``static`` and marked
+    unused-safe, for one translation unit. With ``source_path``, the header
+    only declares, and the tables and functions go into that ``.c`` file, so
+    several translation units share one copy in flash.
 
     Parameters
     ----------
     estimator : fitted SoftQuantizer (or its classifier/regressor form)
+    path : str or path-like, optional
+        If given, the header is written there (atomically).
     name : str, default="bsq"
         C identifier used as prefix: ``<name>_encode``, ``<NAME>_N_FEATURES``.
-    path : str or path-like, optional
-        If given, the header is also written there (atomically).
+    source_path : str or path-like, optional
+        Write a ``.c`` file with the definitions there, and make the header
+        declare them (needs ``path``; the ``.c`` includes the header by its
+        file name).
 
     Returns
     -------
@@ -124,10 +139,37 @@ def export_c(estimator, name: str = "bsq", path=None) -> str:
     >>> header = export_c(sq, name="iris")
     >>> "void iris_encode(const float *x, uint8_t *out)" in header
     True
+    >>> "int iris_self_test(void)" in header
+    True
     """
     if not isinstance(name, str) or not _C_IDENTIFIER.match(name):
         raise ValueError(f"name must be a C identifier such as 'bsq', got {name!r}.")
+    if source_path is not None and path is None:
+        raise ValueError("source_path needs path: the .c file includes the header.")
     widths, thresholds, names, model_id = _model_facts(estimator, "export_c")
+    split = source_path is not None
+    header = _c_header(name, widths, names, model_id, definitions=not split)
+    if split:
+        definitions = _c_definitions(name, widths, thresholds, storage="")
+        source = (
+            f"/* {name}.c: the encoder of model {model_id} (sklearn_bsq "
+            f"{__version__}); see {Path(path).name}. */\n"
+            f'#include "{Path(path).name}"\n\n' + definitions
+        )
+        write_atomically(source_path, lambda f: f.write(source.encode("utf-8")))
+    else:
+        header = header.replace(
+            "/* DEFINITIONS */\n",
+            _c_definitions(name, widths, thresholds, storage="static BSQ_UNUSED "),
+        )
+    if path is not None:
+        write_atomically(path, lambda f: f.write(header.encode("utf-8")))
+    return header
+
+
+def _c_header(name, widths, names, model_id, definitions: bool) -> str:
+    """The header: documentation, guards, hooks, sizes, and either a
+    placeholder for the definitions or the declarations."""
     upper, n_bytes = name.upper(), bytes_per_row(widths)
     lines = [
         f"/* {name}.h: bitwise soft quantization encoder, generated by sklearn_bsq "
@@ -144,11 +186,13 @@ def export_c(estimator, name: str = "bsq", path=None) -> str:
         f"({sum(widths)} bits).",
         " * A reading's code is the number of thresholds strictly below it (float32",
         " * comparison): NaN and -inf give code 0, +inf the highest code, and a",
-        " * subnormal reading compares as the tiny number it is. Builds that flush",
-        " * subnormals to zero (-ffast-math, also when only given to the linker on",
-        " * x86, -mdaz-ftz, soft-float libraries without subnormals) change the",
-        " * codes of readings within 1.2e-38 of a threshold at 0; -ffast-math also",
-        " * breaks NaN, so it is refused below.",
+        " * subnormal reading compares as the tiny number it is.",
+        f" * {name}_self_test(): 0 when every threshold compares so on this build;",
+        " * call it at boot. Builds that flush subnormals to zero (-ffast-math and",
+        " * -funsafe-math-optimizations, also when only given to the linker on x86,",
+        " * -mdaz-ftz, FPSCR.FZ on Cortex-M, soft-float libraries without",
+        " * subnormals) fail it when the model has subnormal thresholds;",
+        " * -ffast-math and -ffinite-math-only also break NaN: refused below.",
         " *",
         " * Hooks, defined before including this file: BSQ_TABLE (where the tables",
         " * go; e.g. PROGMEM on AVR) and BSQ_READ(p) (how a table entry is read;",
@@ -166,9 +210,10 @@ def export_c(estimator, name: str = "bsq", path=None) -> str:
         "",
         "#include <stdint.h>",
         "",
-        "#if defined(__FAST_MATH__)",
-        f'#error "{name}.h: -ffast-math breaks the float comparisons the wire format'
-        ' defines (NaN, subnormals); compile this file without it"',
+        "#if defined(__FAST_MATH__) || "
+        "(defined(__FINITE_MATH_ONLY__) && __FINITE_MATH_ONLY__)",
+        f'#error "{name}.h: -ffast-math and -ffinite-math-only break the float '
+        'comparisons the wire format defines (NaN); compile this file without them"',
         "#endif",
         "#ifndef BSQ_TABLE",
         "#define BSQ_TABLE",
@@ -184,6 +229,13 @@ def export_c(estimator, name: str = "bsq", path=None) -> str:
         "#define BSQ_INLINE",
         "#endif",
         "#endif",
+        "#ifndef BSQ_UNUSED",
+        "#if defined(__GNUC__)",
+        "#define BSQ_UNUSED __attribute__((unused))",
+        "#else",
+        "#define BSQ_UNUSED",
+        "#endif",
+        "#endif",
         "#ifdef __cplusplus",
         "#define BSQ_BYTE(v) static_cast<uint8_t>(v)",
         "#else",
@@ -197,6 +249,29 @@ def export_c(estimator, name: str = "bsq", path=None) -> str:
         f'#define {upper}_MODEL_ID "{model_id}"',
         "",
     ]
+    if definitions:
+        lines.append("/* DEFINITIONS */")
+    else:
+        lines += [
+            "#ifdef __cplusplus",
+            'extern "C" {',
+            "#endif",
+            f"void {name}_encode(const float *x, uint8_t *out);",
+            f"int {name}_self_test(void);",
+            "#ifdef __cplusplus",
+            "}",
+            "#endif",
+            "",
+        ]
+    lines += [f"#endif /* {upper}_H */", ""]
+    return "\n".join(lines)
+
+
+def _c_definitions(name, widths, thresholds, storage: str) -> str:
+    """The tables, the encoder and the self-test; ``storage`` prefixes each
+    function ("static BSQ_UNUSED " in a header, "" in a .c file)."""
+    inline = "BSQ_INLINE " if storage else ""
+    lines = []
     for j, t in enumerate(thresholds):
         if t.size == 0:  # width 0: the feature is not measured or sent
             continue
@@ -207,7 +282,7 @@ def export_c(estimator, name: str = "bsq", path=None) -> str:
     sent = [j for j, width in enumerate(widths) if width]
     lines += [
         "",
-        f"static BSQ_INLINE void {name}_encode(const float *x, uint8_t *out)",
+        f"{storage}{inline}void {name}_encode(const float *x, uint8_t *out)",
         "{",
     ]
     # C89: every declaration first. Each code in the smallest type that holds it.
@@ -228,31 +303,76 @@ def export_c(estimator, name: str = "bsq", path=None) -> str:
         for byte in ready.get(j, []):
             terms = [_shifted(f"c{i}", shift) for i, shift in byte_pieces[byte]]
             lines.append(f"    out[{byte}] = BSQ_BYTE({' | '.join(terms)});")
-    lines += ["}", "", f"#endif /* {upper}_H */", ""]
-    source = "\n".join(lines)
-    if path is not None:
-        write_atomically(path, lambda f: f.write(source.encode("utf-8")))
-    return source
+    lines += ["}", ""]
+    lines += _c_self_test(name, widths, thresholds, storage, inline)
+    return "\n".join(lines) + "\n"
+
+
+def _c_self_test(name, widths, thresholds, storage: str, inline: str) -> list[str]:
+    """``<name>_self_test``: 1 unless, for every threshold ``t``, ``t > t`` is
+    false, the next float above ``t`` is greater and NaN is not (volatile: the
+    build's own comparisons at run time, not the compiler's constant folding)."""
+    lines = [
+        f"static BSQ_INLINE BSQ_UNUSED int {name}_compares_badly(float t)",
+        "{",
+        "    union { float f; uint32_t u; } up, nan;",
+        "    volatile float at, above, not_a_number;",
+        "    up.f = t;",
+        "    if (up.u == 0x80000000u) up.u = 1u; /* -0: the smallest subnormal */",
+        "    else if (up.u & 0x80000000u) up.u -= 1u; /* negative: towards 0 */",
+        "    else up.u += 1u; /* positive: away from 0 */",
+        "    nan.u = 0x7fc00000u;",
+        "    at = t;",
+        "    above = up.f;",
+        "    not_a_number = nan.f;",
+        "    return (at > at) || !(above > at) || (not_a_number > at);",
+        "}",
+        "",
+        f"{storage}{inline}int {name}_self_test(void)",
+        "{",
+        "    uint32_t k; /* a 16-bit int cannot count 65,535 thresholds */",
+    ]
+    for j, t in enumerate(thresholds):
+        if t.size == 0:
+            continue
+        lines += [
+            f"    for (k = 0u; k < {t.size}u; ++k) {{",
+            f"        if ({name}_compares_badly(BSQ_READ(&{name}_t{j}[k]))) return 1;",
+            "    }",
+        ]
+    lines += ["    return 0;", "}", ""]
+    return lines
 
 
 _PYTHON_TEMPLATE = '''"""Model {model_id}, wire format v{wire} (sklearn_bsq {version}).
 
-No numpy, no imports beyond struct: runs on CPython and MicroPython, also with
-single-precision floats (the thresholds are stored as float32 bit patterns, not as
-decimal text that such an interpreter may parse 1 ulp off). encode(row) takes {n}
-readings and returns {n_bytes} bytes, exactly as SoftQuantizer.transform.
-Readings are rounded to float32 first; NaN and -inf give code 0, +inf the top code.
+No numpy, no imports beyond struct: runs on CPython and on MicroPython builds
+whose floats are float32 (MICROPY_FLOAT_IMPL_FLOAT) or double; the thresholds are
+stored as float32 bit patterns, not as decimal text that a single-precision
+interpreter may parse 1 ulp off, and as one bytes constant, not a list literal
+that a small interpreter builds on its stack. Builds with fewer float bits (the
+30-bit floats of MicroPython's object representation C, e.g. micro:bit) cannot
+compare exactly and are refused at import. encode(row) takes {n} readings and
+returns {n_bytes} bytes, exactly as SoftQuantizer.transform. Readings are rounded
+to float32 first; NaN and -inf give code 0, +inf the top code.
 Features: {names}
 """
 
 import struct
 
+if 1 + 2 ** -23 == 1:  # fewer mantissa bits than float32
+    raise ImportError(
+        "this encoder needs float32 or double floats; this interpreter's floats "
+        "have fewer bits (MicroPython with 30-bit floats): build it with "
+        "MICROPY_FLOAT_IMPL_FLOAT and an object representation other than C"
+    )
+
 MODEL_ID = "{model_id}"
 N_FEATURES = {n}
 BYTES_PER_ROW = {n_bytes}
 N_BITS = {widths}
-# float32 bit patterns of every feature's sorted thresholds
-THRESHOLD_BITS = {threshold_bits}
+# every feature's sorted thresholds, float32 little-endian, one after another
+THRESHOLD_DATA = {threshold_data}
 # Wire format v{wire} layout: for every output byte, the (feature, shift) pieces
 # ORed into it, code << shift (code >> -shift for a negative shift).
 BYTES = {byte_pieces}
@@ -265,11 +385,19 @@ def _float32(value):
         return float("inf") if value > 0 else float("-inf")
 
 
-def _from_bits(pattern):
-    return struct.unpack("<f", struct.pack("<I", pattern))[0]
+def _thresholds():
+    tables, at = [], 0
+    for bits in N_BITS:
+        count = (1 << bits) - 1
+        tables.append(
+            [struct.unpack_from("<f", THRESHOLD_DATA, 4 * (at + k))[0]
+             for k in range(count)]
+        )
+        at += count
+    return tables
 
 
-THRESHOLDS = [[_from_bits(p) for p in row] for row in THRESHOLD_BITS]
+THRESHOLDS = _thresholds()
 
 
 def encode(row):
@@ -329,11 +457,14 @@ def export_python(estimator, path=None) -> str:
     True
     """
     widths, thresholds, names, model_id = _model_facts(estimator, "export_python")
-    # Bit patterns, not decimal text: exact on single-precision interpreters too.
-    patterns = [t.astype("<f4").view("<u4") for t in thresholds]
-    bit_rows = "".join(
-        "    [" + ", ".join(f"0x{int(p):08X}" for p in row) + "],\n" for row in patterns
-    )
+    # Bit patterns, not decimal text: exact on single-precision interpreters
+    # too; one bytes constant, in lines of 16 floats.
+    data = b"".join(t.astype("<f4").tobytes() for t in thresholds)
+    lines = [
+        "    b'" + "".join(f"\\x{b:02x}" for b in data[i : i + 64]) + "'\n"
+        for i in range(0, len(data), 64)
+    ]
+    threshold_data = "(\n" + "".join(lines) + ")" if lines else "b''"
     source = _PYTHON_TEMPLATE.format(
         version=__version__,
         wire=WIRE_FORMAT_VERSION,
@@ -342,7 +473,7 @@ def export_python(estimator, path=None) -> str:
         names=", ".join(names),
         widths=widths,
         model_id=model_id,
-        threshold_bits="[\n" + bit_rows + "]",
+        threshold_data=threshold_data,
         byte_pieces=_byte_pieces(widths),
     )
     if path is not None:

@@ -263,17 +263,111 @@ def test_hostile_feature_names_stay_inert_text(tmp_path):
     assert "<U+00FC>n<U+00EF>c<U+00F6>d<U+00E9> <U+00B0>C" in docstring
 
 
-def test_fast_math_is_refused_at_compile_time(model, tmp_path):
+@pytest.mark.parametrize(
+    "compiler, flag",
+    [
+        ("gcc", "-ffast-math"),
+        ("gcc", "-ffinite-math-only"),
+        ("clang", "-ffast-math"),
+        ("clang", "-ffinite-math-only"),
+    ],
+)
+def test_fast_math_is_refused_at_compile_time(model, tmp_path, compiler, flag):
+    if shutil.which(compiler) is None:
+        pytest.fail(f"{compiler} is required for the C export tests (see .ci/run)")
     (tmp_path / "model.h").write_text(export_c(model[0], name="bsq"))
     (tmp_path / "main.c").write_text(HARNESS)
     build = subprocess.run(
-        ["gcc", *GCC_FLAGS, "-ffast-math", "-o", str(tmp_path / "e"), "main.c"],
+        [compiler, *GCC_FLAGS, flag, "-o", str(tmp_path / "e"), "main.c"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
     )
     assert build.returncode != 0
-    assert "-ffast-math breaks the float comparisons" in build.stderr
+    assert "-ffinite-math-only break the float comparisons" in build.stderr
+
+
+SELF_TEST = """#include <stdio.h>
+#include "model.h"
+int main(void)
+{
+    int failed = bsq_self_test();
+    printf("%d\\n", failed);
+    return failed != 0;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def subnormal_model():
+    """Readings around 1e-39: every threshold is a subnormal float32."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3)) * 1e-39
+    y = (X.sum(axis=1) > 0).astype(int)
+    sq = SoftQuantizer(3, max_epochs=1, random_state=0).fit(X, y)
+    tiny = np.finfo(np.float32).tiny
+    assert all(np.all(np.abs(t) < tiny) for t in sq.thresholds_)
+    return sq
+
+
+def _self_test(sq, folder, command):
+    export_c(sq, folder / "model.h")
+    (folder / "main.c").write_text(SELF_TEST)
+    subprocess.run(
+        [*command, "-o", str(folder / "t"), "main.c"],
+        cwd=folder,
+        check=True,
+        capture_output=True,
+    )
+    return subprocess.run([str(folder / "t")], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("compiler", ["gcc", "clang"])
+def test_the_self_test_passes_on_an_ieee_build(subnormal_model, tmp_path, compiler):
+    result = _self_test(subnormal_model, tmp_path, [compiler, *GCC_FLAGS])
+    assert result.returncode == 0 and result.stdout.strip() == "0"
+
+
+def test_a_build_that_flushes_subnormals_fails_its_self_test(subnormal_model, tmp_path):
+    """-funsafe-math-optimizations links crtfastmath on x86 (flush to zero and
+    denormals are zero from startup): the encoder would give subnormal readings
+    wrong codes, and the self-test says so instead."""
+    command = ["gcc", *GCC_FLAGS, "-funsafe-math-optimizations"]
+    result = _self_test(subnormal_model, tmp_path, command)
+    assert result.returncode == 1 and int(result.stdout) >= 1
+
+
+def test_a_c_and_h_pair_is_shared_by_several_translation_units(model, tmp_path):
+    """One copy of the tables however many files include the header; a file
+    that includes it without calling anything builds warning-free as C89."""
+    sq, X = model
+    header = export_c(sq, tmp_path / "model.h", source_path=tmp_path / "model.c")
+    assert "static const float" not in header
+    assert export_c(sq, tmp_path / "other.h") == (tmp_path / "other.h").read_text()
+    (tmp_path / "main.c").write_text(HARNESS)
+    (tmp_path / "unused.c").write_text('#include "model.h"\nint unused;\n')
+    (tmp_path / "unused_header_only.c").write_text('#include "other.h"\nint x;\n')
+    c89 = ["gcc", "-std=c89", *GCC_FLAGS[1:]]
+    for unit in ("unused.c", "unused_header_only.c"):
+        subprocess.run([*c89, "-c", unit], cwd=tmp_path, check=True)
+    subprocess.run(
+        [*c89, "-o", "encode", "main.c", "unused.c", "model.c"],
+        cwd=tmp_path,
+        check=True,
+    )
+    rows = hard_rows(model)
+    result = subprocess.run(
+        [str(tmp_path / "encode")],
+        input=np.ascontiguousarray(rows, dtype="<f4").tobytes(),
+        capture_output=True,
+        check=True,
+    )
+    np.testing.assert_array_equal(
+        np.frombuffer(result.stdout, np.uint8).reshape(len(rows), -1),
+        sq.transform(rows),
+    )
+    with pytest.raises(ValueError, match="source_path needs path"):
+        export_c(sq, source_path=tmp_path / "x.c")
 
 
 def test_the_model_id_names_the_encoder_everywhere(model, tmp_path):
@@ -366,3 +460,26 @@ def test_python_export_is_exact_on_single_precision_interpreters():
     encode = namespace["encode"]
     got = b"".join(encode(row.tolist()) for row in rows)
     assert got == sq.transform(rows).tobytes()
+
+
+def test_python_export_suits_small_interpreters():
+    """No list literal of thresholds (a small interpreter builds one on its
+    stack: a 12-bit feature exhausted MicroPython's default pystack), and an
+    interpreter whose floats have fewer bits than float32 is refused at import
+    rather than encoding inexactly."""
+    import ast
+
+    X = np.random.default_rng(0).normal(size=(300, 2))
+    sq = SoftQuantizer([12, 2], max_epochs=1, random_state=0).fit(X, X[:, 0] > 0)
+    source = export_python(sq)
+    sizes = [
+        len(n.elts) for n in ast.walk(ast.parse(source)) if isinstance(n, ast.List)
+    ]
+    assert max(sizes, default=0) < 100
+    guard = "if 1 + 2 ** -23 == 1:"
+    assert guard in source
+    namespace = {}
+    exec(source, namespace)  # this interpreter: double floats, no refusal
+    assert namespace["encode"](X[0]) == sq.transform(X[:1]).tobytes()
+    with pytest.raises(ImportError, match="needs float32 or double floats"):
+        exec(source.replace(guard, "if True:"), {})  # as a 30-bit float build
