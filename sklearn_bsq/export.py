@@ -22,6 +22,7 @@ from ._estimator import fitted_state
 from ._files import write_atomically
 from ._packing import WIRE_FORMAT_VERSION, bytes_per_row, word_pieces
 from ._version import __version__
+from ._widths import n_thresholds
 
 _C_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -371,6 +372,7 @@ MODEL_ID = "{model_id}"
 N_FEATURES = {n}
 BYTES_PER_ROW = {n_bytes}
 N_BITS = {widths}
+N_THRESHOLDS = {counts}
 # every feature's sorted thresholds, float32 little-endian, one after another
 THRESHOLD_DATA = {threshold_data}
 # Wire format v{wire} layout: for every output byte, the (feature, shift) pieces
@@ -387,8 +389,7 @@ def _float32(value):
 
 def _thresholds():
     tables, at = [], 0
-    for bits in N_BITS:
-        count = (1 << bits) - 1
+    for count in N_THRESHOLDS:
         tables.append(
             [struct.unpack_from("<f", THRESHOLD_DATA, 4 * (at + k))[0]
              for k in range(count)]
@@ -472,6 +473,7 @@ def export_python(estimator, path=None) -> str:
         n_bytes=bytes_per_row(widths),
         names=", ".join(names),
         widths=widths,
+        counts=[int(n_thresholds(b)) for b in widths],
         model_id=model_id,
         threshold_data=threshold_data,
         byte_pieces=_byte_pieces(widths),

@@ -91,12 +91,32 @@ def save(estimator, path) -> None:
     True
     """
     name = type(estimator).__name__
+    if hasattr(estimator, "steps"):  # a Pipeline
+        raise TypeError(_pipeline_refusal(estimator))
     if name not in _CLASSES:
         raise TypeError(f"save() takes a SoftQuantizer estimator, got {name}.")
     check_is_fitted(estimator)
     arrays, metadata = _to_arrays(estimator)
     metadata_bytes = np.frombuffer(json.dumps(metadata).encode("utf-8"), np.uint8)
     write_atomically(path, lambda f: np.savez(f, __metadata__=metadata_bytes, **arrays))
+
+
+def _pipeline_refusal(pipeline) -> str:
+    """Which steps of a Pipeline save() cannot write, and what to do."""
+    steps = [(n, s) for n, s in pipeline.steps if s not in (None, "passthrough")]
+    quantizers = [n for n, s in steps if type(s).__name__ in _CLASSES]
+    others = [f"{n!r} ({type(s).__name__})" for n, s in steps if n not in quantizers]
+    fix = (
+        f"save the SoftQuantizer step alone, save(pipeline[{quantizers[0]!r}], "
+        "path), and rebuild the other steps where it is loaded"
+        if quantizers
+        else "the Pipeline has no SoftQuantizer step"
+    )
+    return (
+        "save() writes one SoftQuantizer as data; it cannot write the Pipeline "
+        f"steps {', '.join(others)}: {fix}. Pickle or joblib write a whole "
+        "Pipeline but run code when loaded: never load one you do not trust."
+    )
 
 
 def load(path, device="cpu"):

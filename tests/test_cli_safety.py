@@ -259,3 +259,62 @@ def test_a_model_that_cannot_fit_in_memory_is_refused_with_its_size(
     )
     _one_line_error(code, err, "GiB, more than the")
     assert "use fewer bits per feature" in err
+
+
+def test_a_negative_seed_is_refused_by_the_parser(folder, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(
+            [
+                "fit",
+                str(folder / "d.csv"),
+                "--target",
+                "target",
+                "--seed",
+                "-1",
+                "-o",
+                str(folder / "x.npz"),
+            ]
+        )
+    assert exit_.value.code == 2
+    assert "a seed is in 0..2**32 - 1" in capsys.readouterr().err
+
+
+def test_weights_left_all_zero_by_the_holdout_are_named(folder, capsys):
+    """Positive weights only on the rows the holdout takes: the message names
+    the holdout, not the weights column."""
+    from sklearn.model_selection import train_test_split
+
+    table = pd.read_csv(folder / "d.csv")
+    _, held_out = train_test_split(np.arange(len(table)), test_size=0.5, random_state=3)
+    table["w"] = 0.0
+    table.loc[held_out, "w"] = 1.0
+    table.to_csv(folder / "zero.csv", index=False)
+    code, _, err = run(
+        [
+            "fit",
+            folder / "zero.csv",
+            "--target",
+            "target",
+            "--sample-weight",
+            "w",
+            "--holdout",
+            "0.5",
+            "--seed",
+            "3",
+            "-o",
+            folder / "x.npz",
+        ],
+        capsys,
+    )
+    _one_line_error(code, err, "every row left for training after --holdout 0.5")
+
+
+def test_fit_shows_its_epochs_on_a_terminal(folder, capsys, monkeypatch):
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True)
+    code, out, err = run(
+        ["fit", folder / "d.csv", "--target", "target", "--holdout", "0"]
+        + QUICK
+        + ["-o", folder / "tty.npz"],
+        capsys,
+    )
+    assert code == 0 and "train_loss" in err and "train_loss" not in out

@@ -657,3 +657,23 @@ def test_a_key_given_twice_in_the_metadata_is_refused(saved, tmp_path):
     _raw_archive(tmp_path / "twice.npz", members)
     with pytest.raises(ValueError, match=r"gives the keys \['task'\] twice"):
         load(tmp_path / "twice.npz")
+
+
+def test_saving_a_pipeline_names_the_steps_it_cannot_write(cancer, tmp_path):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    sq = SoftQuantizerClassifier(2, random_state=0, **{**FAST, "max_epochs": 1})
+    pipeline = make_pipeline(StandardScaler(), sq).fit(cancer[0], cancer[2])
+    with pytest.raises(TypeError) as refused:
+        save(pipeline, tmp_path / "p.npz")
+    message = str(refused.value)
+    assert (
+        "cannot write the Pipeline steps 'standardscaler' (StandardScaler)" in message
+    )
+    assert "save(pipeline['softquantizerclassifier'], path)" in message
+    assert not (tmp_path / "p.npz").exists()
+    save(pipeline["softquantizerclassifier"], tmp_path / "q.npz")  # as advised
+    np.testing.assert_array_equal(
+        load(tmp_path / "q.npz").transform(cancer[1]), sq.transform(cancer[1])
+    )
