@@ -7,6 +7,7 @@ from sklearn.base import _fit_context
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._memory import NETWORK_FIX, check_training_memory, network_bytes
 from ._mlp_estimator import (
     BaseMLPEstimator,
     configured_task,
@@ -74,6 +75,10 @@ class _BaseFullPrecisionMLP(BaseMLPEstimator):
                 classification=target.classification,
             )
 
+        needed = network_bytes(
+            X.shape[1], hidden, self.n_heads, target.n_outputs, self.batch_size
+        )
+        check_training_memory(needed, "this network", NETWORK_FIX)
         n_classes = target.n_outputs if target.classification else None
         setup = TrainingSetup.for_estimator(self, n_classes, n_rows=len(X))
         validation = self.validation_fraction if self.early_stopping else None
@@ -117,7 +122,8 @@ class _BaseFullPrecisionMLP(BaseMLPEstimator):
         >>> bool(50 < mlp.fit(X, y).predict(X).mean() < 250)  # y: 25 to 346
         True
         """
-        return self.target_.predictions(self._outputs(X))
+        outputs = self._outputs(X)  # checks that the estimator is fitted
+        return self.target_.predictions(outputs)
 
     @available_if(has_predict_proba)
     def predict_proba(self, X):

@@ -44,13 +44,23 @@ def training_bytes(
     steps_max = int(n_thresholds(int(widths.max()))) if widths.size else 0
     inputs = _INPUTS.get(representation or "levels", _INPUTS["levels"])
     in_features = int(np.sum(inputs(widths)))
+    quantizer = widths.size * steps_max * 17  # thresholds and levels (16 channels)
+    steps = batch_size * _STEP_COPIES * widths.size * steps_max
+    network = network_bytes(
+        in_features, hidden_layer_sizes, n_heads, n_outputs, batch_size
+    )
+    return network + 4 * (_PARAMETER_COPIES * quantizer + steps)
+
+
+def network_bytes(
+    in_features: int, hidden_layer_sizes, n_heads: int, n_outputs: int, batch_size: int
+) -> int:
+    """About how many bytes training an MLP of these sizes needs: float32
+    parameters with gradients and Adam's moments, one batch's activations."""
     sizes = [in_features, *(int(h) * n_heads for h in hidden_layer_sizes)]
     weights = sum(a * b for a, b in zip(sizes, sizes[1:], strict=False))
     weights += sizes[-1] * n_outputs
-    quantizer = widths.size * steps_max * 17  # thresholds and levels (16 channels)
-    parameters = _PARAMETER_COPIES * (weights + quantizer)
-    activations = batch_size * (_STEP_COPIES * widths.size * steps_max + 3 * sum(sizes))
-    return 4 * int(parameters + activations)
+    return 4 * (_PARAMETER_COPIES * weights + batch_size * 3 * sum(sizes))
 
 
 def available_bytes() -> int | None:
@@ -69,7 +79,14 @@ def available_bytes() -> int | None:
         return None
 
 
-def check_training_memory(needed: int, what: str) -> None:
+QUANTIZER_FIX = (
+    'use fewer bits per feature, representation="levels" (one input per '
+    "feature), fewer or smaller hidden layers, or a smaller batch_size"
+)
+NETWORK_FIX = "use fewer or smaller hidden layers, fewer heads or a smaller batch_size"
+
+
+def check_training_memory(needed: int, what: str, fix: str = QUANTIZER_FIX) -> None:
     """MemoryError, with the estimate and the fix, when ``needed`` bytes are
     more than ``AVAILABLE_SHARE`` of the memory available."""
     available = available_bytes()
@@ -77,7 +94,5 @@ def check_training_memory(needed: int, what: str) -> None:
         return
     raise MemoryError(
         f"training {what} needs about {needed / 2**30:.1f} GiB, more than the "
-        f"{available / 2**30:.1f} GiB available; use fewer bits per feature, "
-        'representation="levels" (one input per feature), fewer or smaller '
-        "hidden layers, or a smaller batch_size."
+        f"{available / 2**30:.1f} GiB available; {fix}."
     )

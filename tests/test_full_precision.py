@@ -61,3 +61,10 @@ def test_the_fixed_task_forms_are_a_classifier_and_a_regressor():
     stratified = cross_val_score(FullPrecisionMLPClassifier(**params), X, y, cv=3)
     plain = cross_val_score(FullPrecisionMLP(**params), X, y, cv=3)
     assert stratified.min() > 0.8 and plain.min() < 0.5
+
+
+def test_a_network_that_cannot_fit_in_memory_is_refused_before_training():
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    mlp = FullPrecisionMLP(hidden_layer_sizes=(10**9,), max_epochs=1)
+    with pytest.raises(MemoryError, match="use fewer or smaller hidden layers"):
+        mlp.fit(X, X[:, 0] > 0)
