@@ -15,18 +15,21 @@ from sklearn_bsq.__main__ import main
 QUICK = ["--param", "max_epochs=1", "--param", "hidden_layer_sizes=[8]"]
 
 
+def quick_fit(table, output, *extra):
+    """``fit`` argv for a one-epoch model of ``table`` on all rows, to ``output``."""
+    return (
+        ["fit", str(table), "--target", "target", "--holdout", "0"]
+        + QUICK
+        + [str(e) for e in extra]
+        + ["-o", str(output)]
+    )
+
+
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cli")
     load_diabetes(as_frame=True).frame.to_csv(folder / "d.csv", index=False)
-    assert (
-        main(
-            ["fit", str(folder / "d.csv"), "--target", "target", "--holdout", "0"]
-            + QUICK
-            + ["-o", str(folder / "m.npz")]
-        )
-        == 0
-    )
+    assert main(quick_fit(folder / "d.csv", folder / "m.npz")) == 0
     assert (
         main(
             [
@@ -101,10 +104,7 @@ def test_mistakes_are_caught_before_training(folder, capsys, extra, message):
 
 def test_a_diverging_fit_is_one_line(folder, capsys):
     code, _, err = run(
-        ["fit", folder / "d.csv", "--target", "target", "--holdout", "0"]
-        + QUICK
-        + ["--param", "lr=1e308", "-o", folder / "x.npz"],
-        capsys,
+        quick_fit(folder / "d.csv", folder / "x.npz", "--param", "lr=1e308"), capsys
     )
     _one_line_error(code, err, "training loss became")
     assert not (folder / "x.npz").exists()
@@ -149,12 +149,7 @@ def test_an_integer_quantity_is_a_regression_and_the_choice_is_said(folder):
 
 
 def test_the_task_and_why_are_printed(folder, capsys):
-    code, out, _ = run(
-        ["fit", folder / "d.csv", "--target", "target", "--holdout", "0"]
-        + QUICK
-        + ["-o", folder / "again.npz"],
-        capsys,
-    )
+    code, out, _ = run(quick_fit(folder / "d.csv", folder / "again.npz"), capsys)
     assert code == 0
     assert "task: regression (214 distinct whole numbers" in out
 
@@ -226,14 +221,7 @@ def test_a_partial_row_is_an_error(folder, capsys):
 def test_info_escapes_feature_names(folder, capsys):
     table = pd.read_csv(folder / "d.csv").rename(columns={"age": "age\x1b[2J\nfake"})
     table.to_csv(folder / "names.csv", index=False)
-    assert (
-        main(
-            ["fit", str(folder / "names.csv"), "--target", "target", "--holdout", "0"]
-            + QUICK
-            + ["-o", str(folder / "n.npz")]
-        )
-        == 0
-    )
+    assert main(quick_fit(folder / "names.csv", folder / "n.npz")) == 0
     capsys.readouterr()
     code, out, _ = run(["info", folder / "n.npz"], capsys)
     assert code == 0 and "\x1b" not in out and "age\\x1b[2J\\nfake" in out
@@ -311,10 +299,5 @@ def test_weights_left_all_zero_by_the_holdout_are_named(folder, capsys):
 
 def test_fit_shows_its_epochs_on_a_terminal(folder, capsys, monkeypatch):
     monkeypatch.setattr("sys.stderr.isatty", lambda: True)
-    code, out, err = run(
-        ["fit", folder / "d.csv", "--target", "target", "--holdout", "0"]
-        + QUICK
-        + ["-o", folder / "tty.npz"],
-        capsys,
-    )
+    code, out, err = run(quick_fit(folder / "d.csv", folder / "tty.npz"), capsys)
     assert code == 0 and "train_loss" in err and "train_loss" not in out
