@@ -10,14 +10,6 @@ import numpy as np
 
 from ._widths import n_thresholds
 
-# Inputs of the first layer per feature of width b, by representation.
-_INPUTS = {
-    "thermometer": lambda b: n_thresholds(b),
-    "levels+thermometer": lambda b: n_thresholds(b) + 1,
-    "bits": lambda b: b,
-    "levels": lambda b: np.ones_like(b),
-    "embedding": lambda b: np.full_like(b, 16),
-}
 # Copies of every parameter while training: the value, its gradient and
 # AdamW's two moments.
 _PARAMETER_COPIES = 4
@@ -30,21 +22,21 @@ AVAILABLE_SHARE = 0.8
 
 def training_bytes(
     widths,
-    representation: str | None,
+    in_features: int,
     hidden_layer_sizes,
     n_heads: int,
     n_outputs: int,
     batch_size: int,
+    values_per_threshold: int,
 ) -> int:
     """About how many bytes training a quantizer + MLP of these sizes needs
     (float32 parameters with gradients and Adam's moments, one batch's step
-    tensors and activations)."""
+    tensors and activations). ``in_features``: the first layer's inputs;
+    ``values_per_threshold``: the quantizer's trainable values per threshold."""
     widths = np.asarray(widths, dtype=np.int64)
     widths = widths[widths > 0]
     steps_max = int(n_thresholds(int(widths.max()))) if widths.size else 0
-    inputs = _INPUTS.get(representation or "levels", _INPUTS["levels"])
-    in_features = int(np.sum(inputs(widths)))
-    quantizer = widths.size * steps_max * 17  # thresholds and levels (16 channels)
+    quantizer = widths.size * steps_max * values_per_threshold
     steps = batch_size * _STEP_COPIES * widths.size * steps_max
     network = network_bytes(
         in_features, hidden_layer_sizes, n_heads, n_outputs, batch_size

@@ -9,6 +9,7 @@ built by :meth:`QuantizerTraining.build_module`, and what training leaves is a
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,7 +17,12 @@ import numpy as np
 from ._allocation import allocate_bits, start_width
 from ._memory import check_training_memory, training_bytes
 from ._network import QuantizedMLP
-from ._quantizers import build_quantizer, quantizer_representation
+from ._quantizers import (
+    EMBEDDING_CHANNELS,
+    build_quantizer,
+    network_inputs,
+    quantizer_representation,
+)
 from ._standardization import fit_standardization, standardize, to_raw_units
 from ._target import FittedTarget, resolve_task
 from ._threshold_init import model_initial_thresholds
@@ -99,11 +105,13 @@ class QuantizerTraining:
         est = self.estimator
         needed = training_bytes(
             widths,
-            self.representation(widths, meaning),
+            network_inputs(self.representation(widths, meaning), widths),
             self.hidden,
             est.n_heads,
             target.n_outputs,
             est.batch_size,
+            # a threshold and, at most, a level step in every embedding channel
+            values_per_threshold=1 + EMBEDDING_CHANNELS,
         )
         check_training_memory(needed, what)
 
@@ -217,17 +225,16 @@ class QuantizerTraining:
         X_std = standardize(X, trained.feature_mean, trained.feature_scale)
         with trained.stream.resumed(str(net.device), seed=seed):
             _train_one_epoch(net, X_std, trained.target.encode(y), sample_weight)
-        codec = trained.codec
-        trained.codec = trained_codec(
+        codec = trained_codec(
             net,
             X,
-            codec.n_bits,
+            trained.codec.n_bits,
             trained.feature_mean,
             trained.feature_scale,
-            codec.representation,
+            trained.codec.representation,
             sample_weight,
         )
-        return trained
+        return dataclasses.replace(trained, codec=codec)
 
 
 def _train_one_epoch(net, X_std, y, sample_weight) -> None:

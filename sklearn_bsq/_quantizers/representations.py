@@ -92,15 +92,30 @@ def representation_names() -> tuple[str, ...]:
     return (AUTO, *REPRESENTATION_CLASSES)
 
 
+def network_inputs(representation: str | None, widths) -> int:
+    """The first layer's inputs for features of these widths (0: not sent);
+    one per feature for a quantizer without a representation."""
+    widths = np.asarray(widths, dtype=np.int64)
+    sent = widths[widths > 0]
+    if representation is None:
+        return int(sent.size)
+    return int(np.sum(REPRESENTATION_CLASSES[representation].n_inputs(sent)))
+
+
 class Representation:
     """Base class: the network's input from steps (and from codes)."""
 
     name = ""
 
+    @classmethod
+    def n_inputs(cls, widths: NDArray) -> NDArray:
+        """The network inputs of a feature of each width (``widths`` >= 1)."""
+        raise NotImplementedError
+
     def attach(self, q, padded: NDArray, counts: NDArray) -> NDArray:
         """Register this representation's tensors on the quantizer ``q`` for its
         initial (padded) thresholds; return the outputs per feature."""
-        raise NotImplementedError
+        return self.n_inputs(q.n_bits)
 
     def from_steps(self, q, steps: Tensor) -> Tensor:
         """The input for step vectors, shape ``(n, d, K_max)``."""
@@ -120,8 +135,9 @@ class Representation:
 class Thermometer(Representation):
     name = "thermometer"
 
-    def attach(self, q, padded, counts):
-        return counts.copy()
+    @classmethod
+    def n_inputs(cls, widths):
+        return n_thresholds(widths)
 
     def from_steps(self, q, steps):
         flat = steps.reshape(steps.shape[0], -1)
@@ -154,7 +170,11 @@ class Bits(Representation):
         q.register_buffer(
             "bit_index", torch.as_tensor(np.flatnonzero(bit_mask)), persistent=False
         )
-        return n_bits.copy()
+        return super().attach(q, padded, counts)
+
+    @classmethod
+    def n_inputs(cls, widths):
+        return np.array(widths, dtype=np.int64)
 
     def from_steps(self, q, steps):
         bits = torch.einsum("ndk,dkb->ndb", steps, q.bit_flips)
@@ -177,7 +197,11 @@ class Levels(Representation):
         start, steps = self.channels_of(start, steps)
         q.level_start = nn.Parameter(start)
         q.level_steps = nn.Parameter(steps)
-        return np.full(len(counts), self.channels)
+        return super().attach(q, padded, counts)
+
+    @classmethod
+    def n_inputs(cls, widths):
+        return np.full(len(widths), cls.channels)
 
     def channels_of(self, start: Tensor, steps: Tensor) -> tuple[Tensor, Tensor]:
         """The initial start and steps of every channel (one here)."""
@@ -269,14 +293,18 @@ class LevelsThermometer(Levels):
     name = "levels+thermometer"
 
     def attach(self, q, padded, counts):
-        super().attach(q, padded, counts)
+        out_sizes = super().attach(q, padded, counts)
         # columns of the (d, 1 + K_max) [level, steps] blocks kept
         mask = np.arange(padded.shape[1])[None, :] < counts[:, None]
         kept = np.concatenate([np.ones((len(counts), 1), bool), mask], axis=1)
         q.register_buffer(
             "level_step_index", torch.as_tensor(np.flatnonzero(kept)), persistent=False
         )
-        return counts + 1
+        return out_sizes
+
+    @classmethod
+    def n_inputs(cls, widths):
+        return n_thresholds(widths) + 1
 
     def from_steps(self, q, steps):
         levels = super().from_steps(q, steps)
