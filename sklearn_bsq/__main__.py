@@ -151,7 +151,7 @@ def main(argv=None) -> int:
         from ._cli import run
 
         return run(args)
-    from .demo import main_demo
+    from ._demo import main_demo
 
     try:
         return main_demo(args)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from sklearn_bsq.__main__ import main
-from sklearn_bsq.demo import format_table, load_dataset, run_demo
+from sklearn_bsq._demo import format_table, load_dataset, run_demo
 
 
 def test_demo_rows_and_sizes():
@@ -69,3 +69,21 @@ def test_a_csv_with_class_labels_is_scored_by_accuracy(tmp_path, capsys):
     )
     out = capsys.readouterr().out
     assert "test accuracy" in out and "instead of a 32-bit float" in out
+
+
+def test_the_demo_fits_on_one_thread_and_restores_the_callers_setting():
+    import torch
+
+    from sklearn_bsq._demo import one_torch_thread
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with one_torch_thread():
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        with pytest.raises(RuntimeError), one_torch_thread():
+            raise RuntimeError("a failed fit")
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,6 +50,25 @@ def load_dataset(name: str, task: str = "auto"):
     )
 
 
+@contextmanager
+def one_torch_thread():
+    """Run the demo's fits on one torch thread, then restore the caller's setting.
+
+    Its networks see batches of 256 rows of a few dozen features: a second intra-op
+    thread gains little on a quiet machine and, when the other core is busy, makes
+    every product wait for it (the demo took 110 s with two threads beside a busy
+    process, 47 s with one; ``CHANGELOG.md``).
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 @dataclass
 class Row:
     label: str
@@ -68,7 +88,10 @@ def run_demo(
     estimator_params: dict | None = None,
     log=sys.stderr,
 ) -> list[Row]:
-    """Cross-validated score and fit time per bit width and for float32 inputs."""
+    """Cross-validated score and fit time per bit width and for float32 inputs.
+
+    Prints one progress line per fold on ``log``.
+    """
     X, y, task = load_dataset(dataset, task)
     params = dict(random_state=seed, **(estimator_params or {}))
     reference = FullPrecisionMLP(task=task, **params)
@@ -87,16 +110,24 @@ def run_demo(
         file=log,
         flush=True,
     )
-    for fold, (train, test) in enumerate(splitter.split(X, y), start=1):
-        models = [clone(reference)] + [
-            SoftQuantizer(b, task=task, **params) for b in bits
-        ]
-        for row, model in zip(rows, models, strict=True):
-            start = time.perf_counter()
-            model.fit(X[train], y[train])
-            row.seconds.append(time.perf_counter() - start)
-            row.scores.append(model.score(X[test], y[test]))
-        print(f"  fold {fold}/{folds} done", file=log, flush=True)
+    started = time.perf_counter()
+    with one_torch_thread():
+        for fold, (train, test) in enumerate(splitter.split(X, y), start=1):
+            models = [clone(reference)] + [
+                SoftQuantizer(b, task=task, **params) for b in bits
+            ]
+            for row, model in zip(rows, models, strict=True):
+                start = time.perf_counter()
+                model.fit(X[train], y[train])
+                row.seconds.append(time.perf_counter() - start)
+                row.scores.append(model.score(X[test], y[test]))
+            scores = ", ".join(f"{row.label} {row.scores[-1]:.3f}" for row in rows)
+            print(
+                f"  fold {fold}/{folds} ({time.perf_counter() - started:.0f} s): "
+                f"{scores}",
+                file=log,
+                flush=True,
+            )
     return rows
 
 
@@ -126,4 +157,9 @@ def main_demo(args) -> int:
     )
     print(format_table(rows, task))
     print(f"total time: {time.perf_counter() - start:.1f} s")
+    print(
+        "The full comparison (14 datasets, 3 seeds, four baselines) is "
+        "`python benchmarks/run_accuracy.py`;\nthe paper's protocol on full data is "
+        "`python benchmarks/run_paper.py` (see benchmarks/README.md)."
+    )
     return 0
