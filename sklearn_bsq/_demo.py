@@ -56,8 +56,7 @@ def one_torch_thread():
 
     Its networks see batches of 256 rows of a few dozen features: a second intra-op
     thread gains little on a quiet machine and, when the other core is busy, makes
-    every product wait for it (the demo took 110 s with two threads beside a busy
-    process, 47 s with one; ``CHANGELOG.md``).
+    every product wait for it (measured: ``CHANGELOG.md``).
     """
     import torch
 

@@ -1,4 +1,6 @@
-"""The parameter and attribute documentation the SoftQuantizer forms share."""
+"""The parameter and attribute documentation the estimators share."""
+
+import re
 
 PARAMETERS_DOC = """
     Parameters
@@ -49,6 +51,7 @@ PARAMETERS_DOC = """
         learning-rate schedules run over ``max_epochs``, and with longer ones
         early stopping ended fits while the steps were still soft.
     batch_size : int, default=256
+        Rows per optimizer step.
     lr : float, default=3e-3
         AdamW learning rate (the first epoch's, with ``lr_schedule="cosine"``).
     weight_decay : float, default=1e-4
@@ -84,7 +87,11 @@ PARAMETERS_DOC = """
         (computed with hard steps) has not improved for ``n_iter_no_change``
         epochs, and restore the best epoch.
     validation_fraction : float, default=0.1
+        Share of the training rows held out with ``early_stopping`` (and by
+        the bit allocation of ``n_bits="auto"``).
     n_iter_no_change : int, default=10
+        Epochs without improvement of the held-out loss before
+        ``early_stopping`` stops.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, batch order and the validation split. The
         same value gives the same thresholds and the same bytes.
@@ -149,6 +156,33 @@ PARAMETERS_DOC = """
 """
 
 
+TASK_DOC = """task : {"auto", "classification", "regression"}, default="auto"
+        "auto" reads the target's type (``sklearn.utils.multiclass.type_of_target``):
+        integer or string labels mean classification, non-integer floats mean
+        regression. Pass the task explicitly for integer-valued regression
+        targets ("auto" warns when whole numbers look like a quantity: more
+        than 20 distinct values, fewer than 5 samples each on average); with an
+        explicit task the estimator is a scikit-learn classifier or regressor.
+    """
+
+# the parameters of the network and its training, which every estimator has
+NETWORK_PARAMETERS = (
+    "hidden_layer_sizes",
+    "max_epochs",
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "dropout",
+    "n_heads",
+    "lr_schedule",
+    "early_stopping",
+    "validation_fraction",
+    "n_iter_no_change",
+    "random_state",
+    "verbose",
+    "device",
+)
+
 NOTES_DOC = """
     Notes
     -----
@@ -163,6 +197,16 @@ NOTES_DOC = """
     more than one standard error. Finally the model is trained for those widths
     as for fixed ``n_bits``.
 """
+
+
+def parameters_doc(names, task: str = "") -> str:
+    """A Parameters section of the shared entries ``names``, in that order
+    (``task``: the text of the task entry, where the estimator has one)."""
+    body = PARAMETERS_DOC.format(task=task).split("Attributes\n")[0]
+    entries = {}
+    for entry in re.split(r"\n(?=    \w+ :)", body)[1:]:  # [0]: the heading
+        entries[entry.split(" :")[0].strip()] = entry.rstrip() + "\n"
+    return "\n    Parameters\n    ----------\n" + "".join(entries[n] for n in names)
 
 
 def estimator_doc(summary: str, examples: str, task: str = "") -> str:
@@ -223,3 +267,14 @@ PARTIAL_FIT_DOC = """Train on one chunk of the data: one epoch, going on from th
         >>> len(clf.net_.history), clf.bytes_per_row_
         (5, 8)
     """
+
+
+def with_docstring(doc: str):
+    """Give a method its docstring before decorators such as ``available_if``
+    wrap it (setting ``__doc__`` afterwards reaches the wrapper, not ``help``)."""
+
+    def document(method):
+        method.__doc__ = doc
+        return method
+
+    return document

@@ -22,7 +22,14 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from ._docs import NOTES_DOC, PARAMETERS_DOC, PARTIAL_FIT_DOC, estimator_doc
+from ._docs import (
+    NOTES_DOC,
+    PARAMETERS_DOC,
+    PARTIAL_FIT_DOC,
+    TASK_DOC,
+    estimator_doc,
+    with_docstring,
+)
 from ._fitted_state import FittedState
 from ._mlp_estimator import (
     BaseMLPEstimator,
@@ -164,6 +171,7 @@ class _BaseSoftQuantizer(
 
     @available_if(_widths_are_given)
     @_fit_context(prefer_skip_nested_validation=True)
+    @with_docstring(PARTIAL_FIT_DOC)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         if not hasattr(self, "net_"):
             return fit_from_scratch(
@@ -184,8 +192,6 @@ class _BaseSoftQuantizer(
         seed = draw_seed(self.random_state)
         self._adopt(training.next_chunk(trained, X, y, weights, seed))
         return self
-
-    partial_fit.__doc__ = PARTIAL_FIT_DOC
 
     def _first_chunk(self, X, y, classes, sample_weight):
         training = QuantizerTraining(self, configured_task(self))
@@ -338,14 +344,7 @@ class SoftQuantizer(_BaseSoftQuantizer):
     ``predict_packed`` predicts from them on the server.
 """
         + PARAMETERS_DOC.format(
-            task="""task : {"auto", "classification", "regression"}, default="auto"
-        "auto" reads the target's type (``sklearn.utils.multiclass.type_of_target``):
-        integer or string labels mean classification, non-integer floats mean
-        regression. Pass the task explicitly for integer-valued regression
-        targets ("auto" warns when whole numbers look like a quantity: more
-        than 20 distinct values, fewer than 5 samples each on average); with an
-        explicit task the estimator is a scikit-learn classifier or regressor.
-    """
+            task=TASK_DOC
         )
         + """
     See Also

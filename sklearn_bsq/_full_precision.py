@@ -7,6 +7,7 @@ from sklearn.base import _fit_context
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._docs import NETWORK_PARAMETERS, TASK_DOC, parameters_doc
 from ._memory import NETWORK_FIX, check_training_memory, network_bytes
 from ._mlp_estimator import (
     BaseMLPEstimator,
@@ -151,7 +152,8 @@ class _BaseFullPrecisionMLP(BaseMLPEstimator):
 
 
 class FullPrecisionMLP(_BaseFullPrecisionMLP):
-    """The MLP of :class:`SoftQuantizer` without the quantizer (float32 inputs).
+    __doc__ = (
+        """The MLP of :class:`SoftQuantizer` without the quantizer (float32 inputs).
 
     Same standardization, architecture, optimizer and training loop, so the
     difference in score is the price of quantization alone. With
@@ -160,25 +162,9 @@ class FullPrecisionMLP(_BaseFullPrecisionMLP):
     :class:`FullPrecisionMLPClassifier` or :class:`FullPrecisionMLPRegressor`, or
     give the task, where that matters.
 
-    Parameters
-    ----------
-    task : {"auto", "classification", "regression"}, default="auto"
-    hidden_layer_sizes : tuple of int, default=(128, 128)
-    max_epochs : int or "auto", default="auto"
-    batch_size : int, default=256
-    lr : float, default=3e-3
-    weight_decay : float, default=1e-4
-    dropout : float, default=0.1
-    n_heads : int, default=5
-    lr_schedule : {"cosine", "constant"}, default="cosine"
-    early_stopping : bool, default=False
-    validation_fraction : float, default=0.1
-    n_iter_no_change : int, default=10
-    random_state : int, RandomState instance or None, default=None
-    verbose : int, default=0
-    device : str, default="cpu"
-        "cpu", "cuda", "cuda:N" or "auto", as for :class:`SoftQuantizer`.
-
+"""
+        + parameters_doc(("task", *NETWORK_PARAMETERS), task=TASK_DOC)
+        + """
     Examples
     --------
     >>> from sklearn.datasets import load_iris
@@ -187,6 +173,7 @@ class FullPrecisionMLP(_BaseFullPrecisionMLP):
     >>> FullPrecisionMLP(max_epochs=30, random_state=0).fit(X, y).score(X, y) > 0.9
     True
     """
+    )
 
     _parameter_constraints: dict = {
         **BaseMLPEstimator._parameter_constraints,
@@ -200,12 +187,15 @@ class FullPrecisionMLP(_BaseFullPrecisionMLP):
 
 
 class FullPrecisionMLPClassifier(_BaseFullPrecisionMLP):
-    """:class:`FullPrecisionMLP` for classification: a scikit-learn classifier.
+    __doc__ = (
+        """:class:`FullPrecisionMLP` for classification: a scikit-learn classifier.
 
     ``score`` is accuracy; ``cross_val_score`` and ``GridSearchCV`` stratify
     their folds. The parameters are those of :class:`FullPrecisionMLP` but
     ``task``.
-
+"""
+        + parameters_doc(NETWORK_PARAMETERS)
+        + """
     Examples
     --------
     >>> from sklearn.datasets import load_wine
@@ -216,16 +206,20 @@ class FullPrecisionMLPClassifier(_BaseFullPrecisionMLP):
     >>> bool(cross_val_score(mlp, X, y, cv=3).min() > 0.8)
     True
     """
+    )
 
     fixed_task = "classification"
 
 
 class FullPrecisionMLPRegressor(_BaseFullPrecisionMLP):
-    """:class:`FullPrecisionMLP` for regression: a scikit-learn regressor.
+    __doc__ = (
+        """:class:`FullPrecisionMLP` for regression: a scikit-learn regressor.
 
     ``score`` is R²; predictions come back in the target's units. The
     parameters are those of :class:`FullPrecisionMLP` but ``task``.
-
+"""
+        + parameters_doc(NETWORK_PARAMETERS)
+        + """
     Examples
     --------
     >>> from sklearn.datasets import load_diabetes
@@ -235,5 +229,6 @@ class FullPrecisionMLPRegressor(_BaseFullPrecisionMLP):
     >>> mlp.fit(X, y).score(X, y) > 0.3
     True
     """
+    )
 
     fixed_task = "regression"

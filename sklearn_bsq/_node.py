@@ -56,7 +56,7 @@ class NodeSideMixin(TransformerMixin):
 
         Returns
         -------
-        packed : ndarray of shape (n_samples, bytes_per_row_), dtype uint8
+        packed : ndarray of shape (n_samples, ``bytes_per_row_``), dtype uint8
             Row ``i`` is the codes of ``X[i]``, most significant bit first,
             concatenated and zero-padded to whole bytes.
 

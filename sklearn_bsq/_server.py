@@ -61,7 +61,7 @@ class ServerSideMixin:
 
         Parameters
         ----------
-        packed : array-like of uint8, shape (n_samples, bytes_per_row_)
+        packed : array-like of uint8, shape (n_samples, ``bytes_per_row_``)
             Rows as ``transform`` writes them; one row may be given as a 1-D
             array. The padding bits must be zero.
 
@@ -94,7 +94,7 @@ class ServerSideMixin:
 
         Parameters
         ----------
-        packed : array-like of uint8, shape (n_samples, bytes_per_row_)
+        packed : array-like of uint8, shape (n_samples, ``bytes_per_row_``)
 
         Returns
         -------
@@ -177,7 +177,7 @@ class ServerSideMixin:
 
         Parameters
         ----------
-        packed : array-like of uint8, shape (n_samples, bytes_per_row_)
+        packed : array-like of uint8, shape (n_samples, ``bytes_per_row_``)
 
         Returns
         -------
@@ -204,7 +204,7 @@ class ServerSideMixin:
 
         Parameters
         ----------
-        packed : array-like of uint8, shape (n_samples, bytes_per_row_)
+        packed : array-like of uint8, shape (n_samples, ``bytes_per_row_``)
 
         Returns
         -------

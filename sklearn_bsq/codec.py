@@ -21,6 +21,7 @@ from . import _packing
 from ._encoding import BucketEncoder, bin_representatives, model_id
 from ._widths import check_bit_widths, n_codes, n_thresholds
 
+__all__ = ["Codec"]
 
 def _frozen(array: NDArray) -> NDArray:
     array = np.array(array, copy=True)
@@ -123,7 +124,33 @@ class Codec:
     ) -> Codec:
         """The codec whose bin values are the (weighted) mean training reading
         of every code (the midpoint of its thresholds for a code no reading
-        took)."""
+        took).
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Training readings.
+        n_bits : array-like of int
+            Width of every feature.
+        thresholds : sequence of array-like
+            Every feature's sorted thresholds in raw units.
+        representation : str or None, default=None
+            What the network sees of the codes.
+        sample_weight : ndarray of shape (n_samples,), optional
+            Row weights for the means.
+
+        Returns
+        -------
+        codec : Codec
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_bsq.codec import Codec
+        >>> X = np.array([[0.0], [1.0], [3.0], [4.0]], dtype=np.float32)
+        >>> Codec.from_readings(X, [1], [[2.0]]).bin_values[0].tolist()
+        [0.5, 3.5]
+        """
         provisional = cls(
             n_bits,
             thresholds,
@@ -154,6 +181,7 @@ class Codec:
 
     @property
     def n_features(self) -> int:
+        """Number of features, sent or not."""
         return int(self._n_bits.size)
 
     def __repr__(self) -> str:
@@ -171,8 +199,18 @@ class Codec:
     # ------------------------------------------------------------ node side
     def encode(self, X: ArrayLike) -> NDArray[np.unsignedinteger]:
         """Code of every reading: the number of its feature's thresholds
-        strictly below it, comparing as float32 (uint8 up to 8 bits, else
-        uint16). ``X`` is a 2-D array of ``n_features`` columns."""
+        strictly below it, comparing as float32.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Readings; compared as float32.
+
+        Returns
+        -------
+        codes : ndarray of shape (n_samples, n_features)
+            uint8 when every width is at most 8 bits, else uint16.
+        """
         X = np.asarray(X, dtype=np.float32)
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise ValueError(
@@ -183,28 +221,90 @@ class Codec:
         return self._encoder(X)
 
     def pack(self, codes: ArrayLike) -> NDArray[np.uint8]:
-        """Wire format v1 bytes of integer codes (range-checked)."""
+        """Wire format v1 bytes of integer codes.
+
+        Parameters
+        ----------
+        codes : array-like of int, shape (n_samples, n_features)
+            Codes in range for their widths (checked).
+
+        Returns
+        -------
+        packed : ndarray of shape (n_samples, ``bytes_per_row``), dtype uint8
+        """
         return _packing.pack(codes, self._n_bits)
 
     def transform(self, X: ArrayLike) -> NDArray[np.uint8]:
-        """The bytes a node sends for readings ``X``."""
+        """The bytes a node sends for readings ``X``: ``pack(encode(X))``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Readings.
+
+        Returns
+        -------
+        packed : ndarray of shape (n_samples, ``bytes_per_row``), dtype uint8
+        """
         # encode's codes are in range by construction: no second range check
         return _packing.pack_in_range(self.encode(X), self._n_bits)
 
     # ---------------------------------------------------------- server side
     def unpack(self, packed: ArrayLike) -> NDArray[np.unsignedinteger]:
-        """Integer codes from packed rows (padding bits must be zero)."""
+        """Integer codes from packed rows.
+
+        Parameters
+        ----------
+        packed : array-like of uint8, shape (n_samples, ``bytes_per_row``)
+            Rows in wire format v1; padding bits must be zero (checked).
+
+        Returns
+        -------
+        codes : ndarray of shape (n_samples, n_features)
+        """
         return _packing.unpack(packed, self._n_bits)
 
     def check_codes(self, codes: ArrayLike) -> NDArray:
-        """Codes from a caller: shape, integer type and range checked."""
+        """Codes from a caller, checked: shape, integer type and range.
+
+        Parameters
+        ----------
+        codes : array-like of int, shape (n_samples, n_features)
+            Codes to check.
+
+        Returns
+        -------
+        codes : ndarray of shape (n_samples, n_features)
+            The same codes, as an integer array.
+        """
         return _packing.check_codes(codes, self._n_bits)
 
     def values(self, codes: NDArray) -> NDArray[np.float64]:
-        """The representative reading of every (checked) code."""
+        """The representative reading of every code.
+
+        Parameters
+        ----------
+        codes : ndarray of int, shape (n_samples, n_features)
+            Checked codes (see ``check_codes``).
+
+        Returns
+        -------
+        values : ndarray of shape (n_samples, n_features)
+            ``bin_values[j][codes[:, j]]`` for every feature ``j``.
+        """
         columns = [v[codes[:, j]] for j, v in enumerate(self._bin_values)]
         return np.stack(columns, axis=1) if columns else np.empty((len(codes), 0))
 
     def inverse_transform(self, packed: ArrayLike) -> NDArray[np.float64]:
-        """Representative readings for packed rows."""
+        """Representative readings for packed rows: ``values(unpack(packed))``.
+
+        Parameters
+        ----------
+        packed : array-like of uint8, shape (n_samples, ``bytes_per_row``)
+            Rows in wire format v1.
+
+        Returns
+        -------
+        values : ndarray of shape (n_samples, n_features)
+        """
         return self.values(self.unpack(packed))

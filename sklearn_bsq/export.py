@@ -24,6 +24,8 @@ from ._packing import WIRE_FORMAT_VERSION, bytes_per_row, word_pieces
 from ._version import __version__
 from ._widths import n_thresholds
 
+__all__ = ["export_c", "export_python"]
+
 _C_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 

@@ -58,6 +58,8 @@ from ._version import __version__
 from ._widths import MAX_BITS, n_thresholds
 from .codec import Codec
 
+__all__ = ["save", "load"]
+
 FORMAT = "sklearn_bsq"
 FORMAT_VERSION = 1
 _CLASSES = {

@@ -15,6 +15,7 @@ from ._packing import bytes_per_row, float32_ratio
 from ._threshold_init import raw_initial_thresholds
 from ._validation import check_readings
 
+__all__ = ["ThresholdDisplay", "RateAccuracyDisplay"]
 
 def _pyplot():
     try:

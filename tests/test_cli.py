@@ -11,7 +11,8 @@ import pytest
 
 from sklearn_bsq import load
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+ROOT = Path(__file__).resolve().parents[1]
+CLI_GUIDE = (ROOT / "docs" / "user_guide" / "cli.md").read_text()
 BIN = Path(sys.executable).parent
 
 
@@ -28,9 +29,8 @@ def sh(command, cwd):
 
 
 @pytest.mark.slow
-def test_the_readme_session_runs(tmp_path):
-    section = README.split("## Command line", 1)[1]
-    session = re.search(r"```bash\n(.*?)```", section, flags=re.DOTALL).group(1)
+def test_the_session_of_the_command_line_guide_runs(tmp_path):
+    session = re.search(r"```bash\n(.*?)```", CLI_GUIDE, flags=re.DOTALL).group(1)
     outputs = {}
     for line in session.strip().splitlines():
         result = sh(line, tmp_path)
