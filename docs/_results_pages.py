@@ -51,7 +51,7 @@ PAGES = [
         "Small data",
         ["python benchmarks/run_small.py"],
         ["small/summary.md"],
-        [],
+        ["small/small.png"],
         "The defaults on the datasets bundled with scikit-learn, 5-fold "
         "cross-validation.",
     ),
@@ -73,7 +73,8 @@ PAGES = [
             "python benchmarks/encoder_cost.py",
             "python benchmarks/memory_estimate.py",
         ],
-        ["speed.md", "memory_estimate.md"],
+        ["speed/summary.md", "speed/earlier.md", "memory_estimate.md"],
+        ["speed/speed.png"],
     ),
     ResultsPage(
         "robustness",
