@@ -77,6 +77,12 @@ PAGES = [
         ["speed/speed.png"],
     ),
     ResultsPage(
+        "threads",
+        "Threads, idle and beside a busy process",
+        ["python benchmarks/run_threads.py"],
+        ["threads/summary.md"],
+    ),
+    ResultsPage(
         "robustness",
         "Robustness of load",
         ["python benchmarks/fuzz_load.py"],

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,24 +47,6 @@ def load_dataset(name: str, task: str = "auto"):
         f"unknown dataset {name!r}: use one of {sorted(BUILTIN)} or a path ending "
         ".csv or .csv.gz."
     )
-
-
-@contextmanager
-def one_torch_thread():
-    """Run the demo's fits on one torch thread, then restore the caller's setting.
-
-    Its networks see batches of 256 rows of a few dozen features: a second intra-op
-    thread gains little on a quiet machine and, when the other core is busy, makes
-    every product wait for it (measured: ``CHANGELOG.md``).
-    """
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 @dataclass
@@ -110,23 +91,21 @@ def run_demo(
         flush=True,
     )
     started = time.perf_counter()
-    with one_torch_thread():
-        for fold, (train, test) in enumerate(splitter.split(X, y), start=1):
-            models = [clone(reference)] + [
-                SoftQuantizer(b, task=task, **params) for b in bits
-            ]
-            for row, model in zip(rows, models, strict=True):
-                start = time.perf_counter()
-                model.fit(X[train], y[train])
-                row.seconds.append(time.perf_counter() - start)
-                row.scores.append(model.score(X[test], y[test]))
-            scores = ", ".join(f"{row.label} {row.scores[-1]:.3f}" for row in rows)
-            print(
-                f"  fold {fold}/{folds} ({time.perf_counter() - started:.0f} s): "
-                f"{scores}",
-                file=log,
-                flush=True,
-            )
+    for fold, (train, test) in enumerate(splitter.split(X, y), start=1):
+        models = [clone(reference)] + [
+            SoftQuantizer(b, task=task, **params) for b in bits
+        ]
+        for row, model in zip(rows, models, strict=True):
+            start = time.perf_counter()
+            model.fit(X[train], y[train])
+            row.seconds.append(time.perf_counter() - start)
+            row.scores.append(model.score(X[test], y[test]))
+        scores = ", ".join(f"{row.label} {row.scores[-1]:.3f}" for row in rows)
+        print(
+            f"  fold {fold}/{folds} ({time.perf_counter() - started:.0f} s): {scores}",
+            file=log,
+            flush=True,
+        )
     return rows
 
 

@@ -104,6 +104,14 @@ PARAMETERS_DOC = """
         (CUDA when torch finds it). A CUDA device that torch cannot find is a
         ``ValueError`` at ``fit``. Thresholds, bytes, saved files and exports
         do not depend on it; ``load`` puts a model on the device it is given.
+    n_threads : int or "auto", default="auto"
+        torch threads for ``fit`` and ``partial_fit`` and for predictions; the
+        caller's setting (``torch.get_num_threads()``) is restored afterwards.
+        "auto" trains on one thread, which loses little on a quiet machine and
+        does not collapse when another process keeps a core busy (batches of a
+        few hundred rows gain little from a second thread and wait for it), and
+        predicts on torch's setting; a fit on one thread also gives the same
+        network whatever the number of cores.
 
     Attributes
     ----------
@@ -181,6 +189,7 @@ NETWORK_PARAMETERS = (
     "random_state",
     "verbose",
     "device",
+    "n_threads",
 )
 
 NOTES_DOC = """

@@ -43,6 +43,7 @@ from ._node import NodeSideMixin
 from ._quantizer_training import QuantizerTraining, TrainedQuantizer
 from ._quantizers import QUANTIZERS, REPRESENTATIONS
 from ._server import ServerSideMixin
+from ._threads import uses_threads
 from ._threshold_init import THRESHOLD_INITS
 from ._training import RandomStream, draw_seed
 from ._validation import (
@@ -118,6 +119,7 @@ class _BaseSoftQuantizer(
 
     # ------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=True)
+    @uses_threads("fit")
     def fit(self, X, y, sample_weight=None):
         """Train the thresholds and the network jointly.
 
@@ -171,6 +173,7 @@ class _BaseSoftQuantizer(
 
     @available_if(_widths_are_given)
     @_fit_context(prefer_skip_nested_validation=True)
+    @uses_threads("fit")
     @with_docstring(PARTIAL_FIT_DOC)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         if not hasattr(self, "net_"):

@@ -19,6 +19,7 @@ from ._mlp_estimator import (
 from ._network import PlainMLP, softmax_probabilities
 from ._standardization import fit_standardization, standardize
 from ._target import FittedTarget, resolve_task
+from ._threads import threads_for, torch_threads, uses_threads
 from ._training import TrainingSetup, draw_seed
 from ._validation import check_hidden_layer_sizes, check_sample_weight
 
@@ -27,6 +28,7 @@ class _BaseFullPrecisionMLP(BaseMLPEstimator):
     """Shared implementation; see :class:`FullPrecisionMLP`."""
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @uses_threads("fit")
     def fit(self, X, y, sample_weight=None):
         """Train the MLP on standardized float32 features.
 
@@ -98,7 +100,8 @@ class _BaseFullPrecisionMLP(BaseMLPEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float32, reset=False)
         X_std = standardize(X, self.feature_mean_, self.feature_scale_)
-        return self.net_.forward(X_std).numpy()
+        with torch_threads(threads_for(self.n_threads, "predict")):
+            return self.net_.forward(X_std).numpy()
 
     def predict(self, X):
         """Class labels or regression values in the target's units.

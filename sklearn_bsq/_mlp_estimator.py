@@ -110,6 +110,7 @@ class BaseMLPEstimator(BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "device": [str],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
     }
     task_constraint = {"task": [StrOptions({"auto", *TASKS})]}
 
@@ -130,6 +131,7 @@ class BaseMLPEstimator(BaseEstimator):
         random_state=None,
         verbose=0,
         device="cpu",
+        n_threads="auto",
     ):
         store_arguments(self, locals())
 

@@ -12,18 +12,23 @@ from sklearn.utils.validation import check_is_fitted
 from ._mlp_estimator import has_predict_proba
 from ._network import PREDICT_BATCH_ROWS, softmax_probabilities
 from ._target import FittedTarget
+from ._threads import threads_for, torch_threads
 
 
 class NetworkServer:
     """Predictions from checked codes: the trained module, straight through
     in bounded batches (no skorch data loader; the first layer runs from
     lookup tables, see ``_first_layer``), its outputs mapped by the target.
-    Memory stays at the codes, the outputs and one batch of activations."""
+    Memory stays at the codes, the outputs and one batch of activations.
+    ``threads``: torch threads for the products (None: torch's setting)."""
 
-    def __init__(self, module, target: FittedTarget, batch_rows: int) -> None:
+    def __init__(
+        self, module, target: FittedTarget, batch_rows: int, threads: int | None = None
+    ) -> None:
         self.module = module
         self.target = target
         self.batch_rows = max(batch_rows, PREDICT_BATCH_ROWS)
+        self.threads = threads
 
     def outputs(self, codes: np.ndarray) -> np.ndarray:
         """Network outputs: logits, or the standardized regression value."""
@@ -32,7 +37,7 @@ class NetworkServer:
         out = np.empty(shape, dtype=np.float32)
         device = next(self.module.parameters()).device
         batch = self.batch_rows
-        with torch.inference_mode():
+        with torch.inference_mode(), torch_threads(self.threads):
             for start in range(0, n, batch):
                 chunk = torch.as_tensor(
                     codes[start : start + batch].astype(np.int64), device=device
@@ -286,4 +291,5 @@ class ServerSideMixin:
 
     def _server(self) -> NetworkServer:
         check_is_fitted(self)
-        return NetworkServer(self.net_.module_, self.target_, self.batch_size)
+        threads = threads_for(self.n_threads, "predict")
+        return NetworkServer(self.net_.module_, self.target_, self.batch_size, threads)

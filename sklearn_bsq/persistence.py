@@ -425,6 +425,7 @@ _PARAMS_BEFORE_THEY_EXISTED = {
     "dropout": 0.0,
     "lr_schedule": "constant",
     "n_heads": 1,
+    "n_threads": "auto",
     "threshold_lr": None,
 }
 

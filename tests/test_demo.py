@@ -70,20 +70,3 @@ def test_a_csv_with_class_labels_is_scored_by_accuracy(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "test accuracy" in out and "instead of a 32-bit float" in out
 
-
-def test_the_demo_fits_on_one_thread_and_restores_the_callers_setting():
-    import torch
-
-    from sklearn_bsq._demo import one_torch_thread
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        with one_torch_thread():
-            assert torch.get_num_threads() == 1
-        assert torch.get_num_threads() == 2
-        with pytest.raises(RuntimeError), one_torch_thread():
-            raise RuntimeError("a failed fit")
-        assert torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(before)
