@@ -21,6 +21,7 @@ _PUBLIC = {
     "pack": "._packing",
     "unpack": "._packing",
     "export_c": ".export",
+    "export_onnx": ".export",
     "export_python": ".export",
     "load": ".persistence",
     "save": ".persistence",

@@ -17,6 +17,7 @@ EXAMPLES = """examples:
   sklearn-bsq transform model.bsq.npz readings.csv -o packets.bin
   sklearn-bsq predict model.bsq.npz --packed packets.bin -o predictions.csv
   sklearn-bsq export model.bsq.npz --lang c -o bsq.h
+  sklearn-bsq export model.bsq.npz --lang onnx -o model.onnx
   sklearn-bsq info model.bsq.npz
 """
 
@@ -132,10 +133,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     predict.add_argument("-o", "--output", required=True, help="CSV to write")
 
-    export = commands.add_parser("export", help="write the node's encoder")
+    export = commands.add_parser(
+        "export", help="write the node's encoder, or the model for an ONNX server"
+    )
     export.add_argument("model")
-    export.add_argument("--lang", choices=["c", "python"], required=True)
+    export.add_argument(
+        "--lang",
+        choices=["c", "python", "onnx"],
+        required=True,
+        help="c or python: the node's encoder; onnx: the whole model for a server",
+    )
     export.add_argument("--name", default="bsq", help="C prefix (default bsq)")
+    export.add_argument(
+        "--input",
+        choices=["packed", "codes", "readings"],
+        default="packed",
+        help="what the ONNX model takes (default packed: the node's bytes)",
+    )
     export.add_argument("-o", "--output", required=True)
 
     info = commands.add_parser("info", help="widths, sizes, thresholds, model id")

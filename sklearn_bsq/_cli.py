@@ -20,7 +20,7 @@ import numpy as np
 from ._estimator import SoftQuantizer, check_parameters
 from ._files import write_atomically
 from ._target import looks_like_quantity
-from .export import export_c, export_python
+from .export import export_c, export_onnx, export_python
 from .persistence import load, save
 
 
@@ -308,6 +308,10 @@ def predict(args) -> int:
 def export(args) -> int:
     output = output_path(args, args.model)
     model = load(args.model)
+    if args.lang == "onnx":
+        export_onnx(model, path=output, input=args.input)
+        print(f"onnx model on {args.input} rows, model {model.model_id_}, to {output}")
+        return 0
     if args.lang == "c":
         export_c(model, name=args.name, path=output)
     else:

@@ -33,6 +33,40 @@ MAX_TABLE_VALUES = 1 << 22
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
+# Values per call when the network's inputs of every code are computed by a
+# representation that expands a row of codes to (features, widest steps) steps.
+INPUT_CHUNK_VALUES = 1 << 24
+
+
+def inputs_per_code(quantizer: nn.Module, device) -> list[Tensor]:
+    """Feature ``j``'s block of the network's input for each of its codes,
+    shape ``(2**n_bits[j], out_sizes[j])``, in chunks of codes so that a
+    quantizer that expands codes to steps stays within ``INPUT_CHUNK_VALUES``."""
+    n_codes = [2 ** int(b) for b in quantizer.n_bits]
+    sizes = [int(s) for s in quantizer.out_sizes]
+    starts = [0, *itertools.accumulate(sizes)]
+    widest = max(n_codes)
+    representer = getattr(quantizer, "representer", None)
+    if getattr(representer, "expands_steps", False):
+        chunk = max(1, INPUT_CHUNK_VALUES // (len(n_codes) * widest))
+    else:  # a row of codes costs a few values: all codes in one call
+        chunk = widest
+    blocks: list[list[Tensor]] = [[] for _ in n_codes]
+    with torch.no_grad():
+        for first_code in range(0, widest, chunk):
+            codes = torch.arange(
+                first_code, min(first_code + chunk, widest), device=device
+            )
+            # every feature's codes, the narrower ones repeating their top
+            all_codes = torch.stack([codes.clamp(max=n - 1) for n in n_codes], dim=1)
+            inputs = quantizer(codes=all_codes)
+            for j, n in enumerate(n_codes):
+                if first_code < n:
+                    rows = inputs[: n - first_code, starts[j] : starts[j + 1]]
+                    blocks[j].append(rows)
+    return [torch.cat(parts) for parts in blocks]
+
+
 class FirstLayerTables:
     """The first linear layer of a ``QuantizedMLP`` as per-feature tables."""
 
@@ -40,22 +74,13 @@ class FirstLayerTables:
         quantizer = module.quantizer
         first = module.mlp[0]
         n_codes = [2 ** int(b) for b in quantizer.n_bits]
-        blocks = torch.as_tensor(quantizer.out_sizes).cumsum(0).tolist()
-        widest = max(n_codes)
+        starts = [0, *itertools.accumulate(int(s) for s in quantizer.out_sizes)]
         device = first.weight.device
-        # every feature's codes 0..2**b - 1, the narrower ones repeating their top
-        all_codes = torch.stack(
-            [torch.arange(widest, device=device).clamp(max=n - 1) for n in n_codes],
-            dim=1,
-        )
         with torch.no_grad():
-            inputs = quantizer(codes=all_codes)
-            tables, start = [], 0
-            for j, end in enumerate(blocks):
-                block = slice(start, end)
-                rows = inputs[: n_codes[j], block]
-                tables.append(rows @ first.weight[:, block].T)
-                start = end
+            tables = [
+                rows @ first.weight[:, starts[j] : starts[j + 1]].T
+                for j, rows in enumerate(inputs_per_code(quantizer, device))
+            ]
             self.table = torch.cat(tables).contiguous()
             self.bias = first.bias.detach().clone()
         self.offsets = torch.as_tensor([0] + n_codes[:-1], device=device).cumsum(0)

@@ -1,4 +1,5 @@
-"""Device-side encoders for a fitted quantizer: a C99 header and pure Python.
+"""Device-side encoders for a fitted quantizer (a C99 header and pure Python),
+and the whole model as an ONNX graph for servers (:func:`export_onnx`).
 
 Both write one row in wire format v1 and give exactly the bytes of
 ``estimator.transform``. Readings are compared as float32 with the learned
@@ -24,7 +25,7 @@ from ._packing import WIRE_FORMAT_VERSION, bytes_per_row, word_pieces
 from ._version import __version__
 from ._widths import n_thresholds
 
-__all__ = ["export_c", "export_python"]
+__all__ = ["export_c", "export_onnx", "export_python"]
 
 _C_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -483,3 +484,74 @@ def export_python(estimator, path=None) -> str:
     if path is not None:
         write_atomically(path, lambda f: f.write(source.encode("utf-8")))
     return source
+
+
+def export_onnx(estimator, path=None, *, input: str = "packed"):
+    """The fitted model as an ONNX graph: a server predicts without Python.
+
+    The graph gives the predictions of ``predict_packed``, ``predict_codes`` or
+    ``predict`` (labels equal, probabilities and regression values equal up to
+    float32 rounding) in any ONNX runtime. It is built from the fitted state
+    alone, in opset 17; the model id, the input kind, the widths and the feature
+    names are in its metadata (``model_id``, ``input``, ``n_bits``, ...).
+
+    Parameters
+    ----------
+    estimator : fitted SoftQuantizer or FullPrecisionMLP
+        Any of the package's estimators (a ``FullPrecisionMLP`` only with
+        ``input="readings"``).
+    path : str or path-like, optional
+        If given, the model is also written there (atomically).
+    input : {"packed", "codes", "readings"}, default="packed"
+        What the graph takes, ``N`` rows of it:
+
+        - ``"packed"``: uint8 ``[N, bytes_per_row_]``, wire format v1 (the
+          bytes ``transform`` gives and a node sends);
+        - ``"codes"``: int64 ``[N, n_features_in_]``, as ``encode`` gives them;
+        - ``"readings"``: float32 ``[N, n_features_in_]``; the graph compares
+          them with the float32 thresholds as a node does (NaN gets code 0,
+          as in the exported encoders, where ``predict`` refuses it).
+
+        The graph does not check its input: packed rows are read as wire
+        format v1 whatever their padding bits, and codes must lie within
+        their feature's width (``check_codes`` on the codec checks them).
+
+    Returns
+    -------
+    model : onnx.ModelProto
+        Outputs ``predictions`` (``[N]``: class labels, int64, float64 or
+        string as the classes were given, or float64 values in the target's
+        units) and, for classifiers, ``probabilities`` (float32
+        ``[N, n_classes]``, columns as ``classes_``).
+
+    Raises
+    ------
+    ImportError
+        Without the ``onnx`` package (``pip install 'sklearn-bsq[onnx]'``).
+    ValueError
+        For an unknown ``input``, or a model whose per-code tables would be
+        too large to write (thermometer steps at 16 bits).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import onnxruntime as ort
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn_bsq import SoftQuantizerClassifier, export_onnx
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = SoftQuantizerClassifier(3, max_epochs=5, random_state=0).fit(X, y)
+    >>> model = export_onnx(clf, input="packed")
+    >>> session = ort.InferenceSession(model.SerializeToString())
+    >>> labels, proba = session.run(None, {"packed": clf.transform(X)})
+    >>> bool((labels == clf.predict(X)).all())
+    True
+    >>> bool(np.allclose(proba, clf.predict_proba(X), atol=1e-6))
+    True
+    """
+    from ._onnx import onnx_model
+
+    model = onnx_model(estimator, input)
+    if path is not None:
+        data = model.SerializeToString()
+        write_atomically(path, lambda f: f.write(data))
+    return model

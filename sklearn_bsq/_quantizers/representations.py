@@ -106,6 +106,9 @@ class Representation:
     """Base class: the network's input from steps (and from codes)."""
 
     name = ""
+    # whether codes become the input through (rows, d, K_max) step vectors, so
+    # that the memory of ``from_codes`` grows with the widest feature's steps
+    expands_steps = True
 
     @classmethod
     def n_inputs(cls, widths: NDArray) -> NDArray:
@@ -188,6 +191,7 @@ class Levels(Representation):
     of the steps passed (with ``channels`` values per code)."""
 
     name = "levels"
+    expands_steps = False  # codes index prefix sums of the steps directly
     channels = 1
 
     def attach(self, q, padded, counts):
@@ -312,6 +316,7 @@ class LevelsThermometer(Levels):
         return flat if q.dense else flat.index_select(1, q.level_step_index)
 
     # the steps themselves are part of the input: the generic paths
+    expands_steps = True
     from_codes = Representation.from_codes
     from_hard = Representation.from_hard
     from_soft = Representation.from_soft

@@ -1,0 +1,222 @@
+"""ONNX export: onnxruntime gives the torch server's predictions from bytes,
+codes and readings, for every representation, heads, mixed widths and the
+committed fixture."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from sklearn.datasets import load_diabetes, load_iris
+from sklearn.exceptions import NotFittedError
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_bsq import (
+    FullPrecisionMLPClassifier,
+    FullPrecisionMLPRegressor,
+    SoftQuantizer,
+    SoftQuantizerClassifier,
+    SoftQuantizerRegressor,
+    export_onnx,
+    load,
+)
+from sklearn_bsq._quantizers.representations import representation_names
+
+FIXTURES = Path(__file__).parent / "fixtures"
+REPRESENTATIONS = representation_names()
+# Regression outputs and probabilities: float32 products summed in another order
+RTOL, ATOL = 1e-5, 1e-7
+
+
+def run(model, kind, data):
+    session = ort.InferenceSession(model.SerializeToString())
+    return session.run(None, {kind: data})
+
+
+def inputs(estimator, X):
+    return {
+        "packed": estimator.transform(X),
+        "codes": estimator.encode(X).astype(np.int64),
+        "readings": np.asarray(X, np.float32),
+    }
+
+
+@pytest.fixture(scope="module")
+def iris():
+    return load_iris(return_X_y=True)
+
+
+@pytest.fixture(scope="module")
+def diabetes():
+    return load_diabetes(return_X_y=True)
+
+
+@pytest.mark.parametrize("n_heads", [1, 3])
+@pytest.mark.parametrize("representation", REPRESENTATIONS)
+def test_a_classifier_gives_the_same_labels_and_probabilities(
+    iris, representation, n_heads
+):
+    X, y = iris
+    clf = SoftQuantizerClassifier(
+        [0, 3, 5, 2],
+        representation=representation,
+        n_heads=n_heads,
+        max_epochs=3,
+        random_state=0,
+    ).fit(X, y)
+    for kind, data in inputs(clf, X).items():
+        labels, probabilities = run(export_onnx(clf, input=kind), kind, data)
+        np.testing.assert_array_equal(labels, clf.predict_packed(clf.transform(X)))
+        np.testing.assert_allclose(
+            probabilities, clf.predict_proba(X), rtol=RTOL, atol=ATOL
+        )
+
+
+@pytest.mark.parametrize("n_heads", [1, 3])
+@pytest.mark.parametrize("representation", REPRESENTATIONS)
+def test_a_regressor_gives_the_same_values_for_mixed_widths(
+    diabetes, representation, n_heads
+):
+    """Widths 0 to 16 in one model (the steps' representations to 8 bits: at
+    16 their inputs per code are refused, see below)."""
+    X, y = diabetes
+    steps = representation in ("thermometer", "bits", "levels+thermometer")
+    widths = [1, 8 if steps else 16, 0, 4, 8, 2, 3, 13 if not steps else 3, 3, 5]
+    reg = SoftQuantizerRegressor(
+        widths,
+        representation=representation,
+        n_heads=n_heads,
+        max_epochs=2,
+        random_state=0,
+    ).fit(X, y)
+    for kind, data in inputs(reg, X).items():
+        (predictions,) = run(export_onnx(reg, input=kind), kind, data)
+        assert predictions.dtype == np.float64 and predictions.shape == (len(X),)
+        np.testing.assert_allclose(predictions, reg.predict(X), rtol=RTOL)
+
+
+def test_the_committed_fixture_serves_its_recorded_predictions():
+    est = load(FIXTURES / "diabetes-format1.bsq.npz")
+    expected = np.load(FIXTURES / "diabetes-format1-expected.npz")
+    (predictions,) = run(export_onnx(est), "packed", expected["packed"])
+    np.testing.assert_allclose(predictions, expected["predictions"], rtol=RTOL)
+    (from_readings,) = run(
+        export_onnx(est, input="readings"),
+        "readings",
+        expected["X"].astype(np.float32),
+    )
+    np.testing.assert_allclose(from_readings, expected["predictions"], rtol=RTOL)
+
+
+def test_string_labels_and_a_task_chosen_by_the_data(iris):
+    X, y = iris
+    names = np.array(["setosa", "versicolor", "virginica"])[y]
+    sq = SoftQuantizer(2, max_epochs=3, random_state=0).fit(X, names)
+    labels, probabilities = run(export_onnx(sq), "packed", sq.transform(X))
+    assert labels.dtype == object
+    np.testing.assert_array_equal(labels, sq.predict(X))
+    np.testing.assert_allclose(probabilities, sq.predict_proba(X), rtol=RTOL, atol=ATOL)
+
+
+def test_the_thresholds_decide_readings_as_the_node_does(diabetes):
+    """A reading equal to a threshold goes to the lower code, the next float32
+    above it to the higher one; NaN gets code 0, as the exported encoders."""
+    X, y = diabetes
+    reg = SoftQuantizerRegressor(3, max_epochs=2, random_state=0).fit(X, y)
+    codes_model = export_onnx(reg, input="codes")
+    readings_model = export_onnx(reg, input="readings")
+    t = reg.codec_.thresholds[0]
+    rows = np.repeat(X[:1].astype(np.float32), 2 * len(t) + 1, axis=0)
+    rows[: len(t), 0] = t
+    rows[len(t) : 2 * len(t), 0] = np.nextafter(t, np.float32(np.inf))
+    rows[-1, 0] = np.nan
+    (from_readings,) = run(readings_model, "readings", rows)
+    codes = reg.encode(np.nan_to_num(rows[:-1])).astype(np.int64)
+    nan_row = reg.encode(X[:1]).astype(np.int64)
+    nan_row[0, 0] = 0
+    (from_codes,) = run(codes_model, "codes", np.vstack([codes, nan_row]))
+    np.testing.assert_array_equal(from_readings, from_codes)
+
+
+def test_the_reference_mlp_exports_on_readings(iris, diabetes):
+    X, y = iris
+    clf = FullPrecisionMLPClassifier(n_heads=2, max_epochs=3, random_state=0)
+    clf.fit(X, y)
+    labels, probabilities = run(
+        export_onnx(clf, input="readings"), "readings", X.astype(np.float32)
+    )
+    np.testing.assert_array_equal(labels, clf.predict(X))
+    np.testing.assert_allclose(
+        probabilities, clf.predict_proba(X), rtol=RTOL, atol=ATOL
+    )
+    X, y = diabetes
+    reg = FullPrecisionMLPRegressor(max_epochs=3, random_state=0).fit(X, y)
+    (values,) = run(
+        export_onnx(reg, input="readings"), "readings", X.astype(np.float32)
+    )
+    np.testing.assert_allclose(values, reg.predict(X), rtol=RTOL)
+    with pytest.raises(ValueError, match="input='readings'"):
+        export_onnx(reg, input="packed")
+
+
+def test_metadata_names_the_model_and_its_input(iris, tmp_path):
+    X, y = iris
+    clf = SoftQuantizerClassifier([2, 0, 3, 1], max_epochs=2, random_state=0)
+    clf.fit(X, y)
+    export_onnx(clf, tmp_path / "m.onnx", input="codes")
+    model = onnx.load(tmp_path / "m.onnx")
+    props = {p.key: p.value for p in model.metadata_props}
+    assert props["model_id"] == clf.model_id_
+    assert props["input"] == "codes" and props["bytes_per_row"] == "1"
+    assert json.loads(props["n_bits"]) == [2, 0, 3, 1]
+    assert [i.name for i in model.graph.input] == ["codes"]
+    assert [o.name for o in model.graph.output] == ["predictions", "probabilities"]
+
+
+def test_bad_arguments_get_clear_errors(iris):
+    X, y = iris
+    with pytest.raises(NotFittedError):
+        export_onnx(SoftQuantizerClassifier(2))
+    with pytest.raises(TypeError, match="SoftQuantizer"):
+        export_onnx(StandardScaler().fit(X))
+    clf = SoftQuantizerClassifier(2, max_epochs=1, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="input must be one of"):
+        export_onnx(clf, input="bytes")
+
+
+def test_steps_at_16_bits_are_refused_with_the_way_out():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 1))
+    reg = SoftQuantizerRegressor(
+        16, representation="thermometer", max_epochs=1, random_state=0
+    ).fit(X, X[:, 0])
+    with pytest.raises(ValueError, match="representation='embedding'"):
+        export_onnx(reg)
+
+
+def test_the_command_line_writes_a_model_that_runs(iris, tmp_path):
+    X, y = iris
+    clf = SoftQuantizerClassifier(3, max_epochs=2, random_state=0).fit(X, y)
+    from sklearn_bsq import save
+
+    save(clf, tmp_path / "m.bsq.npz")
+    command = [
+        sys.executable,
+        "-m",
+        "sklearn_bsq",
+        "export",
+        str(tmp_path / "m.bsq.npz"),
+    ]
+    result = subprocess.run(
+        [*command, "--lang", "onnx", "-o", str(tmp_path / "m.onnx")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert clf.model_id_ in result.stdout
+    labels, _ = run(onnx.load(tmp_path / "m.onnx"), "packed", clf.transform(X))
+    np.testing.assert_array_equal(labels, clf.predict(X))
