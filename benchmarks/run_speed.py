@@ -16,14 +16,15 @@ shared and noisy, absolute times are not comparable between runs. The table and 
 plot go to ``--out`` (default ``benchmarks/results/speed``) as ``summary.md`` and
 ``speed.png``.
 
-``--server`` instead measures the server path side by side (200,000 rows, 16
-features, 4 bits, one (64, 64) MLP, by default): ``predict_packed`` against the
-bare torch module on ready int64 code tensors and against scikit-learn's
-``MLPClassifier.predict`` (same hidden sizes) on the float inputs, in rows per
-second; and the peak memory ``predict_packed`` adds (in a fresh process: the peak
-resident size, reset before the call, minus the resident size before it; Linux)
-against the packed input. Targets: >= 0.5x the bare
-module, >= 1x MLPClassifier, memory <= 4x the input plus one batch of activations.
+``--server`` instead measures the server on full california (8 features) at 4
+bits, repeated to 200,000 rows (``--rows``): the default model (five heads of
+128-128) and ``n_heads=1``, through ``predict_packed`` (torch) and onnxruntime on
+the packed bytes (``export_onnx``), against scikit-learn's
+``MLPRegressor(hidden_layer_sizes=(128, 128))`` and default ``MLPRegressor`` on the
+float32 rows, in rows per second with each model's additions and multiply-adds per
+row; and the peak memory ``predict_packed`` adds (in a fresh process: the peak
+resident size, reset before the call, minus the resident size before it; Linux).
+Writes ``server.md`` to ``--out``.
 """
 
 from __future__ import annotations
@@ -117,65 +118,153 @@ print(status("VmHWM") - before)
 """
 
 
-def server(rows: int, d: int, bits: int, repeats: int) -> None:
-    """The server path against the bare module and MLPClassifier, one run."""
+def multiply_adds(module) -> tuple[int, int]:
+    """Per row: the first layer's table additions (one row of the hidden width
+    per feature) and the multiply-adds of the layers after it."""
+    from sklearn_bsq._network import HeadLinear
+
+    layers = list(module.mlp)
+    table_adds = module.quantizer.n_bits.size * layers[0].out_features
+    products = 0
+    for layer in layers[1:]:
+        if isinstance(layer, torch.nn.Linear):
+            products += layer.in_features * layer.out_features
+        elif isinstance(layer, HeadLinear):
+            products += int(np.prod(layer.weight.shape))
+    return table_adds, products
+
+
+def added_memory(model, packed) -> str:
+    """The peak memory ``predict_packed`` adds, in a fresh process (the peak
+    resident size, reset before the call, minus the resident size before it;
+    Linux), against the packed input and one batch of activations."""
     import pickle
     import subprocess
     import tempfile
-    from pathlib import Path
 
-    from sklearn.neural_network import MLPClassifier
-
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(rows, d)).astype(np.float32)
-    y = (X[:, 0] + X[:, 1] ** 2 > 1).astype(int)
-    fit_rows = slice(0, 5000)
-    sq = SoftQuantizer(
-        bits, hidden_layer_sizes=(64, 64), n_heads=1, max_epochs=2, random_state=0
-    ).fit(X[fit_rows], y[fit_rows])
-    mlp = MLPClassifier((64, 64), max_iter=5, random_state=0).fit(
-        X[fit_rows], y[fit_rows]
-    )
-    packed = sq.transform(X)
-    module = sq.net_.module_
-    codes = torch.as_tensor(sq.decode(packed).astype(np.int64))
-
-    def bare():
-        with torch.inference_mode():
-            module(codes=codes)
-
-    t_packed = best_time(lambda: sq.predict_proba_packed(packed), repeats)
-    t_bare = best_time(bare, repeats)
-    t_mlp = best_time(lambda: mlp.predict_proba(X), repeats)
     with tempfile.TemporaryDirectory() as tmp:
-        model, data = Path(tmp) / "m.pkl", Path(tmp) / "p.npy"
-        model.write_bytes(pickle.dumps(sq))
+        model_file, data = Path(tmp) / "m.pkl", Path(tmp) / "p.npy"
+        model_file.write_bytes(pickle.dumps(model))
         np.save(data, packed)
-        grew = int(
-            subprocess.run(
-                [sys.executable, "-c", _MEMORY_CHILD, str(model), str(data)],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout.split()[-1]
-        )
-    # one batch: the int64 codes, the quantizer's steps and output, the layers
-    widths = [2 * d, 2 * module.quantizer.out_features, 64, 64, 2]
-    batch = max(sq.batch_size, PREDICT_BATCH_ROWS)
-    activations = batch * sum(widths) * 4  # float32 (int64 codes counted twice)
-    print(
-        f"server path, {rows:,} x {d} at {bits} bits, (64, 64) network, "
-        f"torch threads {torch.get_num_threads()}:\n"
-        f"  predict_proba_packed: {rows / t_packed:,.0f} rows/s\n"
-        f"  bare module on ready code tensors: {rows / t_bare:,.0f} rows/s "
-        f"(predict_proba_packed: {t_bare / t_packed:.2f}x; target >= 0.5x)\n"
-        f"  MLPClassifier.predict_proba on float32: {rows / t_mlp:,.0f} rows/s "
-        f"(predict_proba_packed: {t_mlp / t_packed:.2f}x; target >= 1x)\n"
-        f"  peak memory added by predict_packed: {grew / 1e6:.1f} MB for "
-        f"{packed.nbytes / 1e6:.1f} MB of packed input = {grew / packed.nbytes:.1f}x; "
-        f"target <= 4x + one batch of activations "
-        f"({activations / 1e6:.1f} MB): {4 * packed.nbytes + activations >= grew}"
+        child = [sys.executable, "-c", _MEMORY_CHILD, str(model_file), str(data)]
+        result = subprocess.run(child, capture_output=True, text=True, check=True)
+        grew = int(result.stdout.split()[-1])
+    # one batch of activations: the int64 codes and one float32 tensor per
+    # layer, each as wide as all heads together
+    widths = [2 * module_inputs(model)] + layer_widths(model.net_.module_)
+    batch = max(model.batch_size, PREDICT_BATCH_ROWS)
+    activations = batch * sum(widths) * 4
+    widest = batch * max(widths) * 4
+    return (
+        f"Peak memory added by predict_packed (default model): {grew / 1e6:.1f} MB "
+        f"for {packed.nbytes / 1e6:.1f} MB of packed input, {grew / widest:.1f} "
+        f"batches of the widest layer ({widest / 1e6:.1f} MB each); target <= 4x the "
+        f"input + one batch of activations ({activations / 1e6:.1f} MB): "
+        f"{'met' if 4 * packed.nbytes + activations >= grew else 'missed'}."
     )
+
+
+def module_inputs(model) -> int:
+    return int(model.net_.module_.quantizer.n_bits.size)
+
+
+def layer_widths(module) -> list[int]:
+    """The output width of every linear layer, all heads together."""
+    from sklearn_bsq._network import HeadLinear
+
+    widths = []
+    for layer in module.mlp:
+        if isinstance(layer, torch.nn.Linear):
+            widths.append(layer.out_features)
+        elif isinstance(layer, HeadLinear):
+            widths.append(layer.n_heads * layer.weight.shape[-1])
+    return widths
+
+
+def server(rows: int, repeats: int, data_folder: str | None) -> list[str]:
+    """The server on full california at 4 bits, side by side in one run: the
+    default model (five heads) and one head, through ``predict_packed`` (torch)
+    and onnxruntime on the packed bytes, against scikit-learn's MLPRegressor
+    (128, 128) and default MLPRegressor on the float32 rows."""
+    import onnxruntime as ort
+    from sklearn.neural_network import MLPRegressor
+
+    from sklearn_bsq import SoftQuantizerRegressor, export_onnx
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from datasets import data_dir, load
+
+    X, y, _ = load("california", data_dir(data_folder))
+    X_rows = np.resize(X, (rows, X.shape[1]))  # the data repeated to ``rows``
+    # speed does not depend on the epochs: a few keep the run short
+    peers = {
+        "MLPRegressor(128, 128)": MLPRegressor(
+            hidden_layer_sizes=(128, 128), max_iter=3
+        ),
+        "MLPRegressor()": MLPRegressor(max_iter=3),
+    }
+    for peer in peers.values():
+        peer.fit(X, y)
+    lines = [
+        f"{rows:,} rows of california ({X.shape[1]} features) at 4 bits; torch "
+        f"threads {torch.get_num_threads()}, onnxruntime threads: its default",
+        "",
+        "| model | path | rows/s | vs MLPRegressor(128, 128) | table adds + "
+        "multiply-adds per row |",
+        "|---|---|---|---|---|",
+    ]
+    peer_rows = {}
+    for name, peer in peers.items():
+        seconds = best_time(lambda peer=peer: peer.predict(X_rows), repeats)
+        peer_rows[name] = rows / seconds
+        sizes = [X.shape[1], *peer.hidden_layer_sizes, 1]
+        macs = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
+        lines.append(
+            f"| {name} | numpy, float32 rows | {rows / seconds:,.0f} | "
+            f"{rows / seconds / peer_rows['MLPRegressor(128, 128)']:.2f}x | "
+            f"{macs:,} |"
+        )
+    for label, n_heads in (("default (5 heads)", 5), ("n_heads=1", 1)):
+        model = SoftQuantizerRegressor(4, n_heads=n_heads, max_epochs=2, random_state=0)
+        model.fit(X, y)
+        packed = model.transform(X_rows)
+        session = ort.InferenceSession(export_onnx(model).SerializeToString())
+        # same predictions before timing anything
+        onnx_values = session.run(None, {"packed": packed[:4096]})[0]
+        np.testing.assert_allclose(
+            onnx_values, model.predict_packed(packed[:4096]), rtol=1e-5
+        )
+        adds, products = multiply_adds(model.net_.module_)
+        paths = {
+            "torch, predict_packed": lambda m=model, p=packed: m.predict_packed(p),
+            "onnxruntime, packed, one call": lambda s=session, p=packed: s.run(
+                None, {"packed": p}
+            ),
+            f"onnxruntime, packed, {PREDICT_BATCH_ROWS:,}-row calls": (
+                lambda s=session, p=packed: [
+                    s.run(None, {"packed": p[i : i + PREDICT_BATCH_ROWS]})
+                    for i in range(0, len(p), PREDICT_BATCH_ROWS)
+                ]
+            ),
+        }
+        for path, run in paths.items():
+            seconds = best_time(run, repeats)
+            ratio = rows / seconds / peer_rows["MLPRegressor(128, 128)"]
+            lines.append(
+                f"| {label} | {path} | {rows / seconds:,.0f} | {ratio:.2f}x | "
+                f"{adds:,} + {products:,} |"
+            )
+            print(lines[-1], flush=True)
+        if n_heads == 5:
+            memory_line = added_memory(model, packed)
+    lines += ["", memory_line]
+    lines += [
+        "",
+        "Targets (issue: serving speed): the default, best of its two paths, >= 0.5x "
+        "MLPRegressor(128, 128); n_heads=1 >= 1x; onnxruntime >= torch for the "
+        "default.",
+    ]
+    return lines
 
 
 def main(argv=None) -> int:
@@ -187,18 +276,16 @@ def main(argv=None) -> int:
     parser.add_argument("--fit-rows", type=int, default=20_000)
     parser.add_argument("--fit-epochs", type=int, default=5)
     parser.add_argument("--server", action="store_true")
+    parser.add_argument("--data-dir", help="the datasets (default ../shared/datasets)")
     parser.add_argument(
         "--out", type=Path, default=Path(__file__).parent / "results" / "speed"
     )
     args = parser.parse_args(argv)
     if args.server:
         rows = 200_000 if args.rows == 1_000_000 else args.rows
-        server(
-            rows,
-            args.features,
-            4 if args.bits == [1, 2, 4, 8] else args.bits[0],
-            args.repeats,
-        )
+        lines = server(rows, args.repeats, args.data_dir)
+        print("\n".join(lines))
+        write_server_results(args.out, argv, lines)
         return 0
     n, d = args.rows, args.features
     rng = np.random.default_rng(0)
@@ -243,15 +330,34 @@ def main(argv=None) -> int:
     return 0
 
 
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
+
+
+def write_server_results(out: Path, argv, lines: list[str]) -> None:
+    """``server.md``: the command, the machine and the table."""
+    out.mkdir(parents=True, exist_ok=True)
+    command = " ".join(["python benchmarks/run_speed.py", *(argv or sys.argv[1:])])
+    text = [
+        "# The server: rows per second",
+        "",
+        f"Generated by `{command.strip()}` on {machine()}; times are the best of the "
+        "repeats, ratios measured side by side in one run.",
+        "",
+        *lines,
+        "",
+    ]
+    (out / "server.md").write_text("\n".join(text))
+
+
 def write_results(out: Path, argv, lines: list[str], measured: list[tuple]) -> None:
     """``summary.md`` (the command, the machine, the table) and ``speed.png``."""
     out.mkdir(parents=True, exist_ok=True)
     command = " ".join(["python benchmarks/run_speed.py", *(argv or sys.argv[1:])])
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
     text = [
         "# Node and server speed",
         "",
-        f"Generated by `{command.strip()}` on {machine}; times are the best of the "
+        f"Generated by `{command.strip()}` on {machine()}; times are the best of the "
         "repeats, ratios measured side by side in one run (see the script's "
         "docstring). The default network: five heads of 128-128.",
         "",

@@ -73,7 +73,12 @@ PAGES = [
             "python benchmarks/encoder_cost.py",
             "python benchmarks/memory_estimate.py",
         ],
-        ["speed/summary.md", "speed/earlier.md", "memory_estimate.md"],
+        [
+            "speed/summary.md",
+            "speed/server.md",
+            "speed/earlier.md",
+            "memory_estimate.md",
+        ],
         ["speed/speed.png"],
     ),
     ResultsPage(

@@ -128,10 +128,14 @@ class CombineHeads(nn.Module):
         by_head = x.reshape(x.shape[0], self.n_heads, -1)
         if self.training:
             return by_head
+        return self.combine(by_head.transpose(0, 1))
+
+    def combine(self, by_head: Tensor) -> Tensor:
+        """The eval-mode prediction from outputs ``(heads, n, n_outputs)``."""
         if not self.classification:
-            return by_head.mean(1)
+            return by_head.mean(0)
         log_probabilities = torch.log_softmax(by_head, dim=2)
-        return torch.logsumexp(log_probabilities, dim=1) - math.log(self.n_heads)
+        return torch.logsumexp(log_probabilities, dim=0) - math.log(self.n_heads)
 
 
 def has_head_axis(outputs: Tensor, classification: bool) -> bool:
@@ -193,10 +197,40 @@ class QuantizedMLP(nn.Module):
         if tables is None:
             out = self.mlp(self.quantizer(x, codes))
         else:
-            out = tables(codes)
-            for layer in itertools.islice(self.mlp, 1, None):
-                out = layer(out)
+            out = predict_after_first(
+                itertools.islice(self.mlp, 1, None), tables(codes)
+            )
         return _squeeze_single_output(out)
+
+
+def predict_after_first(layers: Iterable[nn.Module], out: Tensor) -> Tensor:
+    """Eval-mode layers after the first on its output ``(n, heads * units)``.
+
+    The heads stay in one ``(heads, n, units)`` tensor from the first
+    :class:`HeadLinear` to :class:`CombineHeads` (no reshapes between layers),
+    and ReLU runs in place: the same outputs as the layers one by one, with
+    fewer copies of a batch.
+    """
+    n = out.shape[0]
+    by_head = None
+    for layer in layers:
+        if isinstance(layer, HeadLinear):
+            if by_head is None:
+                by_head = out.reshape(n, layer.n_heads, -1).transpose(0, 1)
+            by_head = torch.baddbmm(layer.bias, by_head, layer.weight)
+        elif isinstance(layer, nn.Dropout):
+            continue  # identity in eval mode
+        elif isinstance(layer, nn.ReLU):
+            if by_head is None:
+                out = torch.relu_(out)
+            else:
+                by_head = torch.relu_(by_head)
+        elif isinstance(layer, CombineHeads):
+            out = layer.combine(by_head)
+            by_head = None
+        else:
+            out = layer(out)
+    return out
 
 
 def _squeeze_single_output(out: Tensor) -> Tensor:

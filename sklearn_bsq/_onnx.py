@@ -38,6 +38,10 @@ INPUT_KINDS = ("packed", "codes", "readings")
 # Input tables (one row of network inputs per code) above this many values make
 # a graph too large to be worth writing (thermometer steps at 16 bits).
 MAX_INPUT_TABLE_VALUES = 1 << 26
+# Up to this many multi-hot columns (features x codes of the widest) the first
+# layer's tables run as one product, faster in onnxruntime than a gather per
+# feature (benchmarks/run_speed.py --server).
+MULTI_HOT_MAX_COLUMNS = 512
 # Features whose thresholds are compared in one padded block up to this many
 # thresholds each; wider features get a comparison of their own.
 PADDED_COMPARISON_MAX = 255
@@ -141,6 +145,25 @@ def _array(tensor: torch.Tensor) -> np.ndarray:
     return tensor.detach().cpu().numpy().astype(np.float32)
 
 
+def multi_hot_first_layer(g: GraphBuilder, codes: str, tables, widths) -> str:
+    """The tables' sum as one product: each row's codes as a multi-hot vector
+    (one block of ``2**widest`` columns per feature) times the stacked tables,
+    zero rows where a narrower feature has no code."""
+    widest = 1 << max(widths)
+    table = _array(tables.table)
+    stacked = np.zeros((len(widths) * widest, table.shape[1]), np.float32)
+    start = 0
+    for j, b in enumerate(widths):
+        stacked[j * widest : j * widest + (1 << b)] = table[start : start + (1 << b)]
+        start += 1 << b
+    column = g.op("Unsqueeze", codes, g.const(np.array([2], np.int64)))
+    every_code = g.const(np.arange(widest, dtype=np.int64)[None, None, :])
+    hot = g.op("Cast", g.op("Equal", column, every_code), to=g.onnx.TensorProto.FLOAT)
+    flat = g.op("Reshape", hot, g.const(np.array([0, -1], np.int64)))
+    hidden = g.op("MatMul", flat, g.const(stacked, "first_layer_table"))
+    return g.op("Add", hidden, g.const(_array(tables.bias), "first_layer_bias"))
+
+
 def first_layer_from_codes(g: GraphBuilder, codes: str, module: nn.Module) -> str:
     """The first linear layer's output ``(n, units)`` from active codes.
 
@@ -152,6 +175,8 @@ def first_layer_from_codes(g: GraphBuilder, codes: str, module: nn.Module) -> st
     widths = [int(b) for b in quantizer.n_bits]
     if table_values(module) <= MAX_TABLE_VALUES:
         tables = FirstLayerTables(module)
+        if len(widths) << max(widths) <= MULTI_HOT_MAX_COLUMNS:
+            return multi_hot_first_layer(g, codes, tables, widths)
         indices = g.op("Add", codes, g.const(tables.offsets.cpu().numpy()))
         table = g.const(_array(tables.table), "first_layer_table")
         hidden = None
