@@ -23,6 +23,7 @@ _PUBLIC = {
     "export_c": ".export",
     "export_onnx": ".export",
     "export_python": ".export",
+    "register_skl2onnx": ".export",
     "load": ".persistence",
     "save": ".persistence",
     "RateAccuracyDisplay": ".plotting",

@@ -60,8 +60,9 @@ def _onnx():
 class GraphBuilder:
     """Nodes and constants of one graph, with fresh names for every value."""
 
-    def __init__(self) -> None:
+    def __init__(self, opset: int = OPSET) -> None:
         self.onnx = _onnx()
+        self.opset = opset
         self.nodes: list = []
         self.initializers: list = []
         self._count = 0
@@ -75,6 +76,13 @@ class GraphBuilder:
         tensor = self.onnx.numpy_helper.from_array(np.asarray(array), name)
         self.initializers.append(tensor)
         return name
+
+    def mean_over_heads(self, x: str) -> str:
+        """The mean over axis 0, dropped (its axes became an input in opset 18)."""
+        if self.opset >= 18:
+            axes = self.const(np.array([0], np.int64))
+            return self.op("ReduceMean", x, axes, keepdims=0)
+        return self.op("ReduceMean", x, axes=[0], keepdims=0)
 
     def op(self, op_type: str, *inputs: str, output: str | None = None, **attrs) -> str:
         out = output or self._name(op_type.lower())
@@ -230,11 +238,10 @@ def mlp_after_first(
             product = g.op("MatMul", hidden, g.const(_array(layer.weight), "weight"))
             hidden = g.op("Add", product, g.const(_array(layer.bias), "bias"))
         elif isinstance(layer, CombineHeads):
-            # opset 17: ReduceMean takes its axes as an attribute
             if classification:  # the mean of the heads' probabilities
                 probabilities = g.op("Softmax", hidden, axis=2)
-                return g.op("ReduceMean", probabilities, axes=[0], keepdims=0), True
-            return g.op("ReduceMean", hidden, axes=[0], keepdims=0), False
+                return g.mean_over_heads(probabilities), True
+            return g.mean_over_heads(hidden), False
         else:
             raise TypeError(f"export_onnx cannot write a {type(layer).__name__} layer.")
     return hidden, False
@@ -282,7 +289,7 @@ def target_outputs(g: GraphBuilder, out: str, target, is_probability: bool) -> l
 
 
 # ----------------------------------------------------------------- models
-def quantizer_graph(estimator, input_kind: str):
+def quantizer_graph(estimator, input_kind: str, opset: int = OPSET):
     """The graph of a fitted SoftQuantizer on ``input_kind`` rows."""
     from ._estimator import fitted_state
 
@@ -290,7 +297,7 @@ def quantizer_graph(estimator, input_kind: str):
     codec, module = state.codec, estimator.net_.module_
     proto, helper = _onnx().TensorProto, _onnx().helper
     widths = np.asarray(codec.n_bits)
-    g = GraphBuilder()
+    g = GraphBuilder(opset)
     if input_kind == "packed":
         source = helper.make_tensor_value_info(
             "packed", proto.UINT8, ["N", codec.bytes_per_row]
@@ -324,7 +331,7 @@ def quantizer_graph(estimator, input_kind: str):
     return g, source, outputs, metadata
 
 
-def full_precision_graph(estimator, input_kind: str):
+def full_precision_graph(estimator, input_kind: str, opset: int = OPSET):
     """The graph of a fitted FullPrecisionMLP on float32 readings."""
     if input_kind != "readings":
         raise ValueError(
@@ -333,7 +340,7 @@ def full_precision_graph(estimator, input_kind: str):
         )
     proto, helper = _onnx().TensorProto, _onnx().helper
     n_features = int(estimator.n_features_in_)
-    g = GraphBuilder()
+    g = GraphBuilder(opset)
     source = helper.make_tensor_value_info("readings", proto.FLOAT, ["N", n_features])
     as_double = g.op("Cast", "readings", to=proto.DOUBLE)
     centred = g.op(
@@ -351,11 +358,10 @@ def full_precision_graph(estimator, input_kind: str):
     return g, source, outputs, {"input": input_kind}
 
 
-def onnx_model(estimator, input_kind: str):
-    """An ``onnx.ModelProto`` of a fitted estimator on ``input_kind`` rows."""
+def estimator_graph(estimator, input_kind: str, opset: int = OPSET):
+    """``(builder, input, outputs, metadata)`` of a fitted estimator's graph."""
     from ._full_precision import _BaseFullPrecisionMLP
 
-    onnx = _onnx()
     if input_kind not in INPUT_KINDS:
         raise ValueError(
             f"input must be one of {', '.join(map(repr, INPUT_KINDS))}, got "
@@ -365,9 +371,14 @@ def onnx_model(estimator, input_kind: str):
         from sklearn.utils.validation import check_is_fitted
 
         check_is_fitted(estimator)
-        g, source, outputs, metadata = full_precision_graph(estimator, input_kind)
-    else:
-        g, source, outputs, metadata = quantizer_graph(estimator, input_kind)
+        return full_precision_graph(estimator, input_kind, opset)
+    return quantizer_graph(estimator, input_kind, opset)
+
+
+def onnx_model(estimator, input_kind: str):
+    """An ``onnx.ModelProto`` of a fitted estimator on ``input_kind`` rows."""
+    onnx = _onnx()
+    g, source, outputs, metadata = estimator_graph(estimator, input_kind)
     graph = onnx.helper.make_graph(
         g.nodes, "sklearn_bsq", [source], outputs, initializer=g.initializers
     )

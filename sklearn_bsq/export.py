@@ -25,7 +25,7 @@ from ._packing import WIRE_FORMAT_VERSION, bytes_per_row, word_pieces
 from ._version import __version__
 from ._widths import n_thresholds
 
-__all__ = ["export_c", "export_onnx", "export_python"]
+__all__ = ["export_c", "export_onnx", "export_python", "register_skl2onnx"]
 
 _C_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -555,3 +555,53 @@ def export_onnx(estimator, path=None, *, input: str = "packed"):
         data = model.SerializeToString()
         write_atomically(path, lambda f: f.write(data))
     return model
+
+
+def register_skl2onnx() -> None:
+    """Register converters for the package's estimators with skl2onnx.
+
+    After this call ``skl2onnx.to_onnx`` converts a Pipeline that ends in any
+    ``SoftQuantizer`` or ``FullPrecisionMLP`` (with a ColumnTransformer, a
+    StandardScaler or any other convertible steps in front): the estimator
+    takes the float features of the steps before it as readings, coded in
+    the graph as a node codes them. Outputs follow skl2onnx's names,
+    ``label`` and ``probabilities`` (no ZipMap) for a classifier and
+    ``variable`` for a regressor. Convert with float64 inputs (``to_onnx(pipe,
+    X[:1])`` for a float64 ``X``) to run the steps before in double, as
+    scikit-learn does: then every reading gets the code ``predict`` gives it,
+    where float32 steps may move a reading within rounding of a threshold to
+    the neighbouring code. Calling it again is harmless.
+
+    Raises
+    ------
+    ImportError
+        Without skl2onnx (``pip install 'sklearn-bsq[onnx]'``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import onnxruntime as ort
+    >>> from skl2onnx import to_onnx
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from sklearn_bsq import SoftQuantizerRegressor, register_skl2onnx
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> pipe = make_pipeline(
+    ...     StandardScaler(), SoftQuantizerRegressor(3, max_epochs=2, random_state=0)
+    ... ).fit(X, y)
+    >>> register_skl2onnx()
+    >>> session = ort.InferenceSession(to_onnx(pipe, X[:1]).SerializeToString())
+    >>> (values,) = session.run(None, {"X": X})
+    >>> bool(np.allclose(values, pipe.predict(X), rtol=1e-5))
+    True
+    """
+    try:
+        import skl2onnx  # noqa: F401
+    except ImportError as error:
+        raise ImportError(
+            "register_skl2onnx needs skl2onnx: pip install 'sklearn-bsq[onnx]'."
+        ) from error
+    from ._skl2onnx import register
+
+    register()

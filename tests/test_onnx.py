@@ -1,6 +1,6 @@
 """ONNX export: onnxruntime gives the torch server's predictions from bytes,
 codes and readings, for every representation, heads, mixed widths and the
-committed fixture."""
+committed fixture; skl2onnx converts pipelines that end in an estimator."""
 
 import json
 import subprocess
@@ -11,8 +11,10 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from sklearn.compose import ColumnTransformer
 from sklearn.datasets import load_diabetes, load_iris
 from sklearn.exceptions import NotFittedError
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_bsq import (
@@ -23,6 +25,7 @@ from sklearn_bsq import (
     SoftQuantizerRegressor,
     export_onnx,
     load,
+    register_skl2onnx,
 )
 from sklearn_bsq._quantizers.representations import representation_names
 
@@ -220,3 +223,49 @@ def test_the_command_line_writes_a_model_that_runs(iris, tmp_path):
     assert clf.model_id_ in result.stdout
     labels, _ = run(onnx.load(tmp_path / "m.onnx"), "packed", clf.transform(X))
     np.testing.assert_array_equal(labels, clf.predict(X))
+
+
+# ------------------------------------------------ skl2onnx: pipelines
+
+
+@pytest.mark.parametrize(
+    "make_estimator",
+    [
+        lambda: SoftQuantizerClassifier(3, n_heads=2, max_epochs=3, random_state=0),
+        lambda: SoftQuantizer(2, representation="bits", max_epochs=3, random_state=0),
+        lambda: FullPrecisionMLPClassifier(max_epochs=3, random_state=0),
+    ],
+)
+def test_skl2onnx_converts_a_pipeline_with_a_column_transformer(iris, make_estimator):
+    """Scaled and passed-through columns in front, float64 inputs: the graph
+    gives the pipeline's labels and probabilities."""
+    from skl2onnx import to_onnx
+
+    X, y = iris
+    front = ColumnTransformer(
+        [("scaled", StandardScaler(), [0, 1])], remainder="passthrough"
+    )
+    pipe = make_pipeline(front, make_estimator()).fit(X, y)
+    register_skl2onnx()
+    model = to_onnx(pipe, X[:1])
+    assert [o.name for o in model.graph.output] == ["label", "probabilities"]
+    labels, probabilities = run(model, "X", X)
+    np.testing.assert_array_equal(labels, pipe.predict(X))
+    np.testing.assert_allclose(
+        probabilities, pipe.predict_proba(X), rtol=RTOL, atol=ATOL
+    )
+
+
+def test_skl2onnx_converts_a_regressor_on_float32_inputs(diabetes):
+    """float32 pipeline inputs run the scaler in float32 in the graph; on this
+    data every reading keeps its code."""
+    from skl2onnx import to_onnx
+
+    X, y = diabetes
+    pipe = make_pipeline(
+        StandardScaler(), SoftQuantizerRegressor(4, max_epochs=2, random_state=0)
+    ).fit(X, y)
+    register_skl2onnx()
+    X32 = X.astype(np.float32)
+    (values,) = run(to_onnx(pipe, X32[:1]), "X", X32)
+    np.testing.assert_allclose(values.ravel(), pipe.predict(X32), rtol=RTOL)
