@@ -88,7 +88,7 @@ class FirstLayerTables:
     def __call__(self, codes: Tensor) -> Tensor:
         """The first layer's output for int64 ``codes`` of the quantized features."""
         hidden = F.embedding_bag(codes + self.offsets, self.table, mode="sum")
-        return hidden + self.bias
+        return hidden.add_(self.bias)  # in place: one batch-wide tensor less
 
 
 def table_values(module: nn.Module) -> int:

@@ -128,14 +128,16 @@ class CombineHeads(nn.Module):
         by_head = x.reshape(x.shape[0], self.n_heads, -1)
         if self.training:
             return by_head
-        return self.combine(by_head.transpose(0, 1))
+        return self.combine(by_head)
 
     def combine(self, by_head: Tensor) -> Tensor:
-        """The eval-mode prediction from outputs ``(heads, n, n_outputs)``."""
+        """The eval-mode prediction from contiguous outputs ``(n, heads, n_outputs)``
+        (reduced over the middle axis: a row's result does not depend on its
+        position in the batch, as scikit-learn's checks require)."""
         if not self.classification:
-            return by_head.mean(0)
+            return by_head.mean(1)
         log_probabilities = torch.log_softmax(by_head, dim=2)
-        return torch.logsumexp(log_probabilities, dim=0) - math.log(self.n_heads)
+        return torch.logsumexp(log_probabilities, dim=1) - math.log(self.n_heads)
 
 
 def has_head_axis(outputs: Tensor, classification: bool) -> bool:
@@ -226,7 +228,7 @@ def predict_after_first(layers: Iterable[nn.Module], out: Tensor) -> Tensor:
             else:
                 by_head = torch.relu_(by_head)
         elif isinstance(layer, CombineHeads):
-            out = layer.combine(by_head)
+            out = layer.combine(by_head.transpose(0, 1).contiguous())
             by_head = None
         else:
             out = layer(out)

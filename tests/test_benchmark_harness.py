@@ -230,3 +230,32 @@ def test_accuracy_benchmark_takes_quantizer_parameters():
     assert args.param == {"threshold_lr": 0.05, "steepness": (4, 64)}
     with pytest.raises(SystemExit):
         run_accuracy.parse_args(["--param", "threshold_lr"])
+
+
+def test_smooth_summary_counts_the_default_against_its_width_targets(tmp_path):
+    """Ratios to float32's mean: 6 and 8 bits pass within 3 %, 4 bits within 10 %."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import run_smooth
+
+    rows = ["dataset,seed,method,bits,mse,fit_seconds,n_train,epochs"]
+    for seed in (42, 43):
+        rows.append(f"friedman2,{seed},float32,32,0.1000,1,10,40")
+        # 4 bits 1.09x (met), 6 bits 1.02x (met), 8 bits 1.05x (missed)
+        for bits, mse in ((4, 0.109), (6, 0.102), (8, 0.105)):
+            rows.append(f"friedman2,{seed},bsq-default,{bits},{mse},1,10,40")
+    runs = tmp_path / "runs.csv"
+    runs.write_text("\n".join(rows) + "\n")
+    text = run_smooth.summarize(runs)
+    assert "Default within its target: 2 of 3 cells." in text
+    assert "0.1050 (2) 1.050x" in text
+    assert (tmp_path / "summary.md").read_text() == text
+
+
+def test_smooth_datasets_are_generated_the_same_every_time():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import datasets
+
+    X, y, task = datasets.load("friedman3", None)
+    X_again, y_again, _ = datasets.load("friedman3", None)
+    assert X.shape == (40_768, 4) and task == "regression"
+    assert (X == X_again).all() and (y == y_again).all()
