@@ -269,3 +269,16 @@ def test_skl2onnx_converts_a_regressor_on_float32_inputs(diabetes):
     X32 = X.astype(np.float32)
     (values,) = run(to_onnx(pipe, X32[:1]), "X", X32)
     np.testing.assert_allclose(values.ravel(), pipe.predict(X32), rtol=RTOL)
+
+
+@pytest.mark.parametrize("quantizer", ["soft", "fixed", "lsq"])
+def test_every_quantizer_exports(iris, quantizer):
+    X, y = iris
+    clf = SoftQuantizerClassifier(
+        [2, 3, 0, 4], quantizer=quantizer, max_epochs=2, random_state=0
+    ).fit(X, y)
+    labels, probabilities = run(export_onnx(clf), "packed", clf.transform(X))
+    np.testing.assert_array_equal(labels, clf.predict(X))
+    np.testing.assert_allclose(
+        probabilities, clf.predict_proba(X), rtol=RTOL, atol=ATOL
+    )
