@@ -95,6 +95,8 @@ def summarize(runs_path: Path) -> str:
                 if method == "bsq-default" and b in TARGETS:
                     total += 1
                     met += ratio <= TARGETS[b]
+            if not any(cells):
+                continue  # a method not run on this dataset
             lines.append(
                 f"| {name} | {base:.4f} ({len(reference)}) | {method} | "
                 + " | ".join(cells)
