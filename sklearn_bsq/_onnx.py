@@ -39,8 +39,8 @@ INPUT_KINDS = ("packed", "codes", "readings")
 # a graph too large to be worth writing (thermometer steps at 16 bits).
 MAX_INPUT_TABLE_VALUES = 1 << 26
 # Up to this many multi-hot columns (features x codes of the widest) the first
-# layer's tables run as one product, faster in onnxruntime than a gather per
-# feature (benchmarks/run_speed.py --server).
+# layer's tables run as one product: in onnxruntime it beat a gather per feature
+# at 3 to 6 bits of 8 features (512 columns), see CHANGELOG.md.
 MULTI_HOT_MAX_COLUMNS = 512
 # Features whose thresholds are compared in one padded block up to this many
 # thresholds each; wider features get a comparison of their own.
