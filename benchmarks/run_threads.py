@@ -33,15 +33,7 @@ from sklearn_bsq import FullPrecisionMLPRegressor, SoftQuantizerRegressor
 
 sys.path.insert(0, str(Path(__file__).parent))
 from datasets import data_dir, load  # noqa: E402
-
-
-def best_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from run_speed import best_time  # noqa: E402
 
 
 class BusyCore:

@@ -22,12 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._first_layer import (
-    MAX_TABLE_VALUES,
-    FirstLayerTables,
-    inputs_per_code,
-    table_values,
-)
+from ._first_layer import first_layer_tables, inputs_per_code
 from ._network import CombineHeads, HeadLinear
 from ._packing import WIRE_FORMAT_VERSION
 from ._version import __version__
@@ -42,8 +37,8 @@ MAX_INPUT_TABLE_VALUES = 1 << 26
 # layer's tables run as one product: in onnxruntime it beat a gather per feature
 # at 3 to 6 bits of 8 features (512 columns), see CHANGELOG.md.
 MULTI_HOT_MAX_COLUMNS = 512
-# Features whose thresholds are compared in one padded block up to this many
-# thresholds each; wider features get a comparison of their own.
+# Up to this many thresholds in the widest feature, all features are compared
+# in one padded block; above it (the padding would grow with 2**16), each alone.
 PADDED_COMPARISON_MAX = 255
 
 
@@ -121,31 +116,24 @@ def codes_from_readings(g: GraphBuilder, readings: str, codec) -> str:
     widths = np.asarray(codec.n_bits)
     active = np.flatnonzero(widths > 0)
     thresholds = [np.asarray(codec.thresholds[j], np.float32) for j in active]
-    narrow = [k for k, t in enumerate(thresholds) if t.size <= PADDED_COMPARISON_MAX]
-    columns: dict[int, str] = {}
-    if narrow:
+    widest = max(t.size for t in thresholds)
+    if widest <= PADDED_COMPARISON_MAX:
         # one comparison of (n, features, 1) against (features, widest) thresholds
-        widest = max(thresholds[k].size for k in narrow)
-        padded = np.full((len(narrow), widest), np.inf, np.float32)
-        for row, k in enumerate(narrow):
-            padded[row, : thresholds[k].size] = thresholds[k]
-        picked = g.op("Gather", readings, g.const(active[narrow]), axis=1)
+        padded = np.full((len(thresholds), widest), np.inf, np.float32)
+        for row, t in enumerate(thresholds):
+            padded[row, : t.size] = t
+        picked = g.op("Gather", readings, g.const(active), axis=1)
         column = g.op("Unsqueeze", picked, g.const(np.array([2], np.int64)))
         above = g.op("Greater", column, g.const(padded, "thresholds"))
         counted = g.op("Cast", above, to=g.onnx.TensorProto.INT64)
-        codes = g.op("ReduceSum", counted, g.const(np.array([2], np.int64)), keepdims=0)
-        if len(narrow) == active.size:
-            return codes
-        for row, k in enumerate(narrow):
-            columns[k] = g.op("Gather", codes, g.const(np.array([row])), axis=1)
-    for k, t in enumerate(thresholds):
-        if k in columns:
-            continue
-        reading = g.op("Gather", readings, g.const(np.array([active[k]])), axis=1)
+        return g.op("ReduceSum", counted, g.const(np.array([2], np.int64)), keepdims=0)
+    columns = []
+    for j, t in zip(active, thresholds, strict=True):
+        reading = g.op("Gather", readings, g.const(np.array([j])), axis=1)
         above = g.op("Greater", reading, g.const(t, "thresholds"))
         counted = g.op("Cast", above, to=g.onnx.TensorProto.INT64)
-        columns[k] = g.op("ReduceSum", counted, g.const(np.array([1], np.int64)))
-    return g.op("Concat", *(columns[k] for k in range(active.size)), axis=1)
+        columns.append(g.op("ReduceSum", counted, g.const(np.array([1], np.int64))))
+    return g.op("Concat", *columns, axis=1)
 
 
 # ----------------------------------------------------------------- network
@@ -175,14 +163,14 @@ def multi_hot_first_layer(g: GraphBuilder, codes: str, tables, widths) -> str:
 def first_layer_from_codes(g: GraphBuilder, codes: str, module: nn.Module) -> str:
     """The first linear layer's output ``(n, units)`` from active codes.
 
-    As lookup tables (one row per code and feature, summed), the torch server's
-    path, when they are within ``MAX_TABLE_VALUES``; otherwise the network's
-    inputs per code as tables, then the layer's product.
+    As lookup tables (one row per code and feature, summed) when the torch
+    server uses them (``first_layer_tables``); otherwise the network's inputs
+    per code as tables, then the layer's product.
     """
     quantizer, first = module.quantizer, module.mlp[0]
     widths = [int(b) for b in quantizer.n_bits]
-    if table_values(module) <= MAX_TABLE_VALUES:
-        tables = FirstLayerTables(module)
+    tables = first_layer_tables(module)
+    if tables is not None:
         if len(widths) << max(widths) <= MULTI_HOT_MAX_COLUMNS:
             return multi_hot_first_layer(g, codes, tables, widths)
         indices = g.op("Add", codes, g.const(tables.offsets.cpu().numpy()))

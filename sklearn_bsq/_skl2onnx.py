@@ -25,6 +25,7 @@ def _alias(cls) -> str:
 def parse(scope, model, inputs, custom_parsers=None):
     """Declare the operator and its outputs (label and probabilities, or
     variable), so that skl2onnx adds no ZipMap of its own."""
+    from onnx import TensorProto
     from skl2onnx.common.data_types import (
         DoubleTensorType,
         FloatTensorType,
@@ -36,7 +37,11 @@ def parse(scope, model, inputs, custom_parsers=None):
     operator.inputs = inputs
     if _classification(model):
         _, label_type = label_tensor(np.asarray(model.target_.classes))
-        types = {7: Int64TensorType, 11: DoubleTensorType, 8: StringTensorType}
+        types = {
+            TensorProto.INT64: Int64TensorType,
+            TensorProto.DOUBLE: DoubleTensorType,
+            TensorProto.STRING: StringTensorType,
+        }
         label = scope.declare_local_variable("label", types[label_type]())
         probabilities = scope.declare_local_variable("probabilities", FloatTensorType())
         operator.outputs.extend([label, probabilities])
