@@ -97,6 +97,12 @@ def code_entropy(codes: np.ndarray) -> float:
 
 
 def run_one(task_spec, folder, args):
+    """One fitted and scored run as a CSV row."""
+    return fit_one(task_spec, folder, args)[0]
+
+
+def fit_one(task_spec, folder, args):
+    """Fit one run: its CSV row, the fitted model, the training and test rows."""
     import torch
 
     from sklearn_bsq import FullPrecisionMLP, SoftQuantizer
@@ -160,7 +166,7 @@ def run_one(task_spec, folder, args):
         else round(code_entropy(model.encode(X_test)), 4),
         widths=" ".join(str(b) for b in getattr(model, "n_bits_", [])),
     )
-    return row
+    return row, model, (X_rest, X_test)
 
 
 def done_keys(path: Path) -> set:
@@ -267,8 +273,9 @@ def runs_csv(args, fields) -> Path:
     return runs_path
 
 
-def execute(args, fields) -> Path:
-    """Run every (dataset, seed, method, bits) not yet in the CSV; its path."""
+def execute(args, fields, run=run_one) -> Path:
+    """Run every (dataset, seed, method, bits) not yet in the CSV with ``run``
+    (a function of ``(spec, folder, args)`` returning the row); its path."""
     runs_path = runs_csv(args, fields)
     folder = datasets.data_dir(args.data_dir)
     done = done_keys(runs_path)
@@ -287,7 +294,7 @@ def execute(args, fields) -> Path:
         if new_file:
             writer.writeheader()
         jobs = Parallel(n_jobs=args.jobs, return_as="generator_unordered")(
-            delayed(run_one)(spec, folder, args) for spec in todo
+            delayed(run)(spec, folder, args) for spec in todo
         )
         for i, row in enumerate(jobs, 1):
             writer.writerow(row)

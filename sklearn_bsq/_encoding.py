@@ -175,11 +175,17 @@ class BucketEncoder:
         return codes
 
 
-def model_id(widths, thresholds: Sequence[NDArray[np.float32]]) -> str:
+def model_id(
+    widths,
+    thresholds: Sequence[NDArray[np.float32]],
+    frequencies: Sequence[NDArray] | None = None,
+) -> str:
     """A model's fingerprint: 16 hex digits of SHA-256 over the wire format
-    version, the widths and the float32 thresholds (their bit patterns), all that
+    version, the widths, the float32 thresholds (their bit patterns) and, for
+    a model with them, the code frequencies of message format v2: all that
     decides the bytes a node sends. Two models share it only if they encode
-    every reading alike.
+    every reading alike. A model without frequencies keeps the fingerprint it
+    had before they existed.
 
     >>> model_id([2], [np.array([-1.0, 0.0, 1.0], np.float32)])
     '...'
@@ -188,4 +194,8 @@ def model_id(widths, thresholds: Sequence[NDArray[np.float32]]) -> str:
     digest.update(np.asarray(widths, dtype="<i8").tobytes())
     for t in thresholds:
         digest.update(np.asarray(t, dtype="<f4").tobytes())
+    if frequencies is not None:
+        digest.update(b"message format 2 code frequencies\n")
+        for f in frequencies:
+            digest.update(np.asarray(f, dtype="<u4").tobytes())
     return digest.hexdigest()[:16]

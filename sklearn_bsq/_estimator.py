@@ -234,6 +234,21 @@ class _BaseSoftQuantizer(
     compression_ratio_ = property(
         lambda self: self.codec_.compression_ratio, doc="float32 bytes / packed."
     )
+
+    @property
+    def mean_message_bits_(self) -> float:
+        """Mean bits of a ``compress`` message (format v2) on rows the code
+        frequencies were not learned from: two folds of the training rows,
+        each coded with the other's frequencies. Compare ``8 *
+        bytes_per_row_``, what every ``transform`` row costs."""
+        estimate = self.codec_.estimated_message_bits
+        if estimate is None:
+            raise AttributeError(
+                "this model was saved without code frequencies; refit it for "
+                "format v2 messages."
+            )
+        return estimate
+
     # ClassNamePrefixFeaturesOutMixin: transform's output columns are bytes
     _n_features_out = property(lambda self: self.codec_.bytes_per_row)
 
@@ -346,9 +361,7 @@ class SoftQuantizer(_BaseSoftQuantizer):
     ``transform`` returns the packed bytes a sensor node sends (wire format v1);
     ``predict_packed`` predicts from them on the server.
 """
-        + PARAMETERS_DOC.format(
-            task=TASK_DOC
-        )
+        + PARAMETERS_DOC.format(task=TASK_DOC)
         + """
     See Also
     --------

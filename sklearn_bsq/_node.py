@@ -1,5 +1,6 @@
-"""The node side of a fitted quantizer: readings to codes to packed bytes, what
-a sensor node computes (the exported C and Python encoders give the same bytes).
+"""The node side of a fitted quantizer: readings to codes to packed bytes (wire
+format v1) or range-coded messages (format v2), what a sensor node computes (the
+exported C and Python encoders give the same bytes).
 The work is the codec's (``codec_``); this is its scikit-learn surface."""
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from ._validation import check_readings
 
 
 class NodeSideMixin(TransformerMixin):
-    """``encode`` and ``transform`` (a scikit-learn transformer, with
-    ``set_output``) for an estimator with a fitted ``codec_``."""
+    """``encode``, ``transform`` (a scikit-learn transformer, with
+    ``set_output``) and ``compress`` for an estimator with a fitted ``codec_``."""
 
     def encode(self, X):
         """Integer code of every reading: the number of thresholds below it.
@@ -76,3 +77,42 @@ class NodeSideMixin(TransformerMixin):
         """
         check_is_fitted(self)
         return self.codec_.transform(check_readings(self, X, reset=False))
+
+    def compress(self, X):
+        """Range-coded messages a node sends, message format v2: one per row.
+
+        Each row's codes are coded with per-feature code frequencies learned
+        at fit, so common codes cost fewer bits than their width; a row that
+        would not be shorter than its ``transform`` bytes is sent as those
+        bytes, so no message is longer than ``bytes_per_row_``. The server
+        reads them with ``decompress`` or ``predict_compressed``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Readings, as for ``encode``.
+
+        Returns
+        -------
+        messages : list of bytes
+            One message per row, 0 to ``bytes_per_row_`` bytes long; its length
+            is part of the message (the transport must keep it).
+
+        Examples
+        --------
+        Skewed readings make short messages:
+
+        >>> import numpy as np
+        >>> from sklearn_bsq import SoftQuantizerRegressor
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.exponential(size=(2000, 8)) ** 3
+        >>> y = np.log1p(X).sum(axis=1)
+        >>> reg = SoftQuantizerRegressor(4, max_epochs=2, random_state=0).fit(X, y)
+        >>> messages = reg.compress(X)
+        >>> reg.bytes_per_row_, max(len(m) for m in messages) <= 4
+        (4, True)
+        >>> bool((reg.decompress(messages) == reg.encode(X)).all())
+        True
+        """
+        check_is_fitted(self)
+        return self.codec_.compress(check_readings(self, X, reset=False))

@@ -229,6 +229,89 @@ class ServerSideMixin:
         """
         return self._server().predict_proba(self.decode(packed))
 
+    def decompress(self, messages):
+        """Integer codes from format v2 messages (the inverse of ``compress``).
+
+        Parameters
+        ----------
+        messages : sequence of bytes
+            One message per row, as ``compress`` returns them (a message's
+            length is part of it).
+
+        Returns
+        -------
+        codes : ndarray of shape (n_samples, n_features)
+
+        Raises
+        ------
+        ValueError
+            For a message this model does not send: longer than
+            ``bytes_per_row_``, not decodable, or not the bytes its decoded
+            codes give (a message cut short is always refused). Damage that
+            turns a message into another row's message cannot be seen (the
+            format has no checksum).
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_diabetes
+        >>> from sklearn_bsq import SoftQuantizerRegressor
+        >>> X, y = load_diabetes(return_X_y=True)
+        >>> reg = SoftQuantizerRegressor(3, max_epochs=2, random_state=0).fit(X, y)
+        >>> bool((reg.decompress(reg.compress(X)) == reg.encode(X)).all())
+        True
+        """
+        check_is_fitted(self)
+        return self.codec_.decompress(messages)
+
+    def predict_compressed(self, messages):
+        """Predict from format v2 messages alone (``compress``'s output).
+
+        Parameters
+        ----------
+        messages : sequence of bytes
+            One message per row.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Equal to ``predict(X)`` for ``messages = compress(X)``, exactly.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_diabetes
+        >>> from sklearn_bsq import SoftQuantizerRegressor
+        >>> X, y = load_diabetes(return_X_y=True)
+        >>> reg = SoftQuantizerRegressor(3, max_epochs=2, random_state=0).fit(X, y)
+        >>> bool((reg.predict_compressed(reg.compress(X)) == reg.predict(X)).all())
+        True
+        """
+        return self._server().predict(self.decompress(messages))
+
+    @available_if(has_predict_proba)
+    def predict_proba_compressed(self, messages):
+        """Class probabilities from format v2 messages alone.
+
+        Parameters
+        ----------
+        messages : sequence of bytes
+            One message per row, as ``compress`` returns them.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Equal to ``predict_proba(X)`` for ``messages = compress(X)``.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from sklearn_bsq import SoftQuantizerClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = SoftQuantizerClassifier(2, max_epochs=2, random_state=0).fit(X, y)
+        >>> clf.predict_proba_compressed(clf.compress(X[:4])).shape
+        (4, 3)
+        """
+        return self._server().predict_proba(self.decompress(messages))
+
     def predict(self, X):
         """Predict through the hard quantizer: exactly what the server computes.
 

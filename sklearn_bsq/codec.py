@@ -3,7 +3,9 @@
 A :class:`Codec` is plain data (numpy, no torch): the bit width of every
 feature, its sorted float32 thresholds in raw units, a representative value
 for every code, and the representation the network was built on. It turns
-readings into codes and packed bytes (wire format v1) and back. A fitted
+readings into codes and packed bytes (wire format v1) and back, and, with the
+code frequencies of its training rows, into range-coded messages (message
+format v2, ``_entropy``) and back. A fitted
 estimator holds one as ``codec_``; the node side, the server side, the
 exporters, persistence and the plots all read it, so a width, a threshold or
 the fingerprint is never derived twice. Its arrays are read-only: the
@@ -19,9 +21,16 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _packing
 from ._encoding import BucketEncoder, bin_representatives, model_id
+from ._entropy import (
+    RangeCoder,
+    check_frequencies,
+    feature_frequencies,
+    held_out_message_bits,
+)
 from ._widths import check_bit_widths, n_codes, n_thresholds
 
 __all__ = ["Codec"]
+
 
 def _frozen(array: NDArray) -> NDArray:
     array = np.array(array, copy=True)
@@ -44,12 +53,21 @@ class Codec:
         (``2**n_bits[j]`` values; one for a feature that is not sent).
     representation : str or None, default=None
         What the network sees of the codes (None: a quantizer without one).
+    code_frequencies : sequence of array-like, optional
+        Feature ``j``'s integer frequency of every code (``2**n_bits[j]``
+        positive values summing to a power of two, see
+        ``_entropy.code_frequencies``; empty for a feature that is not sent):
+        the tables of message format v2. None: the codec writes v1 only.
+    estimated_message_bits : float, optional
+        Mean bits of a format v2 message on rows the tables were not learned
+        from (``from_readings`` estimates it by two folds of the training rows).
 
     Attributes
     ----------
     model_id : str
         Fingerprint of the encoder: 16 hex digits of SHA-256 over the wire
-        format version, the widths and the thresholds.
+        format version, the widths, the thresholds and the code frequencies
+        (when there are).
     bytes_per_row : int
         Bytes of one packed row: ``ceil(sum(n_bits) / 8)``.
     compression_ratio : float
@@ -82,6 +100,8 @@ class Codec:
         thresholds: Sequence[ArrayLike],
         bin_values: Sequence[ArrayLike],
         representation: str | None = None,
+        code_frequencies: Sequence[ArrayLike] | None = None,
+        estimated_message_bits: float | None = None,
     ) -> None:
         widths = check_bit_widths(n_bits, allow_zero=True)
         if len(thresholds) != widths.size or len(bin_values) != widths.size:
@@ -108,10 +128,17 @@ class Codec:
             if np.any(np.isnan(t)) or np.any(t[1:] < t[:-1]):
                 raise ValueError(f"the thresholds of feature {j} are not sorted.")
         self.representation = representation
-        self.model_id = model_id(self._n_bits, self._thresholds)
+        self._frequencies = None
+        if code_frequencies is not None:
+            self._frequencies = tuple(
+                _frozen(f) for f in check_frequencies(code_frequencies, widths)
+            )
+        self.model_id = model_id(self._n_bits, self._thresholds, self._frequencies)
         self.bytes_per_row = _packing.bytes_per_row(self._n_bits)
         self.compression_ratio = _packing.compression_ratio(self._n_bits)
         self._encoder: BucketEncoder | None = None
+        self._coder: RangeCoder | None = None
+        self.estimated_message_bits = estimated_message_bits
 
     @classmethod
     def from_readings(
@@ -124,7 +151,8 @@ class Codec:
     ) -> Codec:
         """The codec whose bin values are the (weighted) mean training reading
         of every code (the midpoint of its thresholds for a code no reading
-        took).
+        took) and whose code frequencies are the counts of the training codes,
+        smoothed (unweighted: they model the rows a node will send).
 
         Parameters
         ----------
@@ -159,7 +187,16 @@ class Codec:
         )
         codes = provisional.encode(X)
         values = bin_representatives(X, codes, provisional.thresholds, sample_weight)
-        codec = cls(n_bits, provisional.thresholds, values, representation)
+        widths = provisional.n_bits
+        frequencies = feature_frequencies(codes, widths)
+        codec = cls(
+            widths,
+            provisional.thresholds,
+            values,
+            representation,
+            frequencies,
+            held_out_message_bits(codes, widths),
+        )
         codec._encoder = provisional._encoder  # same thresholds: reuse the table
         return codec
 
@@ -180,6 +217,12 @@ class Codec:
         return self._bin_values
 
     @property
+    def code_frequencies(self) -> tuple[NDArray[np.uint32], ...] | None:
+        """Every feature's code frequencies (message format v2), or None for
+        a model saved before they existed (read-only)."""
+        return self._frequencies
+
+    @property
     def n_features(self) -> int:
         """Number of features, sent or not."""
         return int(self._n_bits.size)
@@ -194,6 +237,7 @@ class Codec:
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_encoder"] = None  # 65,536 table entries per feature: rebuilt
+        state["_coder"] = None
         return state
 
     # ------------------------------------------------------------ node side
@@ -308,3 +352,96 @@ class Codec:
         values : ndarray of shape (n_samples, n_features)
         """
         return self.values(self.unpack(packed))
+
+    # ------------------------------------------------- message format v2
+    def _range_coder(self) -> RangeCoder:
+        if self._frequencies is None:
+            raise ValueError(
+                "this model has no code frequencies, so it cannot write or read "
+                "range-coded messages (format v2): it was saved before they were "
+                "part of a model. Refit it, or send wire format v1 (transform)."
+            )
+        if self._coder is None:
+            self._coder = RangeCoder(self._n_bits, self._frequencies)
+        return self._coder
+
+    def compress_codes(self, codes: ArrayLike) -> list[bytes]:
+        """Message format v2: one range-coded message per row of codes.
+
+        Parameters
+        ----------
+        codes : array-like of int, shape (n_samples, n_features)
+            Codes in range for their widths (checked).
+
+        Returns
+        -------
+        messages : list of bytes
+            One message per row, never longer than ``bytes_per_row``.
+        """
+        coder = self._range_coder()
+        return coder.compress(self.check_codes(codes))
+
+    def compress(self, X: ArrayLike) -> list[bytes]:
+        """The messages a node sends for readings ``X`` in format v2:
+        ``compress_codes(encode(X))``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Readings.
+
+        Returns
+        -------
+        messages : list of bytes
+        """
+        coder = self._range_coder()
+        return coder.compress(self.encode(X))
+
+    def decompress(self, messages: Sequence[bytes]) -> NDArray[np.unsignedinteger]:
+        """Codes of format v2 messages (damaged ones raise ValueError).
+
+        Parameters
+        ----------
+        messages : sequence of bytes
+            One message per row, as ``compress`` writes them.
+
+        Returns
+        -------
+        codes : ndarray of shape (n_samples, n_features)
+        """
+        coder = self._range_coder()
+        return coder.decompress(check_messages(messages))
+
+    def message_bits(self, codes: ArrayLike) -> NDArray[np.int64]:
+        """Bits of every row's format v2 message (8 times its length).
+
+        Parameters
+        ----------
+        codes : array-like of int, shape (n_samples, n_features)
+
+        Returns
+        -------
+        bits : ndarray of shape (n_samples,)
+        """
+        return self._range_coder().message_bits(self.check_codes(codes))
+
+
+def check_messages(messages) -> list[bytes]:
+    """A list of ``bytes``-like messages; TypeError naming what is not."""
+    if isinstance(messages, (bytes, bytearray, memoryview, str)) or not hasattr(
+        messages, "__iter__"
+    ):
+        raise TypeError(
+            "messages must be a sequence of bytes objects, one per row (as "
+            f"compress returns them), got {type(messages).__name__}; wrap a "
+            "single message in a list."
+        )
+    checked = []
+    for i, m in enumerate(messages):
+        if not isinstance(m, (bytes, bytearray, memoryview)):
+            raise TypeError(
+                f"message {i} is a {type(m).__name__}, not bytes; pass the "
+                "messages compress returned."
+            )
+        checked.append(bytes(m))
+    return checked

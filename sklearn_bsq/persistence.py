@@ -16,7 +16,11 @@ and the other arrays are ``n_bits``, ``feature_mean``, ``feature_scale``,
 ``n_bits``; a feature with 0 bits has no thresholds and one bin value) and
 ``module.<key>`` for every tensor of the network's state. A model fitted with
 ``n_bits="auto"`` also stores its ``allocation_trace_`` as
-``allocation_trace.<column>`` arrays.
+``allocation_trace.<column>`` arrays. The code frequencies of message format v2
+are the array ``code_frequencies`` (uint32, all features concatenated, ``2**b``
+per feature with ``b > 0``) and the metadata field ``estimated_message_bits``;
+files written before they existed have neither and load as models that write
+wire format v1 only, with the model id they had.
 
 :func:`load` validates everything, rebuilds the network itself, checks that the
 thresholds it implies equal the stored ones, and only then returns the estimator:
@@ -200,6 +204,7 @@ _ARRAYS = {
     "feature_scale",
     "thresholds",
     "bin_values",
+    "code_frequencies",
 }
 
 
@@ -246,6 +251,8 @@ def _to_arrays(est) -> tuple[dict, dict]:
         "representation": codec.representation,
         "model_id": codec.model_id,
     }
+    if codec.code_frequencies is not None:
+        metadata["estimated_message_bits"] = codec.estimated_message_bits
     arrays = {
         "n_bits": codec.n_bits,
         "feature_mean": np.asarray(state.feature_mean, dtype=np.float64),
@@ -253,6 +260,10 @@ def _to_arrays(est) -> tuple[dict, dict]:
         "thresholds": np.concatenate(codec.thresholds).astype(np.float32),
         "bin_values": np.concatenate(codec.bin_values).astype(np.float64),
     }
+    if codec.code_frequencies is not None:
+        arrays["code_frequencies"] = np.concatenate(codec.code_frequencies).astype(
+            np.uint32
+        )
     for key in tensors.keys():
         arrays[f"module.{key}"] = tensors.read(key)
     for column, values in (state.allocation_trace or {}).items():
@@ -341,11 +352,14 @@ def _from_archive(arrays: Archive, device: str):
         raise ValueError("the allocation trace does not end at n_bits.")
     thresholds = np.split(flat, np.cumsum(counts)[:-1])
     model = metadata.get("model_id")
+    frequencies, estimate = _read_code_frequencies(arrays, metadata, widths)
     codec = Codec(
         widths,
         thresholds,
         np.split(values.astype(np.float64), np.cumsum(counts + 1)[:-1]),
         representation,
+        frequencies,
+        estimate,
     )
     if model is not None and model != codec.model_id:
         raise ValueError(
@@ -365,6 +379,21 @@ def _from_archive(arrays: Archive, device: str):
         module_state=_ModuleTensors(arrays, metadata["module_keys"]),
     )
     return estimator_from_state(cls, state, device)
+
+
+def _read_code_frequencies(arrays: Archive, metadata: dict, widths: np.ndarray):
+    """The format v2 tables and rate estimate, or (None, None) for a file
+    written before them; the Codec checks the tables' sums."""
+    if "code_frequencies" not in arrays.keys():
+        if "estimated_message_bits" in metadata:
+            raise ValueError("the file has a message estimate but no code frequencies.")
+        return None, None
+    sizes = np.where(widths > 0, 1 << widths, 0)
+    flat = _array(arrays, "code_frequencies", (int(sizes.sum()),), "u")
+    estimate = _finite(metadata, "estimated_message_bits")
+    if estimate < 0:
+        raise ValueError("field 'estimated_message_bits' must not be negative.")
+    return np.split(flat.astype(np.int64), np.cumsum(sizes)[:-1]), estimate
 
 
 class _ModuleTensors:

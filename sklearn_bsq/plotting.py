@@ -17,6 +17,7 @@ from ._validation import check_readings
 
 __all__ = ["ThresholdDisplay", "RateAccuracyDisplay"]
 
+
 def _pyplot():
     try:
         import matplotlib.pyplot as plt

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = ["bits_per_sample", "compression_ratio", "rate_scoring"]
 
+
 def _quantizer(estimator):
     """The SoftQuantizer itself, or the last step of a Pipeline."""
     final = estimator[-1] if hasattr(estimator, "steps") else estimator

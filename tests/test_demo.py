@@ -69,4 +69,3 @@ def test_a_csv_with_class_labels_is_scored_by_accuracy(tmp_path, capsys):
     )
     out = capsys.readouterr().out
     assert "test accuracy" in out and "instead of a 32-bit float" in out
-

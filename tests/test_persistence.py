@@ -111,7 +111,7 @@ def test_a_model_file_holds_only_the_server_form(classifier, tmp_path):
     # exactly what a server needs: no optimizer moments, no training history
     module = {f"module.{k}" for k in classifier.net_.module_.state_dict()}
     fields = {"n_bits", "feature_mean", "feature_scale", "thresholds", "bin_values"}
-    assert names == {"__metadata__"} | fields | module
+    assert names == {"__metadata__", "code_frequencies"} | fields | module
 
 
 def test_load_in_a_fresh_process(classifier, cancer, tmp_path):
