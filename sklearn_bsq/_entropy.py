@@ -13,10 +13,12 @@ a 32-bit window:
   message as a big-endian number (the last byte written, and on through
   ``0xff`` bytes), keep ``low mod 2**32``; then, while ``range < 2**24``, write
   byte ``low >> 24``, ``low = (low << 8) mod 2**32``, ``range <<= 8``;
-* finish: of the numbers ``v`` in ``low .. low + range - 1``, take the one with
-  the most trailing zero bits; add its carry as above and write the four bytes
-  of ``v mod 2**32``, most significant first; drop every trailing zero byte of
-  the message (a reader treats the bytes after the end as zeros).
+* finish: write the fewest bytes (``z`` of 1 to 4) that pin the value down:
+  ``v`` is ``low`` rounded up to a multiple of ``u = 2**(32 - 8 z)``, for the
+  smallest ``z`` with ``v + u - 1 <= low + range - 1`` (so every continuation
+  of the message lies in the final interval); add its carry as above and write
+  the top ``z`` bytes of ``v mod 2**32``, most significant first. A reader
+  treats the bytes after the end as zeros.
 
 If that message is shorter than the row's wire format v1 bytes
 (``bytes_per_row``), it is sent; otherwise the v1 bytes are sent. The reader
@@ -25,8 +27,8 @@ are a v1 row, fewer are range-coded, more are an error. So no message is
 longer than v1.
 
 The coder is this one because one row is one message of a few bytes: a range
-coder spends about the cross-entropy of the row's codes plus at most two bits
-to finish and the rounding to whole bytes, where a prefix (Huffman) code spends
+coder spends about the cross-entropy of the row's codes plus a few bits to
+finish and the rounding to whole bytes, where a prefix (Huffman) code spends
 at least one bit per feature (several times the entropy of a feature whose
 codes are mostly one value) and tANS spends its state's bits at the end of
 every message. It needs only 32-bit integer arithmetic on a node.
@@ -34,9 +36,11 @@ every message. It needs only 32-bit integer arithmetic on a node.
 Decoding checks what it can: a message longer than v1, a v1 row with non-zero
 padding, a value outside every code's interval, or bytes other than the ones
 the decoded codes encode to (every row has exactly one message, so a message
-that is not re-created exactly is damaged) raise ValueError. Damage that turns
-one row's message into another row's message cannot be seen: like v1, the
-format carries no checksum.
+that is not re-created exactly is damaged) raise ValueError. Because every
+continuation of a message decodes to its row, no message is the beginning of
+another: a range-coded message cut short is always refused. Damage that turns
+one row's message into another row's message cannot be seen (a v1 row cut by a
+byte may read as a range-coded one): like v1, the format carries no checksum.
 
 Rows are coded all at once, feature by feature (every row codes the same
 features in the same order), so the loops run over features, not rows.

@@ -19,7 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ._entropy import MESSAGE_FORMAT_VERSION
 from ._estimator import fitted_state
+from ._export_v2 import (
+    c_compress_definitions,
+    message_buffer_bytes,
+    python_compress_source,
+    table_bytes,
+)
 from ._files import write_atomically
 from ._packing import WIRE_FORMAT_VERSION, bytes_per_row, word_pieces
 from ._version import __version__
@@ -31,7 +38,8 @@ _C_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 def _model_facts(estimator, user: str):
-    """Widths, float32 thresholds and feature names of a fitted estimator."""
+    """Widths, float32 thresholds, feature names, model id and code
+    frequencies (None for a model saved without them) of a fitted estimator."""
     state = fitted_state(estimator, user)
     codec = state.codec
     widths = [int(b) for b in codec.n_bits]
@@ -43,7 +51,7 @@ def _model_facts(estimator, user: str):
                 "near the float32 limit cannot be exported."
             )
     names = [_printable_name(n) for n in state.feature_names()]
-    return widths, thresholds, names, codec.model_id
+    return widths, thresholds, names, codec.model_id, codec.code_frequencies
 
 
 # Feature names go into C comments and a Python docstring. Only characters that
@@ -150,11 +158,12 @@ def export_c(estimator, path=None, *, name: str = "bsq", source_path=None) -> st
         raise ValueError(f"name must be a C identifier such as 'bsq', got {name!r}.")
     if source_path is not None and path is None:
         raise ValueError("source_path needs path: the .c file includes the header.")
-    widths, thresholds, names, model_id = _model_facts(estimator, "export_c")
+    facts = _model_facts(estimator, "export_c")
+    widths, thresholds, names, model_id, frequencies = facts
     split = source_path is not None
-    header = _c_header(name, widths, names, model_id, definitions=not split)
+    header = _c_header(name, widths, names, model_id, frequencies, not split)
     if split:
-        definitions = _c_definitions(name, widths, thresholds, storage="")
+        definitions = _c_definitions(name, widths, thresholds, frequencies, "")
         source = (
             f"/* {name}.c: the encoder of model {model_id} (sklearn_bsq "
             f"{__version__}); see {Path(path).name}. */\n"
@@ -164,14 +173,14 @@ def export_c(estimator, path=None, *, name: str = "bsq", source_path=None) -> st
     else:
         header = header.replace(
             "/* DEFINITIONS */\n",
-            _c_definitions(name, widths, thresholds, storage="static BSQ_UNUSED "),
+            _c_definitions(name, widths, thresholds, frequencies, "static BSQ_UNUSED "),
         )
     if path is not None:
         write_atomically(path, lambda f: f.write(header.encode("utf-8")))
     return header
 
 
-def _c_header(name, widths, names, model_id, definitions: bool) -> str:
+def _c_header(name, widths, names, model_id, frequencies, definitions: bool) -> str:
     """The header: documentation, guards, hooks, sizes, and either a
     placeholder for the definitions or the declarations."""
     upper, n_bytes = name.upper(), bytes_per_row(widths)
@@ -199,8 +208,9 @@ def _c_header(name, widths, names, model_id, definitions: bool) -> str:
         " * -ffast-math and -ffinite-math-only also break NaN: refused below.",
         " *",
         " * Hooks, defined before including this file: BSQ_TABLE (where the tables",
-        " * go; e.g. PROGMEM on AVR) and BSQ_READ(p) (how a table entry is read;",
-        " * e.g. pgm_read_float(p)); BSQ_INLINE (default: inline in C99 and C++).",
+        " * go; e.g. PROGMEM on AVR), BSQ_READ(p) and BSQ_READ_U16(p) (how a float",
+        " * and a uint16_t table entry are read; e.g. pgm_read_float(p) and",
+        " * pgm_read_word(p)); BSQ_INLINE (default: inline in C99 and C++).",
         " *",
         " * feature  bits  name",
     ]
@@ -225,6 +235,9 @@ def _c_header(name, widths, names, model_id, definitions: bool) -> str:
         "#ifndef BSQ_READ",
         "#define BSQ_READ(p) (*(p))",
         "#endif",
+        "#ifndef BSQ_READ_U16",
+        "#define BSQ_READ_U16(p) (*(p))",
+        "#endif",
         "#ifndef BSQ_INLINE",
         "#if defined(__cplusplus) || "
         "(defined(__STDC_VERSION__) && __STDC_VERSION__ >= 199901L)",
@@ -242,8 +255,10 @@ def _c_header(name, widths, names, model_id, definitions: bool) -> str:
         "#endif",
         "#ifdef __cplusplus",
         "#define BSQ_BYTE(v) static_cast<uint8_t>(v)",
+        "#define BSQ_U16(v) static_cast<uint16_t>(v)",
         "#else",
         "#define BSQ_BYTE(v) ((uint8_t)(v))",
+        "#define BSQ_U16(v) ((uint16_t)(v))",
         "#endif",
         "",
         f"#define {upper}_N_FEATURES {len(widths)}",
@@ -253,6 +268,20 @@ def _c_header(name, widths, names, model_id, definitions: bool) -> str:
         f'#define {upper}_MODEL_ID "{model_id}"',
         "",
     ]
+    if frequencies is not None:
+        lines[lines.index(" * feature  bits  name") - 1 : 0] = [
+            " *",
+            f" * {name}_compress_row(x, out): the row as a message in format v2 (range",
+            " * coded with the model's code frequencies); returns its length in bytes,",
+            f" * at most {upper}_BYTES_PER_ROW (then it is the v1 row). out must hold",
+            f" * {upper}_MESSAGE_BUFFER_BYTES bytes. Send the length with the message.",
+        ]
+        lines += [
+            f"#define {upper}_MESSAGE_FORMAT_VERSION {MESSAGE_FORMAT_VERSION}",
+            f"#define {upper}_MESSAGE_BUFFER_BYTES {message_buffer_bytes(widths)}",
+            f"#define {upper}_MESSAGE_TABLE_BYTES {table_bytes(widths)}",
+            "",
+        ]
     if definitions:
         lines.append("/* DEFINITIONS */")
     else:
@@ -262,6 +291,11 @@ def _c_header(name, widths, names, model_id, definitions: bool) -> str:
             "#endif",
             f"void {name}_encode(const float *x, uint8_t *out);",
             f"int {name}_self_test(void);",
+            *(
+                []
+                if frequencies is None
+                else [f"unsigned int {name}_compress_row(const float *x, uint8_t *o);"]
+            ),
             "#ifdef __cplusplus",
             "}",
             "#endif",
@@ -271,9 +305,10 @@ def _c_header(name, widths, names, model_id, definitions: bool) -> str:
     return "\n".join(lines)
 
 
-def _c_definitions(name, widths, thresholds, storage: str) -> str:
-    """The tables, the encoder and the self-test; ``storage`` prefixes each
-    function ("static BSQ_UNUSED " in a header, "" in a .c file)."""
+def _c_definitions(name, widths, thresholds, frequencies, storage: str) -> str:
+    """The tables, the encoder, the self-test and (with code frequencies) the
+    format v2 encoder; ``storage`` prefixes each function ("static BSQ_UNUSED "
+    in a header, "" in a .c file)."""
     inline = "BSQ_INLINE " if storage else ""
     lines = []
     for j, t in enumerate(thresholds):
@@ -309,6 +344,8 @@ def _c_definitions(name, widths, thresholds, storage: str) -> str:
             lines.append(f"    out[{byte}] = BSQ_BYTE({' | '.join(terms)});")
     lines += ["}", ""]
     lines += _c_self_test(name, widths, thresholds, storage, inline)
+    if frequencies is not None:
+        lines.append(c_compress_definitions(name, widths, frequencies, storage))
     return "\n".join(lines) + "\n"
 
 
@@ -358,7 +395,9 @@ that a small interpreter builds on its stack. Builds with fewer float bits (the
 30-bit floats of MicroPython's object representation C, e.g. micro:bit) cannot
 compare exactly and are refused at import. encode(row) takes {n} readings and
 returns {n_bytes} bytes, exactly as SoftQuantizer.transform. Readings are rounded
-to float32 first; NaN and -inf give code 0, +inf the top code.
+to float32 first; NaN and -inf give code 0, +inf the top code. For a model with
+code frequencies, compress(row) returns the format v2 message, exactly as
+SoftQuantizer.compress (it needs 33-bit integers: MicroPython with long ints).
 Features: {names}
 """
 
@@ -460,7 +499,8 @@ def export_python(estimator, path=None) -> str:
     >>> namespace["encode"](X[0]) == reg.transform(X[:1]).tobytes()
     True
     """
-    widths, thresholds, names, model_id = _model_facts(estimator, "export_python")
+    facts = _model_facts(estimator, "export_python")
+    widths, thresholds, names, model_id, frequencies = facts
     # Bit patterns, not decimal text: exact on single-precision interpreters
     # too; one bytes constant, in lines of 16 floats.
     data = b"".join(t.astype("<f4").tobytes() for t in thresholds)
@@ -481,6 +521,8 @@ def export_python(estimator, path=None) -> str:
         threshold_data=threshold_data,
         byte_pieces=_byte_pieces(widths),
     )
+    if frequencies is not None:
+        source += python_compress_source(widths, frequencies)
     if path is not None:
         write_atomically(path, lambda f: f.write(source.encode("utf-8")))
     return source

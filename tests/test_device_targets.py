@@ -1,5 +1,6 @@
 """The exported C header on real targets: 32-bit ARM (armhf, under qemu-arm) and
-an 8-bit AVR (atmega328p, in simavr), bit-exact with ``transform``.
+an 8-bit AVR (atmega328p, in simavr), bit-exact with ``transform`` and, for the
+format v2 messages, with ``compress``.
 
 The toolchains come from Debian (.ci/run installs them). Without them these
 tests are skipped, unless BSQ_REQUIRE_CROSS=1 (set by CI) makes that a failure.
@@ -13,7 +14,7 @@ import subprocess
 import numpy as np
 import pytest
 from sklearn.datasets import load_wine
-from test_export import HARNESS, hard_rows
+from test_export import HARNESS, hard_rows, split_messages
 
 from sklearn_bsq import SoftQuantizer, export_c, pack
 
@@ -31,8 +32,11 @@ def require(*tools):
 
 @pytest.fixture(scope="module")
 def wine_8bit():
-    """13 features at 8 bits: 13 x 255 thresholds, 13 KB of tables."""
+    """13 features at 8 bits: 13 x 255 thresholds, 13 KB of tables; trained on
+    readings of which most are zero, so a zero reading's code is common and
+    its messages are range-coded."""
     X, y = load_wine(return_X_y=True)
+    X = X * (np.random.default_rng(0).random(X.shape) < 0.3)
     return SoftQuantizer(8, max_epochs=1, random_state=0).fit(X, y), X
 
 
@@ -41,6 +45,7 @@ def test_armhf_under_qemu_is_bit_exact(tmp_path):
     require("arm-linux-gnueabihf-gcc", "qemu-arm")
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 6)) * [1, 10, 100, 1e-3, 1e5, 1]
+    X *= rng.random(X.shape) < 0.3  # mostly zero: skewed codes, short messages
     sq = SoftQuantizer([1, 4, 8, 12, 3, 16], max_epochs=1, random_state=0)
     sq.fit(X, (X[:, 0] > 0).astype(int))
     (tmp_path / "model.h").write_text(export_c(sq, name="bsq"))
@@ -51,22 +56,33 @@ def test_armhf_under_qemu_is_bit_exact(tmp_path):
         [*compile_args, *WARNINGS, "-o", str(binary), str(tmp_path / "main.c")],
         check=True,
     )
-    rows = np.vstack([hard_rows((sq, X)), special_rows(sq)])
-    result = subprocess.run(
-        ["qemu-arm", str(binary)],
-        input=rows.astype("<f4").tobytes(),
-        capture_output=True,
-        check=True,
-    )
-    got = np.frombuffer(result.stdout, np.uint8).reshape(len(rows), -1)
+    rows = np.vstack([X, hard_rows((sq, X)), special_rows(sq)])
+    runs = [
+        subprocess.run(
+            ["qemu-arm", str(binary), *mode],
+            input=rows.astype("<f4").tobytes(),
+            capture_output=True,
+            check=True,
+        )
+        for mode in ([], ["compress"])
+    ]
+    got = np.frombuffer(runs[0].stdout, np.uint8).reshape(len(rows), -1)
     mismatches = int(np.any(got != reference_bytes(sq, rows), axis=1).sum())
     assert len(rows) > 2000 and mismatches == 0
+    messages = split_messages(runs[1].stdout)
+    assert messages == sq.codec_.compress_codes(reference_codes(sq, rows))
+    assert sum(len(m) < sq.bytes_per_row_ for m in messages) > 100
 
 
 def reference_bytes(sq, rows):
     """What the wire format defines for any float32 reading, NaN and infinities
-    included (``transform`` refuses those): the count of thresholds strictly
-    below it, compared as float32."""
+    included (``transform`` refuses those)."""
+    return pack(reference_codes(sq, rows), sq.n_bits_)
+
+
+def reference_codes(sq, rows):
+    """The count of thresholds strictly below every reading, compared as
+    float32; NaN gets code 0."""
     rows = np.asarray(rows, dtype=np.float32)
     codes = np.stack(
         [
@@ -76,7 +92,7 @@ def reference_bytes(sq, rows):
         axis=1,
     )
     codes[np.isnan(rows)] = 0  # NaN compares false with every threshold
-    return pack(codes, sq.n_bits_)
+    return codes
 
 
 def special_rows(sq):
@@ -106,6 +122,7 @@ AVR_MAIN = """#include <avr/io.h>
 #include <avr/sleep.h>
 #define BSQ_TABLE PROGMEM
 #define BSQ_READ(p) pgm_read_float(p)
+#define BSQ_READ_U16(p) pgm_read_word(p)
 #include "model.h"
 
 static const uint32_t special[%(n_special)d] PROGMEM = {%(special)s};
@@ -133,9 +150,9 @@ int main(void)
     static const char hex[] PROGMEM = "0123456789abcdef";
     union { uint32_t bits; float value; } reading;
     float x[BSQ_N_FEATURES];
-    uint8_t out[BSQ_BYTES_PER_ROW];
+    uint8_t out[BSQ_MESSAGE_BUFFER_BYTES];
     uint16_t row;
-    uint8_t j;
+    uint8_t j, n;
     UBRR0H = 0;
     UBRR0L = 0;
     UCSR0A = (1 << U2X0);
@@ -143,6 +160,11 @@ int main(void)
     for (row = 0; row < %(rows)d; row++) {
         for (j = 0; j < BSQ_N_FEATURES; j++) {
             uint32_t r = next();
+            if ((r & 1u) == 0u) {  /* zero: the common reading */
+                x[j] = 0.0f;
+                continue;
+            }
+            r >>= 1;
             if ((r & 7u) < 6u) {  /* a threshold, or one ulp either side */
                 const float *t = (const float *)pgm_read_word(&tables[j]);
                 uint16_t k = (uint16_t)((r >> 3) %% pgm_read_word(&counts[j]));
@@ -156,6 +178,12 @@ int main(void)
         }
         bsq_encode(x, out);
         for (j = 0; j < BSQ_BYTES_PER_ROW; j++) {
+            put(pgm_read_byte(&hex[out[j] >> 4]));
+            put(pgm_read_byte(&hex[out[j] & 15]));
+        }
+        put(':');
+        n = (uint8_t)bsq_compress_row(x, out);
+        for (j = 0; j < n; j++) {
             put(pgm_read_byte(&hex[out[j] >> 4]));
             put(pgm_read_byte(&hex[out[j] & 15]));
         }
@@ -186,6 +214,9 @@ def rows_the_device_builds(sq, n_rows):
     for row in range(n_rows):
         for j, table in enumerate(tables):
             r = draw()
+            if r & 1 == 0:
+                continue  # a zero reading: the bits stay 0
+            r >>= 1
             if (r & 7) < 6:
                 k = (r >> 3) % len(table)
                 bits[row, j] = (int(table[k]) + (r >> 16) % 3 - 1) & mask
@@ -206,9 +237,9 @@ def build_avr(sq, folder, hooks=True):
         rows=ROWS_ON_DEVICE,
     )
     if not hooks:
-        source = source.replace("#define BSQ_TABLE PROGMEM\n", "").replace(
-            "#define BSQ_READ(p) pgm_read_float(p)\n", ""
-        )
+        for hook in ("BSQ_TABLE PROGMEM", "BSQ_READ(p) pgm_read_float(p)"):
+            source = source.replace(f"#define {hook}\n", "")
+        source = source.replace("#define BSQ_READ_U16(p) pgm_read_word(p)\n", "")
     (folder / "model.h").write_text(export_c(sq, name="bsq"))
     (folder / "main.c").write_text(source)
     elf = folder / "encode.elf"
@@ -241,12 +272,16 @@ def test_atmega328p_in_simavr_is_bit_exact_with_tables_in_flash(wine_8bit, tmp_p
     # simavr echoes the UART in colour, a newline shown as "."
     text = re.sub(r"\x1b\[[0-9;]*m", "", run.stdout + run.stderr)
     width = 2 * sq.bytes_per_row_
-    lines = re.findall(rf"^([0-9a-f]{{{width}}})\.$", text, flags=re.MULTILINE)
-    got = np.array([list(bytes.fromhex(line)) for line in lines], dtype=np.uint8)
+    pattern = rf"^([0-9a-f]{{{width}}}):([0-9a-f]*)\.$"
+    lines = re.findall(pattern, text, flags=re.MULTILINE)
+    got = np.array([list(bytes.fromhex(v1)) for v1, _ in lines], dtype=np.uint8)
     rows = rows_the_device_builds(sq, ROWS_ON_DEVICE)
     assert got.shape == (ROWS_ON_DEVICE, sq.bytes_per_row_)
     mismatches = int(np.any(got != reference_bytes(sq, rows), axis=1).sum())
     assert mismatches == 0
+    messages = [bytes.fromhex(v2) for _, v2 in lines]
+    assert messages == sq.codec_.compress_codes(reference_codes(sq, rows))
+    assert sum(len(m) < sq.bytes_per_row_ for m in messages) > 100
 
 
 def test_atmega328p_without_the_hooks_does_not_fit(wine_8bit, tmp_path):

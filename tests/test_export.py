@@ -10,15 +10,25 @@ import pytest
 from sklearn_bsq import SoftQuantizer, export_c, export_python
 
 GCC_FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2"]
+# With an argument, each row's format v2 message behind a length byte.
 HARNESS = """#include <stdio.h>
 #include "model.h"
-int main(void)
+int main(int argc, char **argv)
 {
     float x[BSQ_N_FEATURES];
-    uint8_t out[BSQ_BYTES_PER_ROW];
+    uint8_t out[BSQ_MESSAGE_BUFFER_BYTES], length[1];
+    unsigned int n;
+    (void)argv;
     while (fread(x, sizeof(float), BSQ_N_FEATURES, stdin) == BSQ_N_FEATURES) {
-        bsq_encode(x, out);
-        fwrite(out, 1, BSQ_BYTES_PER_ROW, stdout);
+        if (argc > 1) {
+            n = bsq_compress_row(x, out);
+            length[0] = BSQ_BYTE(n);
+            fwrite(length, 1, 1, stdout);
+            fwrite(out, 1, n, stdout);
+        } else {
+            bsq_encode(x, out);
+            fwrite(out, 1, BSQ_BYTES_PER_ROW, stdout);
+        }
     }
     return 0;
 }
@@ -30,6 +40,7 @@ WIDTHS = {
     "aligned": [12, 1, 3],
     "four": [4] * 16,
     "skipped": [0, 5, 0, 0, 3, 8, 0, 1, 0],
+    "sparse": [4] * 10 + [2, 8, 0, 16],  # mostly zero readings: skewed codes
 }
 
 
@@ -38,6 +49,8 @@ def model(request):
     widths = WIDTHS[request.param]
     rng = np.random.default_rng(0)
     X = rng.normal(size=(64, len(widths))) * np.arange(1, len(widths) + 1) * 10
+    if request.param == "sparse":
+        X *= rng.random(X.shape) < 0.2
     y = (X.sum(axis=1) > 0).astype(int)
     sq = SoftQuantizer(
         widths, representation="levels", max_epochs=1, batch_size=64, random_state=0
@@ -49,6 +62,7 @@ def model(request):
 COMPILERS = {
     "c89": ["gcc", "-std=c89", *GCC_FLAGS[1:]],
     "c99": ["gcc", *GCC_FLAGS],
+    "clang-c99": ["clang", *GCC_FLAGS],
     "c++11": ["g++", "-std=c++11", "-Wold-style-cast", *GCC_FLAGS[1:]],
 }
 
@@ -66,23 +80,39 @@ def compiled_encoder(model, folder, command):
         text=True,
     )
 
-    def encode(X):
+    def encode(X, *mode):
         rows = np.ascontiguousarray(X, dtype="<f4").tobytes()
         result = subprocess.run(
-            [str(folder / "encode")], input=rows, capture_output=True, check=True
+            [str(folder / "encode"), *mode], input=rows, capture_output=True, check=True
         )
+        if mode:
+            return split_messages(result.stdout)
         return np.frombuffer(result.stdout, dtype=np.uint8).reshape(len(X), -1)
 
+    encode.compress = lambda X: encode(X, "compress")
     return encode
+
+
+def split_messages(stream: bytes) -> list[bytes]:
+    """Messages written each behind its length byte."""
+    messages, at = [], 0
+    while at < len(stream):
+        messages.append(stream[at + 1 : at + 1 + stream[at]])
+        at += 1 + stream[at]
+    return messages
 
 
 def python_encoder(model):
     namespace = {}
     exec(compile(export_python(model[0]), "exported", "exec"), namespace)
     encode = namespace["encode"]
-    return lambda X: np.array(
-        [np.frombuffer(encode(list(row)), dtype=np.uint8) for row in X]
-    ).reshape(len(X), -1)
+
+    def encode_rows(X):
+        rows = [np.frombuffer(encode(list(row)), dtype=np.uint8) for row in X]
+        return np.array(rows).reshape(len(X), -1)
+
+    encode_rows.compress = lambda X: [namespace["compress"](list(r)) for r in X]
+    return encode_rows
 
 
 ENCODERS = [*COMPILERS, "python"]
@@ -124,6 +154,16 @@ def test_bit_exact_with_transform(model, encoder, encoders):
     encode = encoders[encoder]
     X = hard_rows(model)
     np.testing.assert_array_equal(encode(X), model[0].transform(X))
+
+
+@pytest.mark.parametrize("encoder", ENCODERS)
+def test_messages_bit_exact_with_compress(model, encoder, encoders):
+    sq, X = model
+    rows = np.vstack([X, hard_rows(model)])
+    expected = sq.compress(rows)
+    assert encoders[encoder].compress(rows) == expected
+    if 0 in sq.n_bits_:  # "skipped" and "sparse": codes skewed enough to code
+        assert sum(len(m) < sq.bytes_per_row_ for m in expected) > 30
 
 
 @pytest.mark.parametrize("encoder", ENCODERS)
