@@ -1,12 +1,14 @@
-"""Cost of the exported C encoder: instructions per row under callgrind.
+"""Cost of the exported C encoders: instructions per row under callgrind.
 
 Usage: ``python benchmarks/encoder_cost.py [--features 16] [--bits 2 4 8]``
 
 For each width it fits a SoftQuantizer on synthetic data (the cost does not depend on
 the data), exports the header, compiles a driver with gcc -O2 and counts, with
 ``valgrind --tool=callgrind``, the instructions executed inside the encoder for
-N rows. Instruction counts are repeatable, unlike times. Also reports the size of the
-threshold tables. Needs gcc and valgrind.
+N rows: ``bsq_encode`` (wire format v1) and ``bsq_compress_row`` (format v2, which
+calls the v1 encoder and range-codes its codes). Instruction counts are repeatable,
+unlike times. Also reports the size of the threshold tables and of the format v2
+tables. Needs gcc and valgrind.
 """
 
 from __future__ import annotations
@@ -27,10 +29,15 @@ DRIVER = """#include <stdio.h>
 #include <stdlib.h>
 #include "model.h"
 
-__attribute__((noinline)) void encode_row(const float *x, uint8_t *out);
-__attribute__((noinline)) void encode_row(const float *x, uint8_t *out)
+__attribute__((noinline)) unsigned encode_row(const float *x, uint8_t *out);
+__attribute__((noinline)) unsigned encode_row(const float *x, uint8_t *out)
 {
+#ifdef V2
+    return bsq_compress_row(x, out);
+#else
     bsq_encode(x, out);
+    return BSQ_BYTES_PER_ROW;
+#endif
 }
 
 int main(int argc, char **argv)
@@ -39,14 +46,15 @@ int main(int argc, char **argv)
     int j;
     unsigned checksum = 0, state = 12345u;
     float *rows = malloc(sizeof(float) * BSQ_N_FEATURES * (size_t)n);
-    uint8_t out[BSQ_BYTES_PER_ROW];
+    uint8_t out[BSQ_MESSAGE_BUFFER_BYTES];
+    unsigned length;
     for (i = 0; i < n * BSQ_N_FEATURES; ++i) {  /* readings in [-4, 4) */
         state = state * 1664525u + 1013904223u;
         rows[i] = (float)(state >> 8) / 16777216.0f * 8.0f - 4.0f;
     }
     for (i = 0; i < n; ++i) {
-        encode_row(rows + i * BSQ_N_FEATURES, out);
-        for (j = 0; j < BSQ_BYTES_PER_ROW; ++j) checksum += out[j];
+        length = encode_row(rows + i * BSQ_N_FEATURES, out);
+        for (j = 0; j < (int)length; ++j) checksum += out[j];
     }
     printf("%u\\n", checksum);
     free(rows);
@@ -81,20 +89,23 @@ def measure(n_features: int, bits: int, n_rows: int) -> dict:
     sq.fit(X, y)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        export_c(sq, name="bsq", path=folder / "model.h")
+        header = export_c(sq, name="bsq", path=folder / "model.h")
         (folder / "driver.c").write_text(DRIVER)
-        binary = folder / "driver"
-        subprocess.run(
-            ["gcc", *FLAGS, "-o", str(binary), str(folder / "driver.c")], check=True
-        )
-        total = instructions_in_encoder(binary, n_rows, folder)
-    table_bytes = 4 * sum(t.size for t in sq.thresholds_)
-    per_row = total / n_rows
+        totals = []
+        for defines in ([], ["-DV2"]):
+            binary = folder / "driver"
+            source = str(folder / "driver.c")
+            subprocess.run(
+                ["gcc", *FLAGS, *defines, "-o", str(binary), source], check=True
+            )
+            totals.append(instructions_in_encoder(binary, n_rows, folder))
+    v2_tables = int(re.search(r"BSQ_MESSAGE_TABLE_BYTES (\d+)", header).group(1))
     return dict(
         bits=bits,
-        per_row=per_row,
-        per_feature=per_row / n_features,
-        table_bytes=table_bytes,
+        per_feature=totals[0] / n_rows / n_features,
+        v2_per_feature=totals[1] / n_rows / n_features,
+        table_bytes=4 * sum(t.size for t in sq.thresholds_),
+        v2_table_bytes=v2_tables,
         bytes_per_row=sq.bytes_per_row_,
     )
 
@@ -110,14 +121,15 @@ def main(argv=None) -> int:
         f"callgrind instructions inside the encoder over {args.rows} rows"
     )
     print(
-        f"{'bits':>4}  {'instr/row':>9}  {'instr/feature':>13}  "
-        f"{'table bytes':>11}  {'bytes/row':>9}"
+        f"{'bits':>4}  {'v1 instr/feature':>16}  {'v2 instr/feature':>16}  "
+        f"{'threshold bytes':>15}  {'v2 table bytes':>14}  {'bytes/row':>9}"
     )
     for bits in args.bits:
         r = measure(args.features, bits, args.rows)
         print(
-            f"{r['bits']:>4}  {r['per_row']:>9.1f}  {r['per_feature']:>13.2f}  "
-            f"{r['table_bytes']:>11}  {r['bytes_per_row']:>9}"
+            f"{r['bits']:>4}  {r['per_feature']:>16.2f}  {r['v2_per_feature']:>16.2f}  "
+            f"{r['table_bytes']:>15}  {r['v2_table_bytes']:>14}  "
+            f"{r['bytes_per_row']:>9}"
         )
     return 0
 

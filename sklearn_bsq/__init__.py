@@ -30,6 +30,7 @@ _PUBLIC = {
     "ThresholdDisplay": ".plotting",
     "bits_per_sample": ".scoring",
     "compression_ratio": ".scoring",
+    "message_bits_per_sample": ".scoring",
     "rate_scoring": ".scoring",
 }
 

@@ -16,6 +16,8 @@ EXAMPLES = """examples:
   sklearn-bsq fit sensors.csv --target label --bits 4 -o model.bsq.npz
   sklearn-bsq transform model.bsq.npz readings.csv -o packets.bin
   sklearn-bsq predict model.bsq.npz --packed packets.bin -o predictions.csv
+  sklearn-bsq transform model.bsq.npz readings.csv --coding entropy -o messages.bin
+  sklearn-bsq predict model.bsq.npz --packed messages.bin --coding entropy -o p.csv
   sklearn-bsq export model.bsq.npz --lang c -o bsq.h
   sklearn-bsq export model.bsq.npz --lang onnx -o model.onnx
   sklearn-bsq info model.bsq.npz
@@ -116,6 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
     transform.add_argument("model")
     transform.add_argument("data")
     transform.add_argument("--format", choices=["raw", "hex", "npy"], default="raw")
+    transform.add_argument(
+        "--coding",
+        choices=["fixed", "entropy"],
+        default="fixed",
+        help="fixed: wire format v1 rows; entropy: format v2 messages (range-coded, "
+        "variable length: raw puts each behind its length in 2 bytes, big-endian, "
+        "hex writes one a line; no npy)",
+    )
     transform.add_argument("-o", "--output", required=True)
 
     predict = commands.add_parser("predict", help="predict from a table or bytes")
@@ -130,6 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="the format of --packed (auto: by its name, .npy, .hex or .txt, else "
         "raw; a file whose content is of another format is refused)",
+    )
+    predict.add_argument(
+        "--coding",
+        choices=["fixed", "entropy"],
+        default="fixed",
+        help="what --packed holds: v1 rows (fixed) or format v2 messages (entropy), "
+        "as transform --coding wrote them",
     )
     predict.add_argument("-o", "--output", required=True, help="CSV to write")
 

@@ -223,6 +223,8 @@ def _features(model, table):
 def transform(args) -> int:
     output = output_path(args, args.model, args.data)
     model = load(args.model)
+    if args.coding == "entropy":
+        return _write_messages(args, model, output)
     packed = model.transform(_features(model, read_table(args.data)))
     if args.format == "npy":
         write_atomically(output, lambda f: np.save(f, packed))
@@ -233,6 +235,56 @@ def transform(args) -> int:
         write_atomically(output, lambda f: f.write(packed.tobytes()))
     print(f"{len(packed)} rows, {model.bytes_per_row_} bytes each, to {output}")
     return 0
+
+
+def _write_messages(args, model, output: Path) -> int:
+    """Format v2 messages: raw, each behind its 2-byte big-endian length; or
+    hex, one a line (an empty line for an empty message)."""
+    if args.format == "npy":
+        raise UsageError("--coding entropy writes raw or hex: messages vary in length")
+    try:
+        messages = model.compress(_features(model, read_table(args.data)))
+    except ValueError as error:  # a model saved without code frequencies
+        raise UsageError(str(error)) from error
+    if args.format == "hex":
+        data = "".join(m.hex() + "\n" for m in messages).encode("ascii")
+    else:
+        data = b"".join(len(m).to_bytes(2, "big") + m for m in messages)
+    write_atomically(output, lambda f: f.write(data))
+    bits = 8 * sum(len(m) for m in messages) / max(1, len(messages))
+    print(
+        f"{len(messages)} messages, {bits:.1f} bits each on average "
+        f"(v1: {8 * model.bytes_per_row_}), to {output}"
+    )
+    return 0
+
+
+def _read_messages(path: str, given: str) -> list[bytes]:
+    """Messages as ``_write_messages`` writes them (hex: by ``.hex``/``.txt``
+    or ``--packed-format hex``)."""
+    if not Path(path).is_file():
+        raise UsageError(f"no such file: {path}")
+    data = Path(path).read_bytes()
+    kind = given if given != "auto" else "raw"
+    if given == "auto" and path.endswith((".hex", ".txt")):
+        kind = "hex"
+    if kind == "npy":
+        raise UsageError("--coding entropy reads raw or hex messages, not npy")
+    if kind == "hex":
+        try:
+            return [bytes.fromhex(line) for line in data.decode("ascii").splitlines()]
+        except (UnicodeDecodeError, ValueError) as error:
+            raise UsageError(f"{path} is not hex text, one message a line") from error
+    messages, at = [], 0
+    while at < len(data):
+        if at + 2 > len(data):
+            raise UsageError(f"{path} ends inside a message's length")
+        length = int.from_bytes(data[at : at + 2], "big")
+        if at + 2 + length > len(data):
+            raise UsageError(f"{path} ends inside message {len(messages)}")
+        messages.append(data[at + 2 : at + 2 + length])
+        at += 2 + length
+    return messages
 
 
 NPY_MAGIC = b"\x93NUMPY"
@@ -292,7 +344,10 @@ def predict(args) -> int:
 
     output = output_path(args, args.model, args.data, args.packed)
     model = load(args.model)
-    if args.packed:
+    if args.packed and args.coding == "entropy":
+        messages = _read_messages(args.packed, args.packed_format)
+        predictions = model.predict_compressed(messages)
+    elif args.packed:
         packed = _read_packed(args.packed, model.bytes_per_row_, args.packed_format)
         predictions = model.predict_packed(packed)
     elif args.data:

@@ -267,13 +267,12 @@ class RangeCoder:
     def _finish(self, out, at, low, width) -> NDArray[np.int64]:
         """Write the fewest bytes ``v`` whose every continuation lies in
         ``low .. low + range - 1``; return every row's message length."""
-        high = low + width - np.uint64(1)
         n_bytes = np.full(len(low), 4, dtype=np.int64)
         value = low.copy()
-        for z in (3, 2, 1, 0):  # fewer bytes win: try them last
+        for z in (3, 2, 1):  # fewer bytes win: try them last
             unit = np.uint64(1 << (32 - 8 * z))
             v = (low + unit - np.uint64(1)) // unit * unit
-            fits = v + (unit - np.uint64(1)) <= high
+            fits = v - low <= width - unit  # width >= 2**24 >= unit
             n_bytes[fits] = z
             value[fits] = v[fits]
         low[:] = value

@@ -248,6 +248,9 @@ class RateAccuracyDisplay:
     ax_ : matplotlib Axes
     figure_ : matplotlib Figure
     line_ : ErrorbarContainer
+    message_line_ : ErrorbarContainer or None
+        The format v2 (range-coded) curve, drawn by :meth:`from_cv_results`
+        when the search recorded ``message_bits_per_sample``.
     reference_line_ : Line2D or None
 
     Examples
@@ -267,6 +270,7 @@ class RateAccuracyDisplay:
         self.errors = None if errors is None else np.asarray(errors, dtype=float)[order]
         self.x = x
         self.label = label
+        self.n_features = None  # for compression ratios of a second curve
 
     @classmethod
     def from_cv_results(
@@ -277,8 +281,10 @@ class RateAccuracyDisplay:
         Parameters
         ----------
         search : fitted search object with ``cv_results_`` and ``n_features_in_``
-            Searched with ``scoring=rate_scoring()`` (any grid), or over
-            ``n_bits`` (``<step>__n_bits`` in a Pipeline).
+            Searched with ``scoring=rate_scoring()`` (any grid; the format v2
+            message bits of the test folds are drawn as a second curve beside
+            the fixed-width one), or over ``n_bits`` (``<step>__n_bits`` in a
+            Pipeline).
         reference_score : float, optional
             Drawn as a horizontal line, e.g. the full-precision score.
         x : {"bits_per_sample", "compression_ratio"}, default="bits_per_sample"
@@ -323,6 +329,7 @@ class RateAccuracyDisplay:
                     for w in results[keys[0]]
                 ]
             )
+        messages = results.get("mean_test_message_bits_per_sample")
         display = cls.from_results(
             bits,
             results["mean_test_score"],
@@ -331,9 +338,57 @@ class RateAccuracyDisplay:
             reference_score=reference_score,
             x=x,
             ax=ax,
-            label=label,
+            label=label or (None if messages is None else "fixed width (v1)"),
         )
+        if messages is not None:
+            display.plot_messages(
+                messages, results["mean_test_score"], results["std_test_score"]
+            )
         return display
+
+    def plot_messages(self, message_bits, scores, errors=None, *, label=None):
+        """Add the format v2 curve: the same models at their mean message bits.
+
+        Parameters
+        ----------
+        message_bits : array-like of float
+            Mean bits of a format v2 message per result (converted to a
+            compression ratio when the display shows ratios).
+        scores : array-like of float
+        errors : array-like of float, optional
+        label : str, optional
+            Legend entry (default "range-coded (v2)").
+
+        Returns
+        -------
+        self : RateAccuracyDisplay
+
+        Examples
+        --------
+        >>> import matplotlib.pyplot as plt
+        >>> from sklearn_bsq import RateAccuracyDisplay
+        >>> display = RateAccuracyDisplay([16, 32], [0.90, 0.95]).plot()
+        >>> display = display.plot_messages([11.5, 25.0], [0.90, 0.95])
+        >>> display.message_line_.lines[0].get_xdata().tolist()
+        [11.5, 25.0]
+        >>> plt.close(display.figure_)
+        """
+        rates = np.asarray(message_bits, dtype=float)
+        if self.x == "compression_ratio":
+            rates = float32_ratio(self.n_features, rates)
+        order = np.argsort(rates)
+        scores = np.asarray(scores, dtype=float)[order]
+        yerr = None if errors is None else np.asarray(errors, dtype=float)[order]
+        self.message_line_ = self.ax_.errorbar(
+            rates[order],
+            scores,
+            yerr=yerr,
+            fmt="--s",
+            capsize=3,
+            label=label or "range-coded (v2)",
+        )
+        self.ax_.legend(fontsize=8)
+        return self
 
     @classmethod
     def from_results(
@@ -394,6 +449,7 @@ class RateAccuracyDisplay:
                 raise ValueError("x='compression_ratio' needs n_features.")
             rates = float32_ratio(n_features, rates)
         display = cls(rates, scores, errors, x=x, label=label)
+        display.n_features = n_features
         return display.plot(ax=ax, reference_score=reference_score)
 
     def plot(self, *, ax=None, reference_score=None):
@@ -423,6 +479,7 @@ class RateAccuracyDisplay:
             label=self.label or "quantized",
         )
         self.reference_line_ = None
+        self.message_line_ = None
         if reference_score is not None:
             self.reference_line_ = ax.axhline(
                 reference_score, color="black", lw=1, ls="--", label="full precision"

@@ -93,9 +93,44 @@ def test_formats_of_transform_and_predict(files):
     assert "MODEL_ID" in (files / "enc.py").read_text()
 
 
+@pytest.mark.slow
+def test_entropy_coded_messages_through_transform_and_predict(files):
+    model = load(files / "reg.bsq.npz")
+    table = pd.read_csv(files / "reg.csv").drop(columns="y")
+    expected = model.compress(table)
+    for fmt, name in [("raw", "m.bin"), ("hex", "m.hex")]:
+        result = sh(
+            f"sklearn-bsq transform reg.bsq.npz reg.csv --coding entropy "
+            f"--format {fmt} -o {name}",
+            files,
+        )
+        assert result.returncode == 0, result.stderr
+        assert f"{len(table)} messages" in result.stdout
+        result = sh(
+            f"sklearn-bsq predict reg.bsq.npz --packed {name} --coding entropy "
+            f"-o {name}.csv",
+            files,
+        )
+        assert result.returncode == 0, result.stderr
+        got = pd.read_csv(files / f"{name}.csv")["prediction"]
+        np.testing.assert_array_equal(got, model.predict(table))
+    raw = (files / "m.bin").read_bytes()
+    assert raw == b"".join(len(m).to_bytes(2, "big") + m for m in expected)
+    (files / "cut.bin").write_bytes(raw[:-1])
+    result = sh(
+        "sklearn-bsq predict reg.bsq.npz --packed cut.bin --coding entropy -o c.csv",
+        files,
+    )
+    assert result.returncode == 2 and "ends inside message" in result.stderr
+
+
 @pytest.mark.parametrize(
     "command, message",
     [
+        (
+            "transform reg.bsq.npz reg.csv --coding entropy --format npy -o m.npy",
+            "messages vary in length",
+        ),
         ("fit missing.csv --target y -o m.npz", "no such file: missing.csv"),
         ("fit reg.csv --target z -o m.npz", "no column 'z' in reg.csv"),
         ("fit text.csv --target y -o m.npz", "column 'site' has dtype"),
