@@ -48,7 +48,7 @@ def run_one(spec, folder, args):
     start = time.perf_counter()
     model.transform(X_test)
     transform_seconds = time.perf_counter() - start
-    cross_entropy = cross_entropy_bits(codes, model.codec_.code_frequencies)
+    cross_entropy = cross_entropy_bits(codes, model.codec_.code_tables)
     row.update(
         n_features=X_test.shape[1],
         message_bits=round(float(bits.mean()), 4),

@@ -178,11 +178,12 @@ class BucketEncoder:
 def model_id(
     widths,
     thresholds: Sequence[NDArray[np.float32]],
-    frequencies: Sequence[NDArray] | None = None,
+    tables=None,
 ) -> str:
     """A model's fingerprint: 16 hex digits of SHA-256 over the wire format
     version, the widths, the float32 thresholds (their bit patterns) and, for
-    a model with them, the code frequencies of message format v2: all that
+    a model with them, the code tables of message format v2 (``CodeTables``:
+    contexts and frequencies): all that
     decides the bytes a node sends. Two models share it only if they encode
     every reading alike. A model without frequencies keeps the fingerprint it
     had before they existed.
@@ -194,8 +195,9 @@ def model_id(
     digest.update(np.asarray(widths, dtype="<i8").tobytes())
     for t in thresholds:
         digest.update(np.asarray(t, dtype="<f4").tobytes())
-    if frequencies is not None:
-        digest.update(b"message format 2 code frequencies\n")
-        for f in frequencies:
+    if tables is not None:
+        digest.update(b"message format 2 code tables\n")
+        digest.update(np.asarray(tables.contexts, dtype="<i8").tobytes())
+        for f in tables.frequencies:
             digest.update(np.asarray(f, dtype="<u4").tobytes())
     return digest.hexdigest()[:16]

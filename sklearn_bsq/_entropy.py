@@ -3,9 +3,11 @@
 Every feature ``j`` with ``b_j > 0`` bits has a static table of integer code
 frequencies ``f_j[0 .. 2**b_j - 1]``, each at least 1, summing to ``2**P_j``
 (:func:`precision_bits`), learned from the training codes at fit
-(:func:`code_frequencies`); ``s_j[c]`` is the sum of the frequencies below code
-``c``. A row's codes are coded in feature order by a byte-wise range coder with
-a 32-bit window:
+(:func:`code_frequencies`). A feature may instead have one such table per code
+of an earlier feature, its context (:class:`CodeTables`): then ``f_j`` is the
+row for that feature's code in the same row. ``s_j[c]`` is the sum of the
+frequencies below code ``c``. A row's codes are coded in feature order by a
+byte-wise range coder with a 32-bit window:
 
 * start: ``low = 0``, ``range = 2**32 - 1``, no bytes;
 * code ``c`` of feature ``j``: ``r = range >> P_j``, ``low += r * s_j[c]``,
@@ -49,6 +51,7 @@ features in the same order), so the loops run over features, not rows.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -72,6 +75,38 @@ def precision_bits(width: int) -> int:
     ``range >> P`` at 256 or more, so the coder loses under 0.6 % to rounding.
     """
     return int(min(16, max(12, width + 4)))
+
+
+def frequency_rows(counts: NDArray, width: int) -> NDArray[np.uint32]:
+    """:func:`code_frequencies` of every row of code counts at once.
+
+    Parameters
+    ----------
+    counts : ndarray of int, shape (n_rows, 2**width)
+        How often every code was seen, one row per context.
+    width : int
+        The feature's width, 1..16.
+
+    Returns
+    -------
+    frequencies : ndarray of shape (n_rows, 2**width), dtype uint32
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    k = counts.shape[1]
+    total = 1 << precision_bits(width)
+    weights = 2 * counts + 1
+    weight_total = weights.sum(axis=1, keepdims=True)
+    spare = total - k
+    # spare * weight < 2**16 * (2 n + 1): exact in int64 for any n below 2**46
+    frequencies = 1 + spare * weights // weight_total
+    remainders = spare * weights % weight_total
+    left = total - frequencies.sum(axis=1)
+    # largest remainder first, the lowest code on ties: one sort key per code
+    order = np.argsort((weight_total - 1 - remainders) * k + np.arange(k), axis=1)
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(k)[None, :], axis=1)
+    frequencies += rank < left[:, None]
+    return frequencies.astype(np.uint32)
 
 
 def code_frequencies(codes: ArrayLike, width: int) -> NDArray[np.uint32]:
@@ -102,56 +137,128 @@ def code_frequencies(codes: ArrayLike, width: int) -> NDArray[np.uint32]:
     [2867, 1229]
     """
     k = n_codes(width)
-    total = 1 << precision_bits(width)
     counts = np.bincount(np.asarray(codes, dtype=np.int64).ravel(), minlength=k)
     if counts.size != k:
         raise ValueError(f"a code is out of range for a {width}-bit feature.")
-    weights = [2 * int(n) + 1 for n in counts]  # Python ints: no overflow
-    weight_total = sum(weights)
-    spare = total - k
-    frequencies = [1 + spare * w // weight_total for w in weights]
-    remainders = [spare * w % weight_total for w in weights]
-    left = total - sum(frequencies)
-    for c in sorted(range(k), key=lambda c: (-remainders[c], c))[:left]:
-        frequencies[c] += 1
-    return np.array(frequencies, dtype=np.uint32)
+    return frequency_rows(counts[None, :], width)[0]
 
 
-def check_frequencies(frequencies: Sequence[ArrayLike], widths) -> tuple:
-    """Tables as ``code_frequencies`` makes them, checked: one per feature,
-    ``2**b`` positive integers summing to ``2**precision_bits(b)`` (an empty
-    table for a feature of width 0). ValueError otherwise."""
-    widths = np.asarray(widths)
-    if len(frequencies) != widths.size:
-        raise ValueError(
-            f"{widths.size} features need as many frequency tables, "
-            f"got {len(frequencies)}."
-        )
-    tables = []
-    for j, (f, b) in enumerate(zip(frequencies, widths, strict=True)):
-        f = np.asarray(f)
-        expected = n_codes(int(b)) if b else 0
-        if f.ndim != 1 or f.size != expected or not np.issubdtype(f.dtype, np.integer):
+# A feature's table may have one row per code of its context feature: at most
+# this many entries (8 KB of 16-bit values on a node).
+MAX_TABLE_ENTRIES = 4096
+
+
+@dataclass(frozen=True)
+class CodeTables:
+    """The code frequencies of message format v2, one table per feature.
+
+    ``frequencies[j]`` has shape ``(2**b_k, 2**b_j)`` when feature ``j`` is
+    coded in the context of an earlier feature ``k = contexts[j]`` (row: the
+    code of ``k`` in the same row), ``(1, 2**b_j)`` without context
+    (``contexts[j] = -1``) and ``(1, 0)`` for a feature that is not sent.
+    Every row is positive and sums to ``2**precision_bits(b_j)``.
+    """
+
+    frequencies: tuple
+    contexts: tuple
+
+    @classmethod
+    def checked(cls, frequencies, contexts, widths) -> CodeTables:
+        """Tables from a caller or a file, checked; ValueError otherwise."""
+        widths = np.asarray(widths)
+        d = widths.size
+        contexts = [-1] * d if contexts is None else [int(k) for k in contexts]
+        if len(frequencies) != d or len(contexts) != d:
             raise ValueError(
-                f"feature {j} has {int(b)} bits: its frequency table must hold "
-                f"{expected} integers, got shape {f.shape} of dtype {f.dtype}."
+                f"{d} features need as many frequency tables and contexts, got "
+                f"{len(frequencies)} and {len(contexts)}."
             )
-        f = f.astype(np.int64)
-        if b and (f.min() < 1 or f.sum() != 1 << precision_bits(int(b))):
-            raise ValueError(
-                f"the frequencies of feature {j} must be positive and sum to "
-                f"{1 << precision_bits(int(b))}."
-            )
-        tables.append(f.astype(np.uint32))
-    return tuple(tables)
+        tables = []
+        for j, (f, b, k) in enumerate(zip(frequencies, widths, contexts, strict=True)):
+            b = int(b)
+            if k != -1 and not (0 <= k < j and b and widths[k]):
+                raise ValueError(
+                    f"feature {j} cannot be coded in the context of feature {k}: a "
+                    "context is an earlier feature that is sent."
+                )
+            f = np.asarray(f)
+            rows = 1 if k == -1 else n_codes(int(widths[k]))
+            shape = (rows, n_codes(b) if b else 0)
+            if not np.issubdtype(f.dtype, np.integer) or f.size != shape[0] * shape[1]:
+                raise ValueError(
+                    f"feature {j} has {b} bits: its frequency table must hold "
+                    f"{shape[0]} x {shape[1]} integers, got shape {f.shape} of "
+                    f"dtype {f.dtype}."
+                )
+            f = f.astype(np.int64).reshape(shape)
+            total = 1 << precision_bits(b)
+            if b and (f.min() < 1 or np.any(f.sum(axis=1) != total)):
+                raise ValueError(
+                    f"the frequencies of feature {j} must be positive and sum to "
+                    f"{total} in every row."
+                )
+            table = f.astype(np.uint32)
+            table.setflags(write=False)
+            tables.append(table)
+        return cls(tuple(tables), tuple(contexts))
+
+    @classmethod
+    def learn(cls, codes: NDArray, widths: NDArray[np.int64]) -> CodeTables:
+        """Tables from training codes; each feature gets the earlier feature
+        (if any) whose code, as context, codes it in the fewest bits on held-out
+        rows (two folds: even and odd rows, each coded with the other's
+        tables), within ``MAX_TABLE_ENTRIES``."""
+        folds = (codes[0::2], codes[1::2]) if len(codes) >= 2 else ()
+        tables, contexts = [], []
+        for j, b in enumerate(widths):
+            b = int(b)
+            if not b:
+                tables.append(np.zeros((1, 0), np.uint32))
+                contexts.append(-1)
+                continue
+            best, best_cost = -1, _held_out_cost(folds, j, -1, b, 0)
+            for k in range(j):
+                context_bits = int(widths[k])
+                if not context_bits or 1 << (context_bits + b) > MAX_TABLE_ENTRIES:
+                    continue
+                cost = _held_out_cost(folds, j, k, b, context_bits)
+                if cost < best_cost:
+                    best, best_cost = k, cost
+            context_bits = int(widths[best]) if best >= 0 else 0
+            tables.append(_table(codes, j, best, b, context_bits))
+            contexts.append(best)
+        return cls.checked(tables, contexts, widths)
+
+    def row_index(self, codes: NDArray, j: int) -> NDArray | int:
+        """Every row's table row for feature ``j``: its context's code, or 0."""
+        k = self.contexts[j]
+        return 0 if k < 0 else codes[:, k].astype(np.int64)
+
+    def table_entries(self) -> int:
+        """Frequencies in all tables (what a node stores, plus one per row)."""
+        return int(sum(f.size for f in self.frequencies))
 
 
-def feature_frequencies(codes: NDArray, widths) -> list[NDArray[np.uint32]]:
-    """Every feature's :func:`code_frequencies` (empty for width 0)."""
-    return [
-        code_frequencies(codes[:, j], int(b)) if b else np.zeros(0, np.uint32)
-        for j, b in enumerate(widths)
-    ]
+def _table(codes, j, k, width, context_bits) -> NDArray[np.uint32]:
+    rows = 1 << context_bits
+    index = codes[:, j].astype(np.int64)
+    if k >= 0:
+        index = index + codes[:, k].astype(np.int64) * (1 << width)
+    counts = np.bincount(index, minlength=rows << width).reshape(rows, 1 << width)
+    return frequency_rows(counts, width)
+
+
+def _held_out_cost(folds, j, k, width, context_bits) -> float:
+    """Bits of feature ``j`` over both folds, each coded with the other's table."""
+    if not folds:
+        return 0.0
+    cost = 0.0
+    for train, test in (folds, folds[::-1]):
+        table = _table(train, j, k, width, context_bits)
+        row = 0 if k < 0 else test[:, k].astype(np.int64)
+        cost += float(np.log2(table[row, test[:, j]]).sum())
+    # fewer bits = larger frequencies: minimize the negative sum
+    return -cost
 
 
 # Rows the held-out estimate codes at most: enough for a mean of a few bits.
@@ -160,27 +267,28 @@ _ESTIMATE_ROWS = 100_000
 
 def held_out_message_bits(codes: NDArray, widths: NDArray[np.int64]) -> float:
     """Mean message bits of training rows coded with tables they did not
-    shape: two folds (even and odd rows), each coded with the other's
-    tables. An honest estimate of the rate on new rows; with fewer than
-    two rows, the v1 row length."""
+    shape: two folds (even and odd rows), each coded with the tables (contexts
+    chosen too) of the other. An honest estimate of the rate on new rows; with
+    fewer than two rows, the v1 row length."""
     codes = codes[:_ESTIMATE_ROWS]
     if len(codes) < 2:
         return float(8 * _packing.bytes_per_row(widths))
     folds = codes[0::2], codes[1::2]
     bits = [
-        RangeCoder(widths, feature_frequencies(train, widths)).message_bits(test)
+        RangeCoder(widths, CodeTables.learn(train, widths)).message_bits(test)
         for train, test in (folds, folds[::-1])
     ]
     return float(np.concatenate(bits).mean())
 
 
-def cross_entropy_bits(codes: NDArray, frequencies: Sequence[NDArray]) -> NDArray:
+def cross_entropy_bits(codes: NDArray, tables: CodeTables) -> NDArray:
     """Bits of every row under the tables: ``sum_j log2(2**P_j / f_j[c_j])``."""
     bits = np.zeros(len(codes))
-    for j, f in enumerate(frequencies):
+    for j, f in enumerate(tables.frequencies):
         if f.size:
-            total = float(f.sum())
-            bits += np.log2(total / f[codes[:, j]].astype(np.float64))
+            total = float(f[0].sum())
+            chosen = f[tables.row_index(codes, j), codes[:, j]]
+            bits += np.log2(total / chosen.astype(np.float64))
     return bits
 
 
@@ -191,23 +299,36 @@ class RangeCoder:
     ----------
     widths : ndarray of int
         Checked widths, 0..16.
-    frequencies : sequence of ndarray
-        Checked tables (:func:`check_frequencies`).
+    tables : CodeTables
+        Checked tables.
     """
 
-    def __init__(self, widths: NDArray[np.int64], frequencies: Sequence[NDArray]):
+    def __init__(self, widths: NDArray[np.int64], tables: CodeTables):
         self.widths = widths
+        self.tables = tables
         self.bytes_per_row = _packing.bytes_per_row(widths)
-        self._features = []  # (j, P, frequencies, cumulative) of sent features
-        for j, (b, f) in enumerate(zip(widths, frequencies, strict=True)):
+        # (j, P, frequencies, starts) of sent features, flat over the table's
+        # rows; starts run on across rows (row r adds r * 2**P), so one sorted
+        # array finds a code in any row
+        self._features = []
+        for j, (b, f) in enumerate(zip(widths, tables.frequencies, strict=True)):
             if b:
-                starts = np.zeros(f.size, dtype=np.uint64)
-                starts[1:] = np.cumsum(f, dtype=np.uint64)[:-1]
+                p = precision_bits(int(b))
+                within = np.cumsum(f, axis=1, dtype=np.uint64) - f
+                offsets = np.arange(f.shape[0], dtype=np.uint64)[:, None] << np.uint64(
+                    p
+                )
                 self._features.append(
-                    (j, precision_bits(int(b)), f.astype(np.uint64), starts)
+                    (
+                        j,
+                        p,
+                        f.astype(np.uint64).ravel(),
+                        within.ravel(),
+                        (within + offsets).ravel(),
+                    )
                 )
         # every code costs at most P bits, plus the four bytes of the finish
-        self._buffer_bytes = -(-sum(p for _, p, _, _ in self._features) // 8) + 5
+        self._buffer_bytes = -(-sum(f[1] for f in self._features) // 8) + 5
 
     # ------------------------------------------------------------- encoding
     def compress(self, codes: NDArray) -> list[bytes]:
@@ -232,14 +353,20 @@ class RangeCoder:
         at = np.zeros(n, dtype=np.int64)  # next byte to write, per row
         low = np.zeros(n, dtype=np.uint64)
         width = np.full(n, _WINDOW, dtype=np.uint64)  # the coder's range
-        for j, precision, frequency, start in self._features:
-            c = codes[:, j]
+        for j, precision, frequency, start, _ in self._features:
+            c = self._flat_index(codes, j)
             r = width >> np.uint64(precision)
             low += r * start[c]
             width = r * frequency[c]
             self._carry(out, at, low)
             self._shift_out(out, at, low, width)
         return out, self._finish(out, at, low, width)
+
+    def _flat_index(self, codes: NDArray, j: int) -> NDArray:
+        """Every row's entry in feature ``j``'s flat table."""
+        c = codes[:, j].astype(np.int64)
+        row = self.tables.row_index(codes, j)
+        return c if isinstance(row, int) else row * (1 << int(self.widths[j])) + c
 
     @staticmethod
     def _carry(out: NDArray, at: NDArray, low: NDArray) -> None:
@@ -325,7 +452,7 @@ class RangeCoder:
         at = np.full(n, 4, dtype=np.int64)
         width = np.full(n, _WINDOW, dtype=np.uint64)
         codes = np.zeros((n, self.widths.size), dtype=np.int64)
-        for j, precision, frequency, start in self._features:
+        for j, precision, frequency, start, running in self._features:
             r = width >> np.uint64(precision)
             target = value // r
             bad = np.flatnonzero(target >= np.uint64(1 << precision))
@@ -334,8 +461,13 @@ class RangeCoder:
                     f"message {int(rows[bad[0]])} does not decode at feature {j}: "
                     "it is damaged or from another model."
                 )
-            c = np.searchsorted(start, target, side="right") - 1
-            codes[:, j] = c
+            row = self.tables.row_index(codes, j)
+            base = np.uint64(0) if isinstance(row, int) else row.astype(np.uint64)
+            c = np.searchsorted(
+                running, (base << np.uint64(precision)) + target, "right"
+            )
+            c -= 1  # the flat entry: row * 2**b + code
+            codes[:, j] = c & ((1 << int(self.widths[j])) - 1)
             value -= r * start[c]
             width = r * frequency[c]
             while True:

@@ -244,7 +244,7 @@ class _BaseSoftQuantizer(
         estimate = self.codec_.estimated_message_bits
         if estimate is None:
             raise AttributeError(
-                "this model was saved without code frequencies; refit it for "
+                "this model was saved without code tables; refit it for "
                 "format v2 messages."
             )
         return estimate

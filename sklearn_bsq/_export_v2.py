@@ -23,32 +23,33 @@ def message_buffer_bytes(widths) -> int:
 
 
 def start_table(frequencies: np.ndarray) -> np.ndarray:
-    """Sum of the frequencies below every code, and the total last, modulo
-    2**16: code ``c``'s frequency is ``s[c + 1] - s[c]`` modulo 2**16 (every
-    frequency is below 2**16), so one 16-bit table holds both."""
-    starts = np.zeros(frequencies.size + 1, dtype=np.int64)
-    starts[1:] = np.cumsum(frequencies, dtype=np.int64)
-    return starts % (1 << 16)
+    """Per table row, the sum of the frequencies below every code and the total
+    last, modulo 2**16: code ``c``'s frequency is ``s[c + 1] - s[c]`` modulo
+    2**16 (every frequency is below 2**16), so one 16-bit table holds both.
+    Rows are concatenated, ``2**b + 1`` values each."""
+    starts = np.zeros((frequencies.shape[0], frequencies.shape[1] + 1), np.int64)
+    starts[:, 1:] = np.cumsum(frequencies, axis=1, dtype=np.int64)
+    return (starts % (1 << 16)).ravel()
 
 
-def table_bytes(widths) -> int:
-    """Flash the format v2 tables take: ``2**b + 1`` 16-bit values per sent
-    feature."""
-    return sum(2 * ((1 << int(b)) + 1) for b in widths if b)
+def table_bytes(tables) -> int:
+    """Flash the format v2 tables take: ``2**b + 1`` 16-bit values per row."""
+    return sum(2 * f.shape[0] * (f.shape[1] + 1) for f in tables.frequencies if f.size)
 
 
-def c_compress_definitions(name: str, widths, frequencies, storage: str) -> str:
+def c_compress_definitions(name: str, widths, tables, storage: str) -> str:
     """``<name>_compress_row`` and its tables. It writes the row with
     ``<name>_encode``, reads the codes back from those bytes and range-codes
     them: the comparisons are not compiled twice."""
     inline = "BSQ_INLINE " if storage else ""
     upper, n_bytes = name.upper(), bytes_per_row(widths)
     lines = []
-    for j, f in enumerate(frequencies):
+    for j, f in enumerate(tables.frequencies):
         if widths[j]:
-            values = ", ".join(f"{int(v)}u" for v in start_table(f))
+            starts = start_table(f)
+            values = ", ".join(f"{int(v)}u" for v in starts)
             lines.append(
-                f"static const uint16_t {name}_s{j}[{f.size + 1}] BSQ_TABLE = "
+                f"static const uint16_t {name}_s{j}[{starts.size}] BSQ_TABLE = "
                 f"{{{values}}};"
             )
     lines += [
@@ -80,7 +81,7 @@ def c_compress_definitions(name: str, widths, frequencies, storage: str) -> str:
         "uint8_t *out)",
         "{",
         f"    uint8_t row[{max(1, n_bytes)}];",
-        "    uint16_t c;",
+        *[f"    uint16_t c{j};" for j, b in enumerate(widths) if b],
         "    uint32_t low = 0u, range = 0xfffffffful, unit = 0x1000000ul, add;",
         "    unsigned int n = 0u, i, z;",
         f"    {name}_encode(x, row);",
@@ -89,17 +90,22 @@ def c_compress_definitions(name: str, widths, frequencies, storage: str) -> str:
     for j, byte, shift in word_pieces(widths, 8):
         pieces.setdefault(j, []).append((byte, shift))
     for j, b in enumerate(widths):
-        if not b:
-            continue
-        terms = [
-            f"(BSQ_U16(row[{byte}]) {'>>' if shift >= 0 else '<<'} {abs(shift)})"
-            for byte, shift in pieces[j]
-        ]
-        lines += [
-            f"    c = BSQ_U16(({' | '.join(terms)}) & {(1 << int(b)) - 1}u);",
-            f"    {name}_code_(&low, &range, out, &n, &{name}_s{j}[c], "
-            f"{precision_bits(int(b))}u);",
-        ]
+        if b:
+            terms = [
+                f"(BSQ_U16(row[{byte}]) {'>>' if shift >= 0 else '<<'} {abs(shift)})"
+                for byte, shift in pieces[j]
+            ]
+            lines.append(
+                f"    c{j} = BSQ_U16(({' | '.join(terms)}) & {(1 << int(b)) - 1}u);"
+            )
+    for j, b in enumerate(widths):
+        if b:
+            k = tables.contexts[j]  # the table row: the context's code, or 0
+            entry = f"c{j}" if k < 0 else f"c{k} * {(1 << int(b)) + 1}u + c{j}"
+            lines.append(
+                f"    {name}_code_(&low, &range, out, &n, &{name}_s{j}[{entry}], "
+                f"{precision_bits(int(b))}u);"
+            )
     lines += [
         "    /* finish: the fewest bytes (1 to 4) all of whose continuations lie",
         "       in low .. low + range - 1 */",
@@ -127,24 +133,26 @@ def c_compress_definitions(name: str, widths, frequencies, storage: str) -> str:
 
 PYTHON_COMPRESS = '''
 # Message format v2: each sent feature's code frequencies, uint16 little-endian,
-# one table after another; they sum to 2**PRECISION[j].
+# one table row after another; a row sums to 2**PRECISION[j]. A feature with a
+# context (CONTEXTS[j] >= 0) has one row per code of that earlier feature.
 PRECISION = {precision}
+CONTEXTS = {contexts}
 FREQUENCY_DATA = {frequency_data}
 
 
 def _tables():
     frequencies, starts, at = [], [], 0
-    for bits in N_BITS:
+    for bits, context in zip(N_BITS, CONTEXTS):
         count = (1 << bits) if bits else 0
+        rows = (1 << N_BITS[context]) if context >= 0 else 1
         f = [struct.unpack_from("<H", FREQUENCY_DATA, 2 * (at + k))[0]
-             for k in range(count)]
-        s, total = [], 0
-        for value in f:
-            s.append(total)
-            total += value
+             for k in range(rows * count)]
+        s = []
+        for k, value in enumerate(f):
+            s.append(0 if k % count == 0 else s[-1] + f[k - 1])
         frequencies.append(f)
         starts.append(s)
-        at += count
+        at += rows * count
     return frequencies, starts
 
 
@@ -157,12 +165,15 @@ def compress(row):
     codes = _codes_of(row_bytes)
     out = bytearray()
     low, width = 0, 0xFFFFFFFF
-    for code, bits, f, s, p in zip(codes, N_BITS, FREQUENCIES, STARTS, PRECISION):
+    for j, (code, bits) in enumerate(zip(codes, N_BITS)):
         if not bits:
             continue
-        r = width >> p
-        low += r * s[code]
-        width = r * f[code]
+        entry = code
+        if CONTEXTS[j] >= 0:
+            entry += codes[CONTEXTS[j]] << bits
+        r = width >> PRECISION[j]
+        low += r * STARTS[j][entry]
+        width = r * FREQUENCIES[j][entry]
         if low > 0xFFFFFFFF:
             low &= 0xFFFFFFFF
             _carry(out)
@@ -211,9 +222,9 @@ def _codes_of(row_bytes):
 '''
 
 
-def python_compress_source(widths, frequencies) -> str:
+def python_compress_source(widths, tables) -> str:
     """The ``compress`` part of the exported Python module."""
-    sent = [f for f, b in zip(frequencies, widths, strict=True) if b]
+    sent = [f for f, b in zip(tables.frequencies, widths, strict=True) if b]
     data = b"".join(np.asarray(f, dtype="<u2").tobytes() for f in sent)
     lines = [
         "    b'" + "".join(f"\\x{b:02x}" for b in data[i : i + 64]) + "'\n"
@@ -222,5 +233,6 @@ def python_compress_source(widths, frequencies) -> str:
     frequency_data = "(\n" + "".join(lines) + ")" if lines else "b''"
     return PYTHON_COMPRESS.format(
         precision=[precision_bits(int(b)) if b else 0 for b in widths],
+        contexts=list(tables.contexts),
         frequency_data=frequency_data,
     )

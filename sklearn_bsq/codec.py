@@ -21,12 +21,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _packing
 from ._encoding import BucketEncoder, bin_representatives, model_id
-from ._entropy import (
-    RangeCoder,
-    check_frequencies,
-    feature_frequencies,
-    held_out_message_bits,
-)
+from ._entropy import CodeTables, RangeCoder, held_out_message_bits
 from ._widths import check_bit_widths, n_codes, n_thresholds
 
 __all__ = ["Codec"]
@@ -53,11 +48,10 @@ class Codec:
         (``2**n_bits[j]`` values; one for a feature that is not sent).
     representation : str or None, default=None
         What the network sees of the codes (None: a quantizer without one).
-    code_frequencies : sequence of array-like, optional
-        Feature ``j``'s integer frequency of every code (``2**n_bits[j]``
-        positive values summing to a power of two, see
-        ``_entropy.code_frequencies``; empty for a feature that is not sent):
-        the tables of message format v2. None: the codec writes v1 only.
+    code_tables : CodeTables, optional
+        The integer code frequencies of message format v2, per feature and
+        per code of its context feature (``_entropy.CodeTables``). None: the
+        codec writes v1 only.
     estimated_message_bits : float, optional
         Mean bits of a format v2 message on rows the tables were not learned
         from (``from_readings`` estimates it by two folds of the training rows).
@@ -100,7 +94,7 @@ class Codec:
         thresholds: Sequence[ArrayLike],
         bin_values: Sequence[ArrayLike],
         representation: str | None = None,
-        code_frequencies: Sequence[ArrayLike] | None = None,
+        code_tables: CodeTables | None = None,
         estimated_message_bits: float | None = None,
     ) -> None:
         widths = check_bit_widths(n_bits, allow_zero=True)
@@ -128,12 +122,12 @@ class Codec:
             if np.any(np.isnan(t)) or np.any(t[1:] < t[:-1]):
                 raise ValueError(f"the thresholds of feature {j} are not sorted.")
         self.representation = representation
-        self._frequencies = None
-        if code_frequencies is not None:
-            self._frequencies = tuple(
-                _frozen(f) for f in check_frequencies(code_frequencies, widths)
+        self._tables = None
+        if code_tables is not None:
+            self._tables = CodeTables.checked(
+                code_tables.frequencies, code_tables.contexts, widths
             )
-        self.model_id = model_id(self._n_bits, self._thresholds, self._frequencies)
+        self.model_id = model_id(self._n_bits, self._thresholds, self._tables)
         self.bytes_per_row = _packing.bytes_per_row(self._n_bits)
         self.compression_ratio = _packing.compression_ratio(self._n_bits)
         self._encoder: BucketEncoder | None = None
@@ -151,8 +145,9 @@ class Codec:
     ) -> Codec:
         """The codec whose bin values are the (weighted) mean training reading
         of every code (the midpoint of its thresholds for a code no reading
-        took) and whose code frequencies are the counts of the training codes,
-        smoothed (unweighted: they model the rows a node will send).
+        took) and whose code tables are the counts of the training codes,
+        smoothed (unweighted: they model the rows a node will send), each
+        feature in the context of the earlier feature that predicts it best.
 
         Parameters
         ----------
@@ -188,13 +183,12 @@ class Codec:
         codes = provisional.encode(X)
         values = bin_representatives(X, codes, provisional.thresholds, sample_weight)
         widths = provisional.n_bits
-        frequencies = feature_frequencies(codes, widths)
         codec = cls(
             widths,
             provisional.thresholds,
             values,
             representation,
-            frequencies,
+            CodeTables.learn(codes, widths),
             held_out_message_bits(codes, widths),
         )
         codec._encoder = provisional._encoder  # same thresholds: reuse the table
@@ -217,10 +211,10 @@ class Codec:
         return self._bin_values
 
     @property
-    def code_frequencies(self) -> tuple[NDArray[np.uint32], ...] | None:
-        """Every feature's code frequencies (message format v2), or None for
-        a model saved before they existed (read-only)."""
-        return self._frequencies
+    def code_tables(self) -> CodeTables | None:
+        """The code frequencies of message format v2 (read-only), or None for
+        a model saved before they existed."""
+        return self._tables
 
     @property
     def n_features(self) -> int:
@@ -355,14 +349,14 @@ class Codec:
 
     # ------------------------------------------------- message format v2
     def _range_coder(self) -> RangeCoder:
-        if self._frequencies is None:
+        if self._tables is None:
             raise ValueError(
-                "this model has no code frequencies, so it cannot write or read "
+                "this model has no code tables, so it cannot write or read "
                 "range-coded messages (format v2): it was saved before they were "
                 "part of a model. Refit it, or send wire format v1 (transform)."
             )
         if self._coder is None:
-            self._coder = RangeCoder(self._n_bits, self._frequencies)
+            self._coder = RangeCoder(self._n_bits, self._tables)
         return self._coder
 
     def compress_codes(self, codes: ArrayLike) -> list[bytes]:

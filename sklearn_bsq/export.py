@@ -38,8 +38,8 @@ _C_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 def _model_facts(estimator, user: str):
-    """Widths, float32 thresholds, feature names, model id and code
-    frequencies (None for a model saved without them) of a fitted estimator."""
+    """Widths, float32 thresholds, feature names, model id and code tables
+    (None for a model saved without them) of a fitted estimator."""
     state = fitted_state(estimator, user)
     codec = state.codec
     widths = [int(b) for b in codec.n_bits]
@@ -51,7 +51,7 @@ def _model_facts(estimator, user: str):
                 "near the float32 limit cannot be exported."
             )
     names = [_printable_name(n) for n in state.feature_names()]
-    return widths, thresholds, names, codec.model_id, codec.code_frequencies
+    return widths, thresholds, names, codec.model_id, codec.code_tables
 
 
 # Feature names go into C comments and a Python docstring. Only characters that
@@ -159,11 +159,11 @@ def export_c(estimator, path=None, *, name: str = "bsq", source_path=None) -> st
     if source_path is not None and path is None:
         raise ValueError("source_path needs path: the .c file includes the header.")
     facts = _model_facts(estimator, "export_c")
-    widths, thresholds, names, model_id, frequencies = facts
+    widths, thresholds, names, model_id, tables = facts
     split = source_path is not None
-    header = _c_header(name, widths, names, model_id, frequencies, not split)
+    header = _c_header(name, widths, names, model_id, tables, not split)
     if split:
-        definitions = _c_definitions(name, widths, thresholds, frequencies, "")
+        definitions = _c_definitions(name, widths, thresholds, tables, "")
         source = (
             f"/* {name}.c: the encoder of model {model_id} (sklearn_bsq "
             f"{__version__}); see {Path(path).name}. */\n"
@@ -173,14 +173,14 @@ def export_c(estimator, path=None, *, name: str = "bsq", source_path=None) -> st
     else:
         header = header.replace(
             "/* DEFINITIONS */\n",
-            _c_definitions(name, widths, thresholds, frequencies, "static BSQ_UNUSED "),
+            _c_definitions(name, widths, thresholds, tables, "static BSQ_UNUSED "),
         )
     if path is not None:
         write_atomically(path, lambda f: f.write(header.encode("utf-8")))
     return header
 
 
-def _c_header(name, widths, names, model_id, frequencies, definitions: bool) -> str:
+def _c_header(name, widths, names, model_id, tables, definitions: bool) -> str:
     """The header: documentation, guards, hooks, sizes, and either a
     placeholder for the definitions or the declarations."""
     upper, n_bytes = name.upper(), bytes_per_row(widths)
@@ -268,18 +268,18 @@ def _c_header(name, widths, names, model_id, frequencies, definitions: bool) -> 
         f'#define {upper}_MODEL_ID "{model_id}"',
         "",
     ]
-    if frequencies is not None:
+    if tables is not None:
         lines[lines.index(" * feature  bits  name") - 1 : 0] = [
             " *",
             f" * {name}_compress_row(x, out): the row as a message in format v2 (range",
-            " * coded with the model's code frequencies); returns its length in bytes,",
+            " * coded with the model's code tables); returns its length in bytes,",
             f" * at most {upper}_BYTES_PER_ROW (then it is the v1 row). out must hold",
             f" * {upper}_MESSAGE_BUFFER_BYTES bytes. Send the length with the message.",
         ]
         lines += [
             f"#define {upper}_MESSAGE_FORMAT_VERSION {MESSAGE_FORMAT_VERSION}",
             f"#define {upper}_MESSAGE_BUFFER_BYTES {message_buffer_bytes(widths)}",
-            f"#define {upper}_MESSAGE_TABLE_BYTES {table_bytes(widths)}",
+            f"#define {upper}_MESSAGE_TABLE_BYTES {table_bytes(tables)}",
             "",
         ]
     if definitions:
@@ -293,7 +293,7 @@ def _c_header(name, widths, names, model_id, frequencies, definitions: bool) -> 
             f"int {name}_self_test(void);",
             *(
                 []
-                if frequencies is None
+                if tables is None
                 else [f"unsigned int {name}_compress_row(const float *x, uint8_t *o);"]
             ),
             "#ifdef __cplusplus",
@@ -305,7 +305,7 @@ def _c_header(name, widths, names, model_id, frequencies, definitions: bool) -> 
     return "\n".join(lines)
 
 
-def _c_definitions(name, widths, thresholds, frequencies, storage: str) -> str:
+def _c_definitions(name, widths, thresholds, tables, storage: str) -> str:
     """The tables, the encoder, the self-test and (with code frequencies) the
     format v2 encoder; ``storage`` prefixes each function ("static BSQ_UNUSED "
     in a header, "" in a .c file)."""
@@ -344,8 +344,8 @@ def _c_definitions(name, widths, thresholds, frequencies, storage: str) -> str:
             lines.append(f"    out[{byte}] = BSQ_BYTE({' | '.join(terms)});")
     lines += ["}", ""]
     lines += _c_self_test(name, widths, thresholds, storage, inline)
-    if frequencies is not None:
-        lines.append(c_compress_definitions(name, widths, frequencies, storage))
+    if tables is not None:
+        lines.append(c_compress_definitions(name, widths, tables, storage))
     return "\n".join(lines) + "\n"
 
 
@@ -500,7 +500,7 @@ def export_python(estimator, path=None) -> str:
     True
     """
     facts = _model_facts(estimator, "export_python")
-    widths, thresholds, names, model_id, frequencies = facts
+    widths, thresholds, names, model_id, tables = facts
     # Bit patterns, not decimal text: exact on single-precision interpreters
     # too; one bytes constant, in lines of 16 floats.
     data = b"".join(t.astype("<f4").tobytes() for t in thresholds)
@@ -521,8 +521,8 @@ def export_python(estimator, path=None) -> str:
         threshold_data=threshold_data,
         byte_pieces=_byte_pieces(widths),
     )
-    if frequencies is not None:
-        source += python_compress_source(widths, frequencies)
+    if tables is not None:
+        source += python_compress_source(widths, tables)
     if path is not None:
         write_atomically(path, lambda f: f.write(source.encode("utf-8")))
     return source

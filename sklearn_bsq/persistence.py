@@ -16,11 +16,13 @@ and the other arrays are ``n_bits``, ``feature_mean``, ``feature_scale``,
 ``n_bits``; a feature with 0 bits has no thresholds and one bin value) and
 ``module.<key>`` for every tensor of the network's state. A model fitted with
 ``n_bits="auto"`` also stores its ``allocation_trace_`` as
-``allocation_trace.<column>`` arrays. The code frequencies of message format v2
-are the array ``code_frequencies`` (uint32, all features concatenated, ``2**b``
-per feature with ``b > 0``) and the metadata field ``estimated_message_bits``;
-files written before they existed have neither and load as models that write
-wire format v1 only, with the model id they had.
+``allocation_trace.<column>`` arrays. The code tables of message format v2 are
+the arrays ``code_contexts`` (int, one per feature: the context feature or -1)
+and ``code_frequencies`` (uint32, all tables concatenated row by row: ``2**b_k *
+2**b`` per feature with context ``k``, ``2**b`` without, none for ``b = 0``)
+and the metadata field ``estimated_message_bits``; files written before they
+existed have none of them and load as models that write wire format v1 only,
+with the model id they had.
 
 :func:`load` validates everything, rebuilds the network itself, checks that the
 thresholds it implies equal the stored ones, and only then returns the estimator:
@@ -46,6 +48,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from ._archive import METADATA, Archive
+from ._entropy import CodeTables
 from ._estimator import (
     SoftQuantizer,
     SoftQuantizerClassifier,
@@ -205,6 +208,7 @@ _ARRAYS = {
     "thresholds",
     "bin_values",
     "code_frequencies",
+    "code_contexts",
 }
 
 
@@ -251,7 +255,7 @@ def _to_arrays(est) -> tuple[dict, dict]:
         "representation": codec.representation,
         "model_id": codec.model_id,
     }
-    if codec.code_frequencies is not None:
+    if codec.code_tables is not None:
         metadata["estimated_message_bits"] = codec.estimated_message_bits
     arrays = {
         "n_bits": codec.n_bits,
@@ -260,10 +264,12 @@ def _to_arrays(est) -> tuple[dict, dict]:
         "thresholds": np.concatenate(codec.thresholds).astype(np.float32),
         "bin_values": np.concatenate(codec.bin_values).astype(np.float64),
     }
-    if codec.code_frequencies is not None:
-        arrays["code_frequencies"] = np.concatenate(codec.code_frequencies).astype(
-            np.uint32
-        )
+    tables = codec.code_tables
+    if tables is not None:
+        arrays["code_contexts"] = np.asarray(tables.contexts, dtype=np.int64)
+        arrays["code_frequencies"] = np.concatenate(
+            [f.ravel() for f in tables.frequencies]
+        ).astype(np.uint32)
     for key in tensors.keys():
         arrays[f"module.{key}"] = tensors.read(key)
     for column, values in (state.allocation_trace or {}).items():
@@ -352,13 +358,13 @@ def _from_archive(arrays: Archive, device: str):
         raise ValueError("the allocation trace does not end at n_bits.")
     thresholds = np.split(flat, np.cumsum(counts)[:-1])
     model = metadata.get("model_id")
-    frequencies, estimate = _read_code_frequencies(arrays, metadata, widths)
+    tables, estimate = _read_code_tables(arrays, metadata, widths)
     codec = Codec(
         widths,
         thresholds,
         np.split(values.astype(np.float64), np.cumsum(counts + 1)[:-1]),
         representation,
-        frequencies,
+        tables,
         estimate,
     )
     if model is not None and model != codec.model_id:
@@ -381,19 +387,28 @@ def _from_archive(arrays: Archive, device: str):
     return estimator_from_state(cls, state, device)
 
 
-def _read_code_frequencies(arrays: Archive, metadata: dict, widths: np.ndarray):
+def _read_code_tables(arrays: Archive, metadata: dict, widths: np.ndarray):
     """The format v2 tables and rate estimate, or (None, None) for a file
-    written before them; the Codec checks the tables' sums."""
-    if "code_frequencies" not in arrays.keys():
+    written before them; ``CodeTables.checked`` checks every row's sum."""
+    present = {"code_frequencies", "code_contexts"} & set(arrays.keys())
+    if not present:
         if "estimated_message_bits" in metadata:
-            raise ValueError("the file has a message estimate but no code frequencies.")
+            raise ValueError("the file has a message estimate but no code tables.")
         return None, None
-    sizes = np.where(widths > 0, 1 << widths, 0)
+    if len(present) == 1:
+        raise ValueError(f"the file has {present.pop()} without the other code table.")
+    d = widths.size
+    contexts = _array(arrays, "code_contexts", (d,), "i").astype(np.int64)
+    if np.any((contexts < -1) | (contexts >= np.arange(d))):
+        raise ValueError("a feature's code context must be an earlier feature or -1.")
+    rows = np.where(contexts >= 0, 1 << widths[np.maximum(contexts, 0)], 1)
+    sizes = np.where(widths > 0, rows << widths, 0)
     flat = _array(arrays, "code_frequencies", (int(sizes.sum()),), "u")
     estimate = _finite(metadata, "estimated_message_bits")
     if estimate < 0:
         raise ValueError("field 'estimated_message_bits' must not be negative.")
-    return np.split(flat.astype(np.int64), np.cumsum(sizes)[:-1]), estimate
+    tables = np.split(flat.astype(np.int64), np.cumsum(sizes)[:-1])
+    return CodeTables.checked(tables, contexts, widths), estimate
 
 
 class _ModuleTensors:

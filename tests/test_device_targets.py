@@ -46,6 +46,7 @@ def test_armhf_under_qemu_is_bit_exact(tmp_path):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 6)) * [1, 10, 100, 1e-3, 1e5, 1]
     X *= rng.random(X.shape) < 0.3  # mostly zero: skewed codes, short messages
+    X[:, 4] = X[:, 1] * 1e4 + rng.normal(size=200)  # feature 1 predicts it
     sq = SoftQuantizer([1, 4, 8, 12, 3, 16], max_epochs=1, random_state=0)
     sq.fit(X, (X[:, 0] > 0).astype(int))
     (tmp_path / "model.h").write_text(export_c(sq, name="bsq"))
@@ -70,6 +71,7 @@ def test_armhf_under_qemu_is_bit_exact(tmp_path):
     mismatches = int(np.any(got != reference_bytes(sq, rows), axis=1).sum())
     assert len(rows) > 2000 and mismatches == 0
     messages = split_messages(runs[1].stdout)
+    assert sq.codec_.code_tables.contexts[4] == 1
     assert messages == sq.codec_.compress_codes(reference_codes(sq, rows))
     assert sum(len(m) < sq.bytes_per_row_ for m in messages) > 100
 

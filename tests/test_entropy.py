@@ -9,10 +9,12 @@ from hypothesis import strategies as st
 
 from sklearn_bsq import SoftQuantizerClassifier, SoftQuantizerRegressor, load, save
 from sklearn_bsq._entropy import (
+    MAX_TABLE_ENTRIES,
+    CodeTables,
     RangeCoder,
     code_frequencies,
     cross_entropy_bits,
-    feature_frequencies,
+    frequency_rows,
     held_out_message_bits,
     precision_bits,
 )
@@ -24,7 +26,11 @@ FIXTURE = Path(__file__).parent / "fixtures" / "diabetes-format1.bsq.npz"
 
 def coder_for(codes, widths):
     widths = np.asarray(widths, dtype=np.int64)
-    return RangeCoder(widths, feature_frequencies(codes, widths))
+    return RangeCoder(widths, CodeTables.learn(codes, widths))
+
+
+def tables_without_context(frequencies, widths):
+    return CodeTables.checked(frequencies, None, widths)
 
 
 def skewed_codes(rng, n, widths):
@@ -59,14 +65,26 @@ def test_a_code_out_of_range_is_refused():
         code_frequencies([0, 2], 1)
 
 
-def test_damaged_tables_are_refused_by_the_codec():
-    t = [[0.0]]
-    with pytest.raises(ValueError, match="sum to 4096"):
-        Codec([1], t, [[0.0, 1.0]], code_frequencies=[[2048, 2047]])
-    with pytest.raises(ValueError, match="must hold 2 integers"):
-        Codec([1], t, [[0.0, 1.0]], code_frequencies=[[4096]])
-    with pytest.raises(ValueError, match="positive"):
-        Codec([1], t, [[0.0, 1.0]], code_frequencies=[[4096, 0]])
+def test_rows_of_counts_are_smoothed_like_one():
+    counts = np.random.default_rng(0).integers(0, 50, size=(9, 16))
+    rows = frequency_rows(counts, 4)
+    for row, c in zip(rows, counts, strict=True):
+        assert row.tolist() == code_frequencies(np.repeat(np.arange(16), c), 4).tolist()
+
+
+@pytest.mark.parametrize(
+    ("frequencies", "contexts", "match"),
+    [
+        ([[2048, 2047], []], None, "sum to 4096"),
+        ([[4096], []], None, "must hold 1 x 2 integers"),
+        ([[4096, 0], []], None, "positive"),
+        ([[2048, 2048], []], [-1, 0], "context of feature 0"),  # not sent
+        ([[2048, 2048], []], [1, -1], "context of feature 1"),
+    ],
+)
+def test_damaged_tables_are_refused(frequencies, contexts, match):
+    with pytest.raises(ValueError, match=match):
+        CodeTables.checked(frequencies, contexts, [1, 0])
 
 
 # ----------------------------------------------------------- the coder
@@ -106,12 +124,46 @@ def test_skewed_codes_take_fewer_bits_than_v1_and_near_their_cross_entropy():
     train, test = skewed_codes(rng, 5000, widths), skewed_codes(rng, 5000, widths)
     coder = coder_for(train, widths)
     bits = coder.message_bits(test)
-    entropy = cross_entropy_bits(test, feature_frequencies(train, widths))
+    entropy = cross_entropy_bits(test, coder.tables)
     assert bits.mean() < 0.8 * 8 * bytes_per_row(widths)  # about 2.7 bits of 4
     # finishing costs at most 2 bits, whole bytes at most 7 more
     assert bits.mean() <= entropy.mean() + 9
     held_out = held_out_message_bits(train, np.array(widths))
     assert abs(held_out - bits.mean()) < 1.0
+
+
+def test_a_feature_predicted_by_an_earlier_one_is_coded_in_its_context():
+    rng = np.random.default_rng(4)
+    first = rng.integers(0, 16, 4000)
+    copy = (first + (rng.random(4000) < 0.1)) % 16  # the first, mostly
+    noise = rng.integers(0, 4, 4000)
+    codes = np.stack([first, noise, copy], axis=1).astype(np.uint8)
+    widths = np.array([4, 2, 4])
+    tables = CodeTables.learn(codes[:2000], widths)
+    assert tables.contexts == (-1, -1, 0)
+    assert tables.frequencies[2].shape == (16, 16)
+    coder = RangeCoder(widths, tables)
+    test = codes[2000:]
+    np.testing.assert_array_equal(coder.decompress(coder.compress(test)), test)
+    plain = RangeCoder(
+        widths,
+        tables_without_context(
+            [code_frequencies(codes[:2000, j], b) for j, b in enumerate(widths)], widths
+        ),
+    )
+    # 4 + 2 bits and about half a bit for the copy, against 10 bits
+    assert coder.message_bits(test).mean() < plain.message_bits(test).mean() - 2
+
+
+def test_context_tables_stay_small():
+    rng = np.random.default_rng(5)
+    codes = rng.integers(0, 256, size=(500, 3)).astype(np.uint16)
+    codes[:, 2] = codes[:, 0]  # a perfect predictor, but 256 x 4096 entries
+    widths = np.array([8, 4, 12])
+    codes[:, 1] %= 16
+    tables = CodeTables.learn(codes, widths)
+    assert all(f.size <= max(MAX_TABLE_ENTRIES, 1 << 12) for f in tables.frequencies)
+    assert tables.contexts[2] == -1
 
 
 def test_a_message_cut_short_is_refused():
@@ -212,7 +264,8 @@ def test_the_frequencies_are_part_of_the_model_id(skewed_data):
     clf = SoftQuantizerClassifier(3, max_epochs=2, random_state=0).fit(X, y)
     codec = clf.codec_
     without = Codec(codec.n_bits, codec.thresholds, codec.bin_values)
-    other = [f[::-1].copy() for f in codec.code_frequencies]
+    tables = codec.code_tables
+    other = CodeTables([f[:, ::-1].copy() for f in tables.frequencies], tables.contexts)
     changed = Codec(codec.n_bits, codec.thresholds, codec.bin_values, None, other)
     assert len({clf.model_id_, without.model_id, changed.model_id}) == 3
 
@@ -231,10 +284,22 @@ def test_saved_models_keep_their_frequencies(skewed_data, tmp_path):
     )
 
 
+def test_saved_models_keep_their_contexts(tmp_path):
+    rng = np.random.default_rng(6)
+    X = np.cumsum(rng.normal(size=(800, 5)), axis=1)  # each follows the last
+    reg = SoftQuantizerRegressor(3, max_epochs=2, random_state=0).fit(X, X[:, -1])
+    assert max(reg.codec_.code_tables.contexts) >= 0
+    save(reg, tmp_path / "m.bsq.npz")
+    loaded = load(tmp_path / "m.bsq.npz")
+    assert loaded.codec_.code_tables.contexts == reg.codec_.code_tables.contexts
+    assert loaded.model_id_ == reg.model_id_
+    assert loaded.compress(X) == reg.compress(X)
+
+
 def test_a_model_saved_before_v2_says_how_to_get_it(diabetes):
     model, X = load(FIXTURE), diabetes[0]
     assert model.transform(X).shape[0] == len(X)  # v1 still works
-    with pytest.raises(ValueError, match="no code frequencies.*Refit"):
+    with pytest.raises(ValueError, match="no code tables.*Refit"):
         model.compress(X)
     with pytest.raises(AttributeError, match="refit"):
         model.mean_message_bits_  # noqa: B018

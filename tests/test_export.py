@@ -41,6 +41,7 @@ WIDTHS = {
     "four": [4] * 16,
     "skipped": [0, 5, 0, 0, 3, 8, 0, 1, 0],
     "sparse": [4] * 10 + [2, 8, 0, 16],  # mostly zero readings: skewed codes
+    "correlated": [3, 4, 2, 4, 3],  # each feature follows the one before
 }
 
 
@@ -51,6 +52,8 @@ def model(request):
     X = rng.normal(size=(64, len(widths))) * np.arange(1, len(widths) + 1) * 10
     if request.param == "sparse":
         X *= rng.random(X.shape) < 0.2
+    if request.param == "correlated":  # codes in the context of the one before
+        X = np.cumsum(rng.normal(size=(64, 1)) + 0.1 * X, axis=1)
     y = (X.sum(axis=1) > 0).astype(int)
     sq = SoftQuantizer(
         widths, representation="levels", max_epochs=1, batch_size=64, random_state=0
@@ -164,6 +167,8 @@ def test_messages_bit_exact_with_compress(model, encoder, encoders):
     assert encoders[encoder].compress(rows) == expected
     if 0 in sq.n_bits_:  # "skipped" and "sparse": codes skewed enough to code
         assert sum(len(m) < sq.bytes_per_row_ for m in expected) > 30
+    if len(sq.n_bits_) == 5:  # "correlated"
+        assert max(sq.codec_.code_tables.contexts) >= 0
 
 
 @pytest.mark.parametrize("encoder", ENCODERS)

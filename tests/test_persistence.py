@@ -111,7 +111,8 @@ def test_a_model_file_holds_only_the_server_form(classifier, tmp_path):
     # exactly what a server needs: no optimizer moments, no training history
     module = {f"module.{k}" for k in classifier.net_.module_.state_dict()}
     fields = {"n_bits", "feature_mean", "feature_scale", "thresholds", "bin_values"}
-    assert names == {"__metadata__", "code_frequencies"} | fields | module
+    tables = {"code_frequencies", "code_contexts"}
+    assert names == {"__metadata__"} | tables | fields | module
 
 
 def test_load_in_a_fresh_process(classifier, cancer, tmp_path):
@@ -261,6 +262,23 @@ def test_pickled_arrays_are_refused(saved, tmp_path):
         ),
         (lambda a, m: m["classes"].update(values=[0]), "at least 2 labels"),
         (lambda a, m: m.update(task="ranking"), "unknown task"),
+        (  # format v2 tables: a row that no longer sums to 2**P
+            lambda a, m: a["code_frequencies"].__setitem__(0, 9),
+            "must be positive and sum to",
+        ),
+        (
+            lambda a, m: a.update(code_contexts=a["code_contexts"] * 0 + 5),
+            "earlier feature or -1",
+        ),
+        (lambda a, m: a.pop("code_contexts"), "without the other code table"),
+        (
+            lambda a, m: (a.pop("code_contexts"), a.pop("code_frequencies")),
+            "message estimate but no code tables",
+        ),
+        (
+            lambda a, m: m.update(estimated_message_bits=-1.0),
+            "must not be negative",
+        ),
     ],
 )
 def test_inconsistent_files(saved, tmp_path, change, match):
