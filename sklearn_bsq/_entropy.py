@@ -52,6 +52,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -292,6 +293,26 @@ def cross_entropy_bits(codes: NDArray, tables: CodeTables) -> NDArray:
     return bits
 
 
+class _SentFeature(NamedTuple):
+    """A sent feature's table, flat over its rows (entry ``row * 2**b + c``)."""
+
+    index: int
+    width: int
+    precision: int
+    frequencies: NDArray[np.uint64]
+    starts: NDArray[np.uint64]  # within the entry's row
+    running: NDArray[np.uint64]  # row r adds r * 2**P: one sorted array
+
+    @classmethod
+    def of(cls, j: int, width: int, frequencies: NDArray) -> _SentFeature:
+        p = precision_bits(width)
+        starts = np.cumsum(frequencies, axis=1, dtype=np.uint64) - frequencies
+        rows = np.arange(frequencies.shape[0], dtype=np.uint64)[:, None]
+        running = starts + (rows << np.uint64(p))
+        flat = frequencies.astype(np.uint64).ravel()
+        return cls(j, width, p, flat, starts.ravel(), running.ravel())
+
+
 class RangeCoder:
     """The v2 coder of one model: widths and frequency tables.
 
@@ -307,28 +328,13 @@ class RangeCoder:
         self.widths = widths
         self.tables = tables
         self.bytes_per_row = _packing.bytes_per_row(widths)
-        # (j, P, frequencies, starts) of sent features, flat over the table's
-        # rows; starts run on across rows (row r adds r * 2**P), so one sorted
-        # array finds a code in any row
-        self._features = []
-        for j, (b, f) in enumerate(zip(widths, tables.frequencies, strict=True)):
-            if b:
-                p = precision_bits(int(b))
-                within = np.cumsum(f, axis=1, dtype=np.uint64) - f
-                offsets = np.arange(f.shape[0], dtype=np.uint64)[:, None] << np.uint64(
-                    p
-                )
-                self._features.append(
-                    (
-                        j,
-                        p,
-                        f.astype(np.uint64).ravel(),
-                        within.ravel(),
-                        (within + offsets).ravel(),
-                    )
-                )
+        self._features = [
+            _SentFeature.of(j, int(b), f)
+            for j, (b, f) in enumerate(zip(widths, tables.frequencies, strict=True))
+            if b
+        ]
         # every code costs at most P bits, plus the four bytes of the finish
-        self._buffer_bytes = -(-sum(f[1] for f in self._features) // 8) + 5
+        self._buffer_bytes = -(-sum(f.precision for f in self._features) // 8) + 5
 
     # ------------------------------------------------------------- encoding
     def compress(self, codes: NDArray) -> list[bytes]:
@@ -353,20 +359,20 @@ class RangeCoder:
         at = np.zeros(n, dtype=np.int64)  # next byte to write, per row
         low = np.zeros(n, dtype=np.uint64)
         width = np.full(n, _WINDOW, dtype=np.uint64)  # the coder's range
-        for j, precision, frequency, start, _ in self._features:
-            c = self._flat_index(codes, j)
-            r = width >> np.uint64(precision)
-            low += r * start[c]
-            width = r * frequency[c]
+        for feature in self._features:
+            c = self._flat_index(codes, feature)
+            r = width >> np.uint64(feature.precision)
+            low += r * feature.starts[c]
+            width = r * feature.frequencies[c]
             self._carry(out, at, low)
             self._shift_out(out, at, low, width)
         return out, self._finish(out, at, low, width)
 
-    def _flat_index(self, codes: NDArray, j: int) -> NDArray:
-        """Every row's entry in feature ``j``'s flat table."""
-        c = codes[:, j].astype(np.int64)
-        row = self.tables.row_index(codes, j)
-        return c if isinstance(row, int) else row * (1 << int(self.widths[j])) + c
+    def _flat_index(self, codes: NDArray, feature: _SentFeature) -> NDArray:
+        """Every row's entry in the feature's flat table."""
+        c = codes[:, feature.index].astype(np.int64)
+        row = self.tables.row_index(codes, feature.index)
+        return c if isinstance(row, int) else (row << feature.width) + c
 
     @staticmethod
     def _carry(out: NDArray, at: NDArray, low: NDArray) -> None:
@@ -452,7 +458,8 @@ class RangeCoder:
         at = np.full(n, 4, dtype=np.int64)
         width = np.full(n, _WINDOW, dtype=np.uint64)
         codes = np.zeros((n, self.widths.size), dtype=np.int64)
-        for j, precision, frequency, start, running in self._features:
+        for feature in self._features:
+            j, precision = feature.index, feature.precision
             r = width >> np.uint64(precision)
             target = value // r
             bad = np.flatnonzero(target >= np.uint64(1 << precision))
@@ -463,13 +470,11 @@ class RangeCoder:
                 )
             row = self.tables.row_index(codes, j)
             base = np.uint64(0) if isinstance(row, int) else row.astype(np.uint64)
-            c = np.searchsorted(
-                running, (base << np.uint64(precision)) + target, "right"
-            )
-            c -= 1  # the flat entry: row * 2**b + code
-            codes[:, j] = c & ((1 << int(self.widths[j])) - 1)
-            value -= r * start[c]
-            width = r * frequency[c]
+            wanted = (base << np.uint64(precision)) + target
+            c = np.searchsorted(feature.running, wanted, "right") - 1  # flat entry
+            codes[:, j] = c & ((1 << feature.width) - 1)
+            value -= r * feature.starts[c]
+            width = r * feature.frequencies[c]
             while True:
                 short = np.flatnonzero(width < _BOTTOM)
                 if not short.size:
