@@ -342,9 +342,14 @@ class RangeCoder:
         return self._messages(codes, *self._range_code(codes))
 
     def _messages(self, codes, coded, lengths) -> list[bytes]:
-        v1 = _packing.pack_in_range(codes, self.widths)
+        # slices of two bytes objects: no numpy call per row
+        size, v1_size = coded.shape[1], self.bytes_per_row
+        blob = coded.tobytes()
+        v1 = _packing.pack_in_range(codes, self.widths).tobytes()
         return [
-            coded[i, :n].tobytes() if n < self.bytes_per_row else v1[i].tobytes()
+            blob[i * size : i * size + n]
+            if n < v1_size
+            else v1[i * v1_size : (i + 1) * v1_size]
             for i, n in enumerate(lengths.tolist())
         ]
 
@@ -423,7 +428,7 @@ class RangeCoder:
     def decompress(self, messages: Sequence[bytes]) -> NDArray:
         """Codes of every message, checked to be a message of this model."""
         n = len(messages)
-        lengths = np.fromiter((len(m) for m in messages), dtype=np.int64, count=n)
+        lengths = np.fromiter(map(len, messages), dtype=np.int64, count=n)
         too_long = np.flatnonzero(lengths > self.bytes_per_row)
         if too_long.size:
             i = int(too_long[0])
@@ -432,26 +437,31 @@ class RangeCoder:
                 f"have at most {self.bytes_per_row} (its v1 row length). The "
                 "message is damaged or from another model."
             )
+        data = self._padded(messages, lengths)
         codes = np.zeros((n, self.widths.size), dtype=_packing.code_dtype(self.widths))
         is_v1 = lengths == self.bytes_per_row
         if is_v1.any():
-            rows = np.flatnonzero(is_v1)
-            packed = np.frombuffer(b"".join(messages[i] for i in rows), np.uint8)
-            codes[rows] = _packing.unpack(
-                packed.reshape(rows.size, self.bytes_per_row), self.widths
-            )
+            v1_rows = data[is_v1, : self.bytes_per_row]
+            codes[is_v1] = _packing.unpack(v1_rows, self.widths)
         coded = np.flatnonzero(~is_v1)
         if coded.size:
-            codes[coded] = self._range_decode([messages[i] for i in coded], coded)
-        self._check_canonical(messages, codes)
+            codes[coded] = self._range_decode(data[coded], coded)
+        self._check_canonical(data, lengths, codes)
         return codes
 
-    def _range_decode(self, messages: list[bytes], rows: NDArray) -> NDArray:
-        n = len(messages)
-        size = self._buffer_bytes + 4
-        data = np.zeros((n, size), dtype=np.uint8)
-        for i, m in enumerate(messages):
-            data[i, : len(m)] = np.frombuffer(m, dtype=np.uint8)
+    def _padded(self, messages: Sequence[bytes], lengths: NDArray) -> NDArray:
+        """The messages as rows of one array, zeros after each message's end
+        (as far as a decoder reads)."""
+        size = max(self._buffer_bytes + 4, self.bytes_per_row)
+        data = np.zeros((len(messages), size), dtype=np.uint8)
+        flat = np.frombuffer(b"".join(messages), dtype=np.uint8)
+        starts = np.cumsum(lengths) - lengths
+        rows = np.repeat(np.arange(len(messages)), lengths)
+        data[rows, np.arange(flat.size) - starts[rows]] = flat
+        return data
+
+    def _range_decode(self, data: NDArray, rows: NDArray) -> NDArray:
+        n, size = data.shape
         value = np.zeros(n, dtype=np.uint64)  # the message's value minus low
         for k in range(4):
             value = (value << np.uint64(8)) | data[:, k]
@@ -485,14 +495,21 @@ class RangeCoder:
                 width[short] <<= np.uint64(8)
         return codes
 
-    def _check_canonical(self, messages, codes) -> None:
-        again = self.compress(codes)
-        bad = [
-            i for i, (m, a) in enumerate(zip(messages, again, strict=True)) if m != a
-        ]
-        if bad:
+    def _check_canonical(self, data: NDArray, lengths: NDArray, codes) -> None:
+        """Every row has one message: the bytes must be those its codes give
+        (range-coded when shorter than v1, else the v1 row)."""
+        coded, coded_lengths = self._range_code(codes)
+        as_coded = coded_lengths < self.bytes_per_row
+        expected = np.zeros_like(data)
+        width = min(coded.shape[1], data.shape[1])
+        expected[as_coded, :width] = coded[as_coded, :width]
+        v1 = _packing.pack_in_range(codes[~as_coded], self.widths)
+        expected[~as_coded, : self.bytes_per_row] = v1
+        same_length = np.where(as_coded, coded_lengths, self.bytes_per_row) == lengths
+        bad = np.flatnonzero(~same_length | np.any(expected != data, axis=1))
+        if bad.size:
             raise ValueError(
-                f"message {bad[0]} ({len(bad)} of {len(messages)} in all) is not "
+                f"message {int(bad[0])} ({bad.size} of {len(data)} in all) is not "
                 "what this model sends for the codes it decodes to: it is "
                 "damaged, truncated or from another model."
             )

@@ -430,12 +430,13 @@ def check_messages(messages) -> list[bytes]:
             f"compress returns them), got {type(messages).__name__}; wrap a "
             "single message in a list."
         )
-    checked = []
-    for i, m in enumerate(messages):
-        if not isinstance(m, (bytes, bytearray, memoryview)):
-            raise TypeError(
-                f"message {i} is a {type(m).__name__}, not bytes; pass the "
-                "messages compress returned."
-            )
-        checked.append(bytes(m))
+    checked = list(messages)
+    for i, m in enumerate(checked):
+        if type(m) is not bytes:  # the common case costs one test per message
+            if not isinstance(m, (bytearray, memoryview)):
+                raise TypeError(
+                    f"message {i} is a {type(m).__name__}, not bytes; pass the "
+                    "messages compress returned."
+                )
+            checked[i] = bytes(m)
     return checked

@@ -291,3 +291,86 @@ def test_atmega328p_without_the_hooks_does_not_fit(wine_8bit, tmp_path):
     require("avr-gcc")
     _, build = build_avr(wine_8bit[0], tmp_path, hooks=False)
     assert build.returncode != 0 and "not within region `data'" in build.stderr
+
+
+AVR_MESSAGES = """#include <avr/io.h>
+#include <avr/interrupt.h>
+#include <avr/pgmspace.h>
+#include <avr/sleep.h>
+#define BSQ_TABLE PROGMEM
+#define BSQ_READ(p) pgm_read_float(p)
+#define BSQ_READ_U16(p) pgm_read_word(p)
+#include "model.h"
+
+static const float rows[%(n_rows)d][BSQ_N_FEATURES] PROGMEM = {%(rows)s};
+
+static void put(char c)
+{
+    while (!(UCSR0A & (1 << UDRE0))) {
+    }
+    UDR0 = c;
+}
+
+int main(void)
+{
+    static const char hex[] PROGMEM = "0123456789abcdef";
+    float x[BSQ_N_FEATURES];
+    uint8_t out[BSQ_MESSAGE_BUFFER_BYTES];
+    uint16_t row;
+    uint8_t j, n;
+    UBRR0H = 0;
+    UBRR0L = 0;
+    UCSR0A = (1 << U2X0);
+    UCSR0B = (1 << TXEN0);
+    for (row = 0; row < %(n_rows)d; row++) {
+        for (j = 0; j < BSQ_N_FEATURES; j++) x[j] = pgm_read_float(&rows[row][j]);
+        n = (uint8_t)bsq_compress_row(x, out);
+        put('m');
+        for (j = 0; j < n; j++) {
+            put(pgm_read_byte(&hex[out[j] >> 4]));
+            put(pgm_read_byte(&hex[out[j] & 15]));
+        }
+        put('\\n');
+    }
+    cli();
+    sleep_enable();
+    sleep_cpu();
+    return 0;
+}
+"""
+
+
+def test_atmega328p_messages_with_contexts_in_simavr(tmp_path):
+    """Format v2 with context tables (a 16-bit int multiplies the context's
+    code) on rows like the training rows, which mostly code short."""
+    require("avr-gcc", "simavr")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 1)) + 0.2 * rng.normal(size=(300, 5))  # alike
+    sq = SoftQuantizer(4, max_epochs=1, random_state=0).fit(X, X[:, -1] > 0)
+    assert max(sq.codec_.code_tables.contexts) >= 0
+    rows = X[:150].astype(np.float32)
+    values = ",".join(
+        "{" + ",".join(f"{v!r}f" for v in row.tolist()) + "}" for row in rows
+    )
+    (tmp_path / "model.h").write_text(export_c(sq, name="bsq"))
+    (tmp_path / "main.c").write_text(AVR_MESSAGES % dict(n_rows=len(rows), rows=values))
+    elf = tmp_path / "messages.elf"
+    build = subprocess.run(
+        ["avr-gcc", "-mmcu=atmega328p", "-Os", "-std=c99", *WARNINGS]
+        + ["-o", str(elf), str(tmp_path / "main.c")],
+        capture_output=True,
+        text=True,
+    )
+    assert build.returncode == 0, build.stderr
+    run = subprocess.run(
+        ["simavr", "-m", "atmega328p", "-f", "16000000", str(elf)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    text = re.sub(r"\x1b\[[0-9;]*m", "", run.stdout + run.stderr)
+    lines = re.findall(r"^m([0-9a-f]*)\.$", text, flags=re.MULTILINE)
+    messages = [bytes.fromhex(line) for line in lines]
+    expected = sq.compress(rows)
+    assert messages == expected
+    assert sum(len(m) < sq.bytes_per_row_ for m in expected) > len(rows) / 2
