@@ -147,6 +147,11 @@ def code_frequencies(codes: ArrayLike, width: int) -> NDArray[np.uint32]:
 # A feature's table may have one row per code of its context feature: at most
 # this many entries (8 KB of 16-bit values on a node).
 MAX_TABLE_ENTRIES = 4096
+# Earlier features tried as a feature's context, the most correlated first.
+CONTEXT_CANDIDATES = 8
+# Rows that choose contexts and estimate the rate at most: enough for means of
+# a few bits.
+_ESTIMATE_ROWS = 100_000
 
 
 @dataclass(frozen=True)
@@ -208,8 +213,12 @@ class CodeTables:
         """Tables from training codes; each feature gets the earlier feature
         (if any) whose code, as context, codes it in the fewest bits on held-out
         rows (two folds: even and odd rows, each coded with the other's
-        tables), within ``MAX_TABLE_ENTRIES``."""
-        folds = (codes[0::2], codes[1::2]) if len(codes) >= 2 else ()
+        tables), within ``MAX_TABLE_ENTRIES``. Only the ``CONTEXT_CANDIDATES``
+        earlier features whose codes correlate most with the feature's are
+        tried, so the work grows with the features, not their square."""
+        sample = codes[:_ESTIMATE_ROWS]  # enough rows to choose contexts
+        folds = (sample[0::2], sample[1::2]) if len(sample) >= 2 else ()
+        correlation = _code_correlations(sample)
         tables, contexts = [], []
         for j, b in enumerate(widths):
             b = int(b)
@@ -217,12 +226,15 @@ class CodeTables:
                 tables.append(np.zeros((1, 0), np.uint32))
                 contexts.append(-1)
                 continue
+            allowed = [
+                k
+                for k in range(j)
+                if widths[k] and 1 << (int(widths[k]) + b) <= MAX_TABLE_ENTRIES
+            ]
+            allowed.sort(key=lambda k: -correlation[j, k])
             best, best_cost = -1, _held_out_cost(folds, j, -1, b, 0)
-            for k in range(j):
-                context_bits = int(widths[k])
-                if not context_bits or 1 << (context_bits + b) > MAX_TABLE_ENTRIES:
-                    continue
-                cost = _held_out_cost(folds, j, k, b, context_bits)
+            for k in allowed[:CONTEXT_CANDIDATES]:
+                cost = _held_out_cost(folds, j, k, b, int(widths[k]))
                 if cost < best_cost:
                     best, best_cost = k, cost
             context_bits = int(widths[best]) if best >= 0 else 0
@@ -238,6 +250,17 @@ class CodeTables:
     def table_entries(self) -> int:
         """Frequencies in all tables (what a node stores, plus one per row)."""
         return int(sum(f.size for f in self.frequencies))
+
+
+def _code_correlations(codes: NDArray) -> NDArray[np.float64]:
+    """Absolute correlation of every pair of features' codes (0 for a
+    constant feature): a cheap screen for context candidates."""
+    d = codes.shape[1]
+    if len(codes) < 2 or d < 2:
+        return np.zeros((d, d))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        correlation = np.corrcoef(codes.astype(np.float64), rowvar=False)
+    return np.nan_to_num(np.abs(np.atleast_2d(correlation)))
 
 
 def _table(codes, j, k, width, context_bits) -> NDArray[np.uint32]:
@@ -260,10 +283,6 @@ def _held_out_cost(folds, j, k, width, context_bits) -> float:
         cost += float(np.log2(table[row, test[:, j]]).sum())
     # fewer bits = larger frequencies: minimize the negative sum
     return -cost
-
-
-# Rows the held-out estimate codes at most: enough for a mean of a few bits.
-_ESTIMATE_ROWS = 100_000
 
 
 def held_out_message_bits(codes: NDArray, widths: NDArray[np.int64]) -> float:
