@@ -185,8 +185,6 @@ def main(argv=None) -> int:
         "the best v2 model within a rate is never worse than the best v1 model "
         f"within it). Width by width: {holding} of {len(datasets)} datasets.",
         "",
-        "![rate and accuracy](rate_accuracy.png)",
-        "",
     ]
     plot(groups, datasets, path.parent / "rate_accuracy.png")
     (path.parent / "summary.md").write_text("\n".join(out))

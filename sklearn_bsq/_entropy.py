@@ -147,8 +147,11 @@ def code_frequencies(codes: ArrayLike, width: int) -> NDArray[np.uint32]:
 # A feature's table may have one row per code of its context feature: at most
 # this many entries (8 KB of 16-bit values on a node).
 MAX_TABLE_ENTRIES = 4096
-# Earlier features tried as a feature's context, the most correlated first.
+# Earlier features tried as a feature's context: the most correlated of the
+# features just before it (rows of the correlation screen at most).
 CONTEXT_CANDIDATES = 8
+CONTEXT_WINDOW = 256
+_SCREEN_ROWS = 10_000
 # Rows that choose contexts and estimate the rate at most: enough for means of
 # a few bits.
 _ESTIMATE_ROWS = 100_000
@@ -214,11 +217,12 @@ class CodeTables:
         (if any) whose code, as context, codes it in the fewest bits on held-out
         rows (two folds: even and odd rows, each coded with the other's
         tables), within ``MAX_TABLE_ENTRIES``. Only the ``CONTEXT_CANDIDATES``
-        earlier features whose codes correlate most with the feature's are
-        tried, so the work grows with the features, not their square."""
+        features among the ``CONTEXT_WINDOW`` before it whose codes correlate
+        most with the feature's are tried, so the work grows with the
+        features, not their square."""
         sample = codes[:_ESTIMATE_ROWS]  # enough rows to choose contexts
         folds = (sample[0::2], sample[1::2]) if len(sample) >= 2 else ()
-        correlation = _code_correlations(sample)
+        standardized = _standardized(sample[:_SCREEN_ROWS])
         tables, contexts = [], []
         for j, b in enumerate(widths):
             b = int(b)
@@ -226,14 +230,8 @@ class CodeTables:
                 tables.append(np.zeros((1, 0), np.uint32))
                 contexts.append(-1)
                 continue
-            allowed = [
-                k
-                for k in range(j)
-                if widths[k] and 1 << (int(widths[k]) + b) <= MAX_TABLE_ENTRIES
-            ]
-            allowed.sort(key=lambda k: -correlation[j, k])
             best, best_cost = -1, _held_out_cost(folds, j, -1, b, 0)
-            for k in allowed[:CONTEXT_CANDIDATES]:
+            for k in _candidates(standardized, widths, j):
                 cost = _held_out_cost(folds, j, k, b, int(widths[k]))
                 if cost < best_cost:
                     best, best_cost = k, cost
@@ -252,15 +250,28 @@ class CodeTables:
         return int(sum(f.size for f in self.frequencies))
 
 
-def _code_correlations(codes: NDArray) -> NDArray[np.float64]:
-    """Absolute correlation of every pair of features' codes (0 for a
-    constant feature): a cheap screen for context candidates."""
-    d = codes.shape[1]
-    if len(codes) < 2 or d < 2:
-        return np.zeros((d, d))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        correlation = np.corrcoef(codes.astype(np.float64), rowvar=False)
-    return np.nan_to_num(np.abs(np.atleast_2d(correlation)))
+def _standardized(codes: NDArray) -> NDArray[np.float32]:
+    """Codes with zero mean and unit norm per feature (zero if constant)."""
+    z = codes.astype(np.float32)
+    z -= z.mean(axis=0)
+    norm = np.sqrt((z * z).sum(axis=0))
+    return np.divide(z, norm, out=np.zeros_like(z), where=norm > 0)
+
+
+def _candidates(standardized: NDArray, widths, j: int) -> list[int]:
+    """Earlier features that may be feature ``j``'s context, the
+    ``CONTEXT_CANDIDATES`` whose codes correlate most with its codes."""
+    start = max(0, j - CONTEXT_WINDOW)
+    allowed = [
+        k
+        for k in range(start, j)
+        if widths[k] and 1 << (int(widths[k]) + int(widths[j])) <= MAX_TABLE_ENTRIES
+    ]
+    if len(allowed) <= CONTEXT_CANDIDATES:
+        return allowed
+    correlation = np.abs(standardized[:, allowed].T @ standardized[:, j])
+    order = np.argsort(-correlation, kind="stable")[:CONTEXT_CANDIDATES]
+    return [allowed[i] for i in order]
 
 
 def _table(codes, j, k, width, context_bits) -> NDArray[np.uint32]:

@@ -404,7 +404,7 @@ class Codec:
         codes : ndarray of shape (n_samples, n_features)
         """
         coder = self._range_coder()
-        return coder.decompress(check_messages(messages))
+        return coder.decompress(_check_messages(messages))
 
     def message_bits(self, codes: ArrayLike) -> NDArray[np.int64]:
         """Bits of every row's format v2 message (8 times its length).
@@ -420,7 +420,7 @@ class Codec:
         return self._range_coder().message_bits(self.check_codes(codes))
 
 
-def check_messages(messages) -> list[bytes]:
+def _check_messages(messages) -> list[bytes]:
     """A list of ``bytes``-like messages; TypeError naming what is not."""
     if isinstance(messages, (bytes, bytearray, memoryview, str)) or not hasattr(
         messages, "__iter__"
