@@ -157,7 +157,7 @@ _SCREEN_ROWS = 10_000
 _ESTIMATE_ROWS = 100_000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays: compare model ids, not tables
 class CodeTables:
     """The code frequencies of message format v2, one table per feature.
 
