@@ -14,22 +14,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import datasets  # noqa: E402
-
-
-def best_time(call, repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from run_speed import best_time  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -72,8 +63,8 @@ def main(argv=None) -> int:
         ),
     ]
     for side, v1_name, v1_call, v2_name, v2_call in pairs:
-        v1_rate = len(rows) / best_time(v1_call)
-        v2_rate = len(rows) / best_time(v2_call)
+        v1_rate = len(rows) / best_time(v1_call, 3)
+        v2_rate = len(rows) / best_time(v2_call, 3)
         print(
             f"{side:6s} {v1_name:>15s} {v1_rate:>13,.0f} rows/s   {v2_name:>18s} "
             f"{v2_rate:>13,.0f} rows/s   v2/v1 {v2_rate / v1_rate:.2f}x"

@@ -78,6 +78,14 @@ def precision_bits(width: int) -> int:
     return int(min(16, max(12, width + 4)))
 
 
+def coded_bytes_bound(widths) -> int:
+    """Bytes the range coder may write for one row before the finish decides
+    the message: each code costs under ``P + 1`` bits (``range >> P`` loses
+    less than a factor ``1 + 2**-8`` to rounding), and the finish four bytes.
+    The buffer of ``compress`` and of the exported ``compress_row``."""
+    return -(-sum(precision_bits(int(b)) + 1 for b in widths if b) // 8) + 4
+
+
 def frequency_rows(counts: NDArray, width: int) -> NDArray[np.uint32]:
     """:func:`code_frequencies` of every row of code counts at once.
 
@@ -245,10 +253,6 @@ class CodeTables:
         k = self.contexts[j]
         return 0 if k < 0 else codes[:, k].astype(np.int64)
 
-    def table_entries(self) -> int:
-        """Frequencies in all tables (what a node stores, plus one per row)."""
-        return int(sum(f.size for f in self.frequencies))
-
 
 def _standardized(codes: NDArray) -> NDArray[np.float32]:
     """Codes with zero mean and unit norm per feature (zero if constant)."""
@@ -363,8 +367,7 @@ class RangeCoder:
             for j, (b, f) in enumerate(zip(widths, tables.frequencies, strict=True))
             if b
         ]
-        # every code costs at most P bits, plus the four bytes of the finish
-        self._buffer_bytes = -(-sum(f.precision for f in self._features) // 8) + 5
+        self._buffer_bytes = coded_bytes_bound(widths)
 
     # ------------------------------------------------------------- encoding
     def compress(self, codes: NDArray) -> list[bytes]:

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._entropy import precision_bits
+from ._entropy import coded_bytes_bound, precision_bits
 from ._packing import bytes_per_row, word_pieces
 
 
 def message_buffer_bytes(widths) -> int:
-    """Bytes ``compress_row`` may write before it knows the message's length:
-    every code costs at most ``P`` bits, the finish four bytes (and never fewer
-    than a v1 row, which it writes when that is shorter)."""
-    coded = -(-sum(precision_bits(b) for b in widths if b) // 8) + 4
-    return max(coded, bytes_per_row(widths))
+    """Bytes ``compress_row`` may write before it knows the message's length
+    (never fewer than a v1 row, which it writes when that is shorter)."""
+    return max(coded_bytes_bound(widths), bytes_per_row(widths))
 
 
 def start_table(frequencies: np.ndarray) -> np.ndarray:

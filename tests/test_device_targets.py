@@ -118,7 +118,9 @@ SPECIAL_BITS = [
     0x807FFFFF,  # largest negative subnormal
     0x00800000,  # smallest normal
 ]
-AVR_MAIN = """#include <avr/io.h>
+# What every device program shares: the tables in flash, a UART at 1 Mbaud
+# (simavr echoes it) and a stop that ends the simulation.
+AVR_PRELUDE = """#include <avr/io.h>
 #include <avr/interrupt.h>
 #include <avr/pgmspace.h>
 #include <avr/sleep.h>
@@ -127,6 +129,41 @@ AVR_MAIN = """#include <avr/io.h>
 #define BSQ_READ_U16(p) pgm_read_word(p)
 #include "model.h"
 
+static void put(char c)
+{
+    while (!(UCSR0A & (1 << UDRE0))) {
+    }
+    UDR0 = c;
+}
+
+static void put_hex(const uint8_t *bytes, uint8_t n)
+{
+    static const char hex[] PROGMEM = "0123456789abcdef";
+    uint8_t j;
+    for (j = 0; j < n; j++) {
+        put(pgm_read_byte(&hex[bytes[j] >> 4]));
+        put(pgm_read_byte(&hex[bytes[j] & 15]));
+    }
+}
+
+static void start_uart(void)
+{
+    UBRR0H = 0;
+    UBRR0L = 0;
+    UCSR0A = (1 << U2X0);
+    UCSR0B = (1 << TXEN0);
+}
+
+static void stop(void)
+{
+    cli();
+    sleep_enable();
+    sleep_cpu();
+}
+"""
+AVR_MAIN = (
+    AVR_PRELUDE
+    + """
 static const uint32_t special[%(n_special)d] PROGMEM = {%(special)s};
 static const float *const tables[BSQ_N_FEATURES] PROGMEM = {%(tables)s};
 static const uint16_t counts[BSQ_N_FEATURES] PROGMEM = {%(counts)s};
@@ -140,25 +177,14 @@ static uint32_t next(void)
     return state;
 }
 
-static void put(char c)
-{
-    while (!(UCSR0A & (1 << UDRE0))) {
-    }
-    UDR0 = c;
-}
-
 int main(void)
 {
-    static const char hex[] PROGMEM = "0123456789abcdef";
     union { uint32_t bits; float value; } reading;
     float x[BSQ_N_FEATURES];
     uint8_t out[BSQ_MESSAGE_BUFFER_BYTES];
     uint16_t row;
     uint8_t j, n;
-    UBRR0H = 0;
-    UBRR0L = 0;
-    UCSR0A = (1 << U2X0);
-    UCSR0B = (1 << TXEN0);
+    start_uart();
     for (row = 0; row < %(rows)d; row++) {
         for (j = 0; j < BSQ_N_FEATURES; j++) {
             uint32_t r = next();
@@ -179,24 +205,17 @@ int main(void)
             x[j] = reading.value;
         }
         bsq_encode(x, out);
-        for (j = 0; j < BSQ_BYTES_PER_ROW; j++) {
-            put(pgm_read_byte(&hex[out[j] >> 4]));
-            put(pgm_read_byte(&hex[out[j] & 15]));
-        }
+        put_hex(out, BSQ_BYTES_PER_ROW);
         put(':');
         n = (uint8_t)bsq_compress_row(x, out);
-        for (j = 0; j < n; j++) {
-            put(pgm_read_byte(&hex[out[j] >> 4]));
-            put(pgm_read_byte(&hex[out[j] & 15]));
-        }
+        put_hex(out, n);
         put('\\n');
     }
-    cli();
-    sleep_enable();
-    sleep_cpu();
+    stop();
     return 0;
 }
 """
+)
 
 
 def rows_the_device_builds(sq, n_rows):
@@ -253,6 +272,18 @@ def build_avr(sq, folder, hooks=True):
     )
 
 
+def simavr_uart(elf) -> str:
+    """What the program wrote to the UART; simavr echoes it in colour, a
+    newline shown as "."."""
+    run = subprocess.run(
+        ["simavr", "-m", "atmega328p", "-f", "16000000", str(elf)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return re.sub(r"\x1b\[[0-9;]*m", "", run.stdout + run.stderr)
+
+
 def test_atmega328p_in_simavr_is_bit_exact_with_tables_in_flash(wine_8bit, tmp_path):
     require("avr-gcc", "avr-size", "simavr")
     sq, _ = wine_8bit
@@ -265,14 +296,7 @@ def test_atmega328p_in_simavr_is_bit_exact_with_tables_in_flash(wine_8bit, tmp_p
         .split()[:3],
     )
     assert data + bss < 100  # RAM: the tables stay in flash
-    run = subprocess.run(
-        ["simavr", "-m", "atmega328p", "-f", "16000000", str(elf)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    # simavr echoes the UART in colour, a newline shown as "."
-    text = re.sub(r"\x1b\[[0-9;]*m", "", run.stdout + run.stderr)
+    text = simavr_uart(elf)
     width = 2 * sq.bytes_per_row_
     pattern = rf"^([0-9a-f]{{{width}}}):([0-9a-f]*)\.$"
     lines = re.findall(pattern, text, flags=re.MULTILINE)
@@ -293,51 +317,29 @@ def test_atmega328p_without_the_hooks_does_not_fit(wine_8bit, tmp_path):
     assert build.returncode != 0 and "not within region `data'" in build.stderr
 
 
-AVR_MESSAGES = """#include <avr/io.h>
-#include <avr/interrupt.h>
-#include <avr/pgmspace.h>
-#include <avr/sleep.h>
-#define BSQ_TABLE PROGMEM
-#define BSQ_READ(p) pgm_read_float(p)
-#define BSQ_READ_U16(p) pgm_read_word(p)
-#include "model.h"
-
+AVR_MESSAGES = (
+    AVR_PRELUDE
+    + """
 static const float rows[%(n_rows)d][BSQ_N_FEATURES] PROGMEM = {%(rows)s};
-
-static void put(char c)
-{
-    while (!(UCSR0A & (1 << UDRE0))) {
-    }
-    UDR0 = c;
-}
 
 int main(void)
 {
-    static const char hex[] PROGMEM = "0123456789abcdef";
     float x[BSQ_N_FEATURES];
     uint8_t out[BSQ_MESSAGE_BUFFER_BYTES];
     uint16_t row;
-    uint8_t j, n;
-    UBRR0H = 0;
-    UBRR0L = 0;
-    UCSR0A = (1 << U2X0);
-    UCSR0B = (1 << TXEN0);
+    uint8_t j;
+    start_uart();
     for (row = 0; row < %(n_rows)d; row++) {
         for (j = 0; j < BSQ_N_FEATURES; j++) x[j] = pgm_read_float(&rows[row][j]);
-        n = (uint8_t)bsq_compress_row(x, out);
         put('m');
-        for (j = 0; j < n; j++) {
-            put(pgm_read_byte(&hex[out[j] >> 4]));
-            put(pgm_read_byte(&hex[out[j] & 15]));
-        }
+        put_hex(out, (uint8_t)bsq_compress_row(x, out));
         put('\\n');
     }
-    cli();
-    sleep_enable();
-    sleep_cpu();
+    stop();
     return 0;
 }
 """
+)
 
 
 def test_atmega328p_messages_with_contexts_in_simavr(tmp_path):
@@ -362,13 +364,7 @@ def test_atmega328p_messages_with_contexts_in_simavr(tmp_path):
         text=True,
     )
     assert build.returncode == 0, build.stderr
-    run = subprocess.run(
-        ["simavr", "-m", "atmega328p", "-f", "16000000", str(elf)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    text = re.sub(r"\x1b\[[0-9;]*m", "", run.stdout + run.stderr)
+    text = simavr_uart(elf)
     lines = re.findall(r"^m([0-9a-f]*)\.$", text, flags=re.MULTILINE)
     messages = [bytes.fromhex(line) for line in lines]
     expected = sq.compress(rows)
