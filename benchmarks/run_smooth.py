@@ -14,7 +14,7 @@ the training part, test MSE of the standardized target, every method with the
 library's defaults. Seeds 42-44, widths 4, 6 and 8 unless given. Runs go to
 ``results/smooth/runs.csv`` as they finish; ``summary.md`` compares each method's
 mean MSE with the float32 MLP's (targets: within 3 % at 6 and 8 bits, within 10 % at
-4).
+4), and the floor of codes at equal-frequency thresholds (``datasets.code_floor``).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run_paper  # noqa: E402
-from datasets import SMOOTH  # noqa: E402
+from datasets import SMOOTH, code_floor  # noqa: E402
 from paper_protocol import METHODS  # noqa: E402
 
 # the largest mean-MSE ratio to float32 each width may reach
@@ -70,7 +70,10 @@ def summarize(runs_path: Path) -> str:
         "MSE over the seeds run (their count in brackets), and the ratio to the "
         "float32 MLP's mean. Targets: the default within "
         + ", ".join(f"{(t - 1) * 100:.0f} % at {b} bits" for b, t in TARGETS.items())
-        + ".",
+        + ". The floor row is the best any model can do with codes at "
+        "equal-frequency thresholds (the thresholds a fit starts from; "
+        "`datasets.code_floor`, by Monte Carlo on the known function): a model "
+        "gets below it only by moving its thresholds.",
         "",
         "| dataset | float32 | method | "
         + " | ".join(f"{b} bits" for b in bits)
@@ -83,6 +86,12 @@ def summarize(runs_path: Path) -> str:
         if not reference:
             continue
         base = float(np.mean(reference))
+        floors = [code_floor(name, b) for b in bits]
+        lines.append(
+            f"| {name} | {base:.4f} ({len(reference)}) | floor (equal-frequency) | "
+            + " | ".join(f"{f:.4f} {f / base:.3f}x" for f in floors)
+            + " |"
+        )
         for method in methods:
             cells = []
             for b in bits:

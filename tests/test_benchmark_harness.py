@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -259,3 +260,30 @@ def test_smooth_datasets_are_generated_the_same_every_time():
     X_again, y_again, _ = datasets.load("friedman3", None)
     assert X.shape == (40_768, 4) and task == "regression"
     assert (X == X_again).all() and (y == y_again).all()
+
+
+def test_friedman_functions_are_scikit_learns():
+    """The floor integrates the same functions the smooth datasets sample."""
+    from sklearn import datasets as generators
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import datasets
+
+    for name, (function, low, high) in datasets.FRIEDMAN_FUNCTIONS.items():
+        options = {"n_features": 10} if name == "friedman1" else {}
+        make = getattr(generators, f"make_{name}")
+        X, y = make(n_samples=500, noise=0.0, random_state=1, **options)
+        np.testing.assert_allclose(function(X), y, rtol=1e-12)
+        used = X[:, : len(low)]
+        assert (used >= low).all() and (used <= high).all()
+
+
+def test_code_floor_falls_to_the_noise_with_the_width():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import datasets
+
+    noise_share = datasets.SMOOTH_NOISE**2 / (1 + datasets.SMOOTH_NOISE**2)
+    floors = [datasets.code_floor("friedman1", b, cells=20_000) for b in (2, 4, 8)]
+    assert floors[0] > floors[1] > floors[2] > noise_share
+    assert floors[2] < 1.01 * noise_share  # 256 cells per feature lose almost nothing
+    assert floors[0] > 3 * noise_share  # 4 cells per feature lose most of the signal
