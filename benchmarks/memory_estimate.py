@@ -21,7 +21,7 @@ from sklearn.datasets import load_breast_cancer
 from sklearn_bsq import SoftQuantizerClassifier
 from sklearn_bsq._memory import training_bytes
 from sklearn_bsq._quantizers import (
-    EMBEDDING_CHANNELS, network_inputs, resolve_representation
+    level_channels, network_inputs, resolve_representation
 )
 X, y = load_breast_cancer(return_X_y=True)
 X = X[:, :8]
@@ -29,7 +29,7 @@ bits, asked = int(sys.argv[1]), sys.argv[2]
 rep = resolve_representation(asked, [bits])
 inputs = network_inputs(rep, [bits] * 8)
 estimate = training_bytes(
-    [bits] * 8, inputs, (128, 128), 5, 2, 256, 1 + EMBEDDING_CHANNELS
+    [bits] * 8, inputs, (128, 128), 5, 2, 256, 1 + level_channels(rep)
 ) / 2**20
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 model = SoftQuantizerClassifier(bits, representation=asked, max_epochs=1)

@@ -15,18 +15,20 @@ PARAMETERS_DOC = """
         features; the widths are learned under it (see Notes). This costs
         about two fits; ``allocation_trace_`` records every removed bit.
     {task}representation : {{"auto", "thermometer", "bits", "levels", "embedding", \
-"levels+thermometer"}}, default="auto"
+"embedding-4", "levels+thermometer"}}, default="auto"
         What the network sees of each code, rebuilt on the server from the
         code alone: the ``2**b - 1`` step outputs ("thermometer"), the ``b``
         binary digits of the code ("bits"), one trainable value per code
-        ("levels"), 16 trainable values per code ("embedding", a learned
-        low-rank factor of the first layer on the thermometer), or the level
-        followed by the steps ("levels+thermometer": a smooth trend through
-        the level, bends through the steps). "auto", by the widest feature:
-        "levels+thermometer" up to 4 bits, the embedding above, where the
+        ("levels"), 16 or 4 trainable values per code ("embedding",
+        "embedding-4": a learned low-rank factor of the first layer on the
+        thermometer), or the level followed by the steps
+        ("levels+thermometer": a smooth trend through the level, bends
+        through the steps). "auto", by the widest feature:
+        "levels+thermometer" up to 4 bits, "embedding-4" above, where the
         thermometer's first layer grows with ``2**b`` and overfits. Each part
         was chosen from measurements on full data under the paper's protocol,
-        on the 14-dataset benchmark and on small data (CHANGELOG.md).
+        on the 14-dataset benchmark, on small data and on smooth synthetic
+        data (CHANGELOG.md).
     quantizer : {{"soft", "fixed", "lsq"}}, default="soft"
         How thresholds are trained. ``"soft"`` is the method: sigmoid steps of
         growing steepness. ``"fixed"`` keeps the initial thresholds (plain

@@ -18,8 +18,8 @@ from ._allocation import allocate_bits, start_width
 from ._memory import check_training_memory, training_bytes
 from ._network import QuantizedMLP
 from ._quantizers import (
-    EMBEDDING_CHANNELS,
     build_quantizer,
+    level_channels,
     network_inputs,
     quantizer_representation,
 )
@@ -103,15 +103,16 @@ class QuantizerTraining:
         """Refuse (MemoryError, with the estimate and the fix) widths and
         layers whose training would not fit in the memory available."""
         est = self.estimator
+        representation = self.representation(widths, meaning)
         needed = training_bytes(
             widths,
-            network_inputs(self.representation(widths, meaning), widths),
+            network_inputs(representation, widths),
             self.hidden,
             est.n_heads,
             target.n_outputs,
             est.batch_size,
-            # a threshold and, at most, a level step in every embedding channel
-            values_per_threshold=1 + EMBEDDING_CHANNELS,
+            # a threshold and a level step in every channel of the levels
+            values_per_threshold=1 + level_channels(representation),
         )
         check_training_memory(needed, what)
 

@@ -43,7 +43,14 @@ def press_ctrl_c_in_epoch(monkeypatch, epoch):
 
 @pytest.fixture(
     scope="session",
-    params=["thermometer", "bits", "levels", "embedding", "levels+thermometer"],
+    params=[
+        "thermometer",
+        "bits",
+        "levels",
+        "embedding",
+        "embedding-4",
+        "levels+thermometer",
+    ],
 )
 def fitted(request, cancer):
     """A classifier with widths 1..10 bits, in every representation."""

@@ -172,6 +172,29 @@ def test_auto_in_an_older_file_keeps_what_it_meant_then(
     )
 
 
+def test_auto_saved_when_it_meant_16_channels_loads_with_them(cancer, tmp_path):
+    """Before "embedding-4", "auto" above 4 bits built the 16-channel embedding
+    and the file recorded "embedding": it still loads, with 16 channels."""
+    est = fit(
+        SoftQuantizer(6, representation="embedding", random_state=0, **FAST), cancer
+    )
+    save(est, tmp_path / "new.npz")
+
+    def as_written_before(arrays, metadata):
+        metadata["params"]["representation"] = "auto"
+
+    rewrite(tmp_path / "new.npz", tmp_path / "old.npz", as_written_before)
+    loaded = load(tmp_path / "old.npz")
+    assert loaded.representation == "auto" and loaded.representation_ == "embedding"
+    assert loaded.model_id_ == est.model_id_
+    np.testing.assert_array_equal(
+        loaded.predict_proba(cancer[1]), est.predict_proba(cancer[1])
+    )
+    # a new fit with "auto" at 6 bits builds 4 channels
+    refit = load(tmp_path / "old.npz").fit(cancer[0], cancer[2])
+    assert refit.representation_ == "embedding-4"
+
+
 @pytest.fixture
 def saved(classifier, tmp_path):
     path = tmp_path / "good.npz"

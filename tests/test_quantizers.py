@@ -98,6 +98,7 @@ class TestRepresentations:
             ("bits", 3 + 1 + 2),
             ("levels", 3),
             ("embedding", 3 * EMBEDDING_CHANNELS),
+            ("embedding-4", 3 * 4),
             ("levels+thermometer", (7 + 1) + (1 + 1) + (3 + 1)),
             ("auto", (7 + 1) + (1 + 1) + (3 + 1)),  # "levels+thermometer"
         ],
@@ -114,7 +115,7 @@ class TestRepresentations:
             ([3, 1], "levels+thermometer"),
             ([4, 1], "levels+thermometer"),
             ([4, 3], "levels+thermometer"),
-            ([5, 1], "embedding"),
+            ([5, 1], "embedding-4"),
         ],
     )
     def test_auto_follows_the_widest_feature(self, widths, chosen):

@@ -6,9 +6,11 @@ drive all of them in training:
 - ``"thermometer"``: the ``K_j`` steps (``sum K_j`` outputs);
 - ``"bits"``: the ``b_j`` binary digits of the code (``sum b_j`` outputs);
 - ``"levels"``: one trainable quantized value per feature (``d`` outputs);
-- ``"embedding"``: ``EMBEDDING_CHANNELS`` trainable values per code and feature
-  (``16 d`` outputs): a learned low-rank factor of the first layer on the
-  thermometer, whose size does not grow with ``2**b``;
+- ``"embedding"``: ``EMBEDDING_CHANNELS`` (16) trainable values per code and
+  feature (``16 d`` outputs): a learned low-rank factor of the first layer on
+  the thermometer, whose size does not grow with ``2**b``;
+- ``"embedding-4"``: the same with ``COMPACT_EMBEDDING_CHANNELS`` (4) values
+  (``4 d`` outputs), what "auto" means above 4 bits;
 - ``"levels+thermometer"``: per feature its level followed by its ``K_j`` steps
   (``sum (K_j + 1)`` outputs): the level keeps the order and spacing of the codes
   (a smooth trend costs the network one weight), the steps let it bend anywhere.
@@ -32,6 +34,9 @@ from .._widths import n_codes, n_thresholds
 
 # "embedding": trainable values per code and feature in this many channels.
 EMBEDDING_CHANNELS = 16
+# "embedding-4", "auto" above 4 bits: fewer channels give the network fewer
+# inputs to fit noise with (CHANGELOG.md: smooth data and the paper's table).
+COMPACT_EMBEDDING_CHANNELS = 4
 # "auto" by the widest feature: up to this many steps (4 bits) a representation
 # with the steps themselves, above it the embedding, whose first layer does not
 # grow with 2**b.
@@ -40,7 +45,7 @@ AUTO_THERMOMETER_MAX_STEPS = 15
 # format-1 files that do not record their representation were written, still
 # the representation the bit allocation ranks bits with.
 AUTO_MEANINGS = {
-    "current": ("levels+thermometer", "embedding"),
+    "current": ("levels+thermometer", "embedding-4"),
     "thermometer": ("thermometer", "embedding"),
 }
 
@@ -71,7 +76,7 @@ def resolve_representation(requested: str, widths, meaning: str = "current") -> 
     "auto" means.
 
     >>> resolve_representation("auto", [2, 4]), resolve_representation("auto", [6])
-    ('levels+thermometer', 'embedding')
+    ('levels+thermometer', 'embedding-4')
     >>> resolve_representation("bits", [6])
     'bits'
     """
@@ -100,6 +105,12 @@ def network_inputs(representation: str | None, widths) -> int:
     if representation is None:
         return int(sent.size)
     return int(np.sum(REPRESENTATION_CLASSES[representation].n_inputs(sent)))
+
+
+def level_channels(representation: str | None) -> int:
+    """Trainable values per threshold besides the threshold itself (level
+    steps, one per channel): 0 for the thermometer, bits and no representation."""
+    return getattr(REPRESENTATION_CLASSES.get(representation), "channels", 0)
 
 
 class Representation:
@@ -290,6 +301,12 @@ class Embedding(Levels):
 
     def from_soft(self, q, x):
         return self.from_steps(q, q.soft_steps(x))
+
+
+@representation
+class CompactEmbedding(Embedding):
+    name = "embedding-4"
+    channels = COMPACT_EMBEDDING_CHANNELS
 
 
 @representation
