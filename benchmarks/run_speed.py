@@ -147,7 +147,14 @@ def added_memory(model, packed) -> str:
         model_file.write_bytes(pickle.dumps(model))
         np.save(data, packed)
         child = [sys.executable, "-c", _MEMORY_CHILD, str(model_file), str(data)]
-        result = subprocess.run(child, capture_output=True, text=True, check=True)
+        # glibc's fixed mmap threshold: a freed batch goes back to the system,
+        # so the peak counts what predict_packed holds at once, not what the
+        # allocator's adaptive threshold happened to keep (2 to 5 batches in
+        # repeated runs of the same code)
+        env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(128 * 1024)}
+        result = subprocess.run(
+            child, capture_output=True, text=True, check=True, env=env
+        )
         grew = int(result.stdout.split()[-1])
     # one batch of activations: the int64 codes and one float32 tensor per
     # layer, each as wide as all heads together

@@ -89,24 +89,21 @@ class GraphBuilder:
 # ----------------------------------------------------------------- to codes
 def codes_from_packed(g: GraphBuilder, packed: str, widths: np.ndarray) -> str:
     """int64 codes ``(n, active)`` from uint8 rows of wire format v1: every byte
-    split into its 8 bits (most significant first), then each feature's bits
-    weighted by powers of two (one product; codes below 2**16 are exact in
-    float32)."""
+    looked up as its 8 bits (most significant first; a gather is cheaper than
+    integer division and remainder), then each feature's bits weighted by powers
+    of two (one product; codes below 2**16 are exact in float32)."""
     active = widths[widths > 0]
     n_bytes = -(-int(active.sum()) // 8)
-    as_int = g.op("Cast", packed, to=g.onnx.TensorProto.INT32)
-    column = g.op("Unsqueeze", as_int, g.const(np.array([2], np.int64)))
-    powers = g.const((1 << np.arange(7, -1, -1)).astype(np.int32), "bit_values")
-    shifted = g.op("Div", column, powers)  # integer division: byte >> (7 - k)
-    bits = g.op("Mod", shifted, g.const(np.array(2, np.int32)))
+    byte_bits = (np.arange(256)[:, None] >> np.arange(7, -1, -1)) & 1
+    index = g.op("Cast", packed, to=g.onnx.TensorProto.INT64)
+    bits = g.op("Gather", g.const(byte_bits.astype(np.float32), "byte_bits"), index)
     flat = g.op("Reshape", bits, g.const(np.array([0, 8 * n_bytes], np.int64)))
     weights = np.zeros((8 * n_bytes, active.size), np.float32)
     start = 0
     for j, width in enumerate(active):
         weights[start : start + width, j] = 2.0 ** np.arange(width - 1, -1, -1)
         start += int(width)
-    as_float = g.op("Cast", flat, to=g.onnx.TensorProto.FLOAT)
-    codes = g.op("MatMul", as_float, g.const(weights, "bit_weights"))
+    codes = g.op("MatMul", flat, g.const(weights, "bit_weights"))
     return g.op("Cast", codes, to=g.onnx.TensorProto.INT64)
 
 
