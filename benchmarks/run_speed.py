@@ -23,7 +23,8 @@ the packed bytes (``export_onnx``), against scikit-learn's
 ``MLPRegressor(hidden_layer_sizes=(128, 128))`` and default ``MLPRegressor`` on the
 float32 rows, in rows per second with each model's additions and multiply-adds per
 row; and the peak memory ``predict_packed`` adds (in a fresh process: the peak
-resident size, reset before the call, minus the resident size before it; Linux).
+resident size, reset before the call, minus the resident size before it; Linux,
+glibc's mmap threshold fixed so that freed batches are not counted).
 Writes ``server.md`` to ``--out``.
 """
 
@@ -149,8 +150,8 @@ def added_memory(model, packed) -> str:
         child = [sys.executable, "-c", _MEMORY_CHILD, str(model_file), str(data)]
         # glibc's fixed mmap threshold: a freed batch goes back to the system,
         # so the peak counts what predict_packed holds at once, not what the
-        # allocator's adaptive threshold happened to keep (2 to 5 batches in
-        # repeated runs of the same code)
+        # allocator's adaptive threshold happened to keep (3 to 4 batches in
+        # four runs of the same code)
         env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(128 * 1024)}
         result = subprocess.run(
             child, capture_output=True, text=True, check=True, env=env
