@@ -47,54 +47,42 @@ SMOOTH_NOISE = 0.2
 SMOOTH = ("friedman1", "friedman2", "friedman3")
 
 
-def _friedman1(x):
-    return (
-        10 * np.sin(np.pi * x[..., 0] * x[..., 1])
-        + 20 * (x[..., 2] - 0.5) ** 2
-        + 10 * x[..., 3]
-        + 5 * x[..., 4]
-    )
-
-
 def _friedman_inner(x):
     return x[..., 1] * x[..., 2] - 1 / (x[..., 1] * x[..., 3])
 
 
 # The noiseless Friedman functions as scikit-learn's make_friedman* define them,
-# with the box their (independent, uniform) features are drawn from; friedman1's
-# features after the fifth do not enter the target.
-FRIEDMAN_FUNCTIONS = {
-    "friedman1": (_friedman1, [0.0] * 5, [1.0] * 5),
+# as sums of terms over disjoint features (friedman1's are independent parts,
+# which lets ``floors.py`` place each part's thresholds on its own), with the box
+# their independent uniform features are drawn from; friedman1's features after
+# the fifth do not enter the target.
+FRIEDMAN_TERMS = {
+    "friedman1": (
+        ((0, 1), lambda x: 10 * np.sin(np.pi * x[..., 0] * x[..., 1])),
+        ((2,), lambda x: 20 * (x[..., 0] - 0.5) ** 2),
+        ((3,), lambda x: 10 * x[..., 0]),
+        ((4,), lambda x: 5 * x[..., 0]),
+    ),
     "friedman2": (
-        lambda x: np.sqrt(x[..., 0] ** 2 + _friedman_inner(x) ** 2),
-        [0.0, 40 * np.pi, 0.0, 1.0],
-        [100.0, 560 * np.pi, 1.0, 11.0],
+        ((0, 1, 2, 3), lambda x: np.sqrt(x[..., 0] ** 2 + _friedman_inner(x) ** 2)),
     ),
-    "friedman3": (
-        lambda x: np.arctan(_friedman_inner(x) / x[..., 0]),
-        [0.0, 40 * np.pi, 0.0, 1.0],
-        [100.0, 560 * np.pi, 1.0, 11.0],
-    ),
+    "friedman3": (((0, 1, 2, 3), lambda x: np.arctan(_friedman_inner(x) / x[..., 0])),),
+}
+FRIEDMAN_BOXES = {
+    "friedman1": ([0.0] * 5, [1.0] * 5),
+    "friedman2": ([0.0, 40 * np.pi, 0.0, 1.0], [100.0, 560 * np.pi, 1.0, 11.0]),
+    "friedman3": ([0.0, 40 * np.pi, 0.0, 1.0], [100.0, 560 * np.pi, 1.0, 11.0]),
 }
 
 
-def code_floor(name: str, bits: int, cells: int = 200_000, draws: int = 16) -> float:
-    """The standardized test MSE of the best predictor that sees only
-    ``bits``-bit codes at equal-frequency thresholds (the library's initial
-    thresholds; for uniform features a regular grid): the noise plus the
-    variance of the noiseless target within a cell, by Monte Carlo over
-    ``cells`` random cells of ``draws`` points each (fixed seed). A model at
-    that width can only beat it by moving its thresholds."""
-    function, low, high = FRIEDMAN_FUNCTIONS[name]
-    low, high = np.asarray(low), np.asarray(high)
-    rng = np.random.default_rng(0)
-    target_var = function(rng.uniform(low, high, size=(1_000_000, low.size))).var()
-    noise_var = SMOOTH_NOISE**2 * target_var
-    grid = 2**bits
-    cell = rng.integers(0, grid, size=(cells, 1, low.size))
-    x = low + (cell + rng.uniform(size=(cells, draws, low.size))) / grid * (high - low)
-    within = function(x).var(axis=1, ddof=1).mean()
-    return float((noise_var + within) / (target_var + noise_var))
+def friedman_function(name: str):
+    """The noiseless target of ``name`` as one function of its used features."""
+    terms = FRIEDMAN_TERMS[name]
+
+    def function(x):
+        return sum(term(x[..., list(features)]) for features, term in terms)
+
+    return function
 
 
 def smooth_regression(name: str) -> tuple[np.ndarray, np.ndarray, str]:

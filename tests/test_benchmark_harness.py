@@ -1,6 +1,7 @@
 """The benchmark harnesses: --quick runs end to end (CI smoke tests), and the
 allocation summary compares with the baselines over the same seeds only."""
 
+import json
 import os
 import subprocess
 import sys
@@ -249,7 +250,19 @@ def test_smooth_summary_counts_the_default_against_its_width_targets(tmp_path):
     text = run_smooth.summarize(runs)
     assert "Default within its target: 2 of 3 cells." in text
     assert "0.1050 (2) 1.050x" in text
+    assert "floor" not in text.split("|---|")[-1]  # no floors.json: no floor rows
     assert (tmp_path / "summary.md").read_text() == text
+    floors = {"friedman2": {"4": {"equal-frequency": 0.108, "best": 0.104}}}
+    (tmp_path / "floors.json").write_text(json.dumps(floors))
+    text = run_smooth.summarize(runs)
+    assert (
+        "| friedman2 | 0.1000 (2) | floor (equal-frequency) | 0.1080 1.080x |  |  |"
+        in text
+    )
+    assert (
+        "| friedman2 | 0.1000 (2) | floor (best thresholds) | 0.1040 1.040x |  |  |"
+        in text
+    )
 
 
 def test_smooth_datasets_are_generated_the_same_every_time():
@@ -263,27 +276,67 @@ def test_smooth_datasets_are_generated_the_same_every_time():
 
 
 def test_friedman_functions_are_scikit_learns():
-    """The floor integrates the same functions the smooth datasets sample."""
+    """The floors integrate the same functions the smooth datasets sample."""
     from sklearn import datasets as generators
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import datasets
 
-    for name, (function, low, high) in datasets.FRIEDMAN_FUNCTIONS.items():
+    for name in datasets.SMOOTH:
+        low, high = datasets.FRIEDMAN_BOXES[name]
         options = {"n_features": 10} if name == "friedman1" else {}
         make = getattr(generators, f"make_{name}")
         X, y = make(n_samples=500, noise=0.0, random_state=1, **options)
-        np.testing.assert_allclose(function(X), y, rtol=1e-12)
+        function = datasets.friedman_function(name)
+        np.testing.assert_allclose(function(X[:, : len(low)]), y, rtol=1e-12)
         used = X[:, : len(low)]
         assert (used >= low).all() and (used <= high).all()
 
 
-def test_code_floor_falls_to_the_noise_with_the_width():
+def test_floors_fall_to_the_test_sets_noise_with_the_width():
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import datasets
+    import floors
 
+    levels = [
+        floors.floor_on_test_sets(
+            "friedman1", floors.equal_frequency_thresholds("friedman1", b), (42,)
+        )
+        for b in (2, 4, 8)
+    ]
+    assert levels[0] > levels[1] > levels[2]
+    assert levels[0] > 3 * levels[2]  # 4 cells per feature lose most of the signal
     noise_share = datasets.SMOOTH_NOISE**2 / (1 + datasets.SMOOTH_NOISE**2)
-    floors = [datasets.code_floor("friedman1", b, cells=20_000) for b in (2, 4, 8)]
-    assert floors[0] > floors[1] > floors[2] > noise_share
-    assert floors[2] < 1.01 * noise_share  # 256 cells per feature lose almost nothing
-    assert floors[0] > 3 * noise_share  # 4 cells per feature lose most of the signal
+    assert levels[2] < 1.01 * noise_share  # 256 cells per feature lose almost nothing
+
+
+def test_best_cuts_finds_the_exact_split():
+    """Slices of a step function: the least within-run error cuts at its steps."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import floors
+
+    values = np.array([0, 0, 0, 5, 5, 1, 1, 1, 1, 1, 9, 9], dtype=float)[:, None]
+    prefix = [np.vstack([[0.0], v.cumsum(0)]) for v in (values, values**2)]
+    counts = np.arange(len(values) + 1, dtype=float)[:, None]
+    assert floors.best_cuts(prefix[0], prefix[1], counts, 4) == [3, 5, 10]
+
+
+def test_best_thresholds_beat_equal_frequency_where_the_target_bends():
+    """friedman1 at 2 bits: its linear terms keep the regular grid, the parabola
+    20 (x - 1/2)**2 gets a wide cell around its bottom, and the floor drops."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import floors
+
+    best = floors.best_thresholds("friedman1", 2, rounds=1)
+    regular = floors.equal_frequency_thresholds("friedman1", 2)
+    for linear in (3, 4):
+        np.testing.assert_allclose(best[linear], regular[linear], atol=0.02)
+    edges = np.concatenate([[0.0], best[2], [1.0]])
+    widths = np.diff(edges)
+    flat = (
+        widths.argmax()
+    )  # one wide cell over the flat bottom, narrow ones up the sides
+    assert edges[flat] < 0.5 < edges[flat + 1] and widths[flat] > 1.5 / 4
+    assert widths[0] < 1 / 4 and widths[-1] < 1 / 4
+    within = [floors.within_cell_variance("friedman1", t) for t in (best, regular)]
+    assert within[0] < 0.97 * within[1]
