@@ -106,6 +106,16 @@ PAGES = [
         ["speed/speed.png"],
     ),
     ResultsPage(
+        "heads",
+        "Accuracy against serving cost of n_heads",
+        ["python benchmarks/run_heads.py"],
+        ["heads/summary.md"],
+        [],
+        "What each MLP head of the default buys in accuracy (the paper's protocol at "
+        "4 bits, 10 seeds) and costs on the server (`predict_packed` against "
+        "scikit-learn's MLPRegressor(128, 128), side by side in one run).",
+    ),
+    ResultsPage(
         "threads",
         "Threads, idle and beside a busy process",
         ["python benchmarks/run_threads.py"],

@@ -340,3 +340,34 @@ def test_best_thresholds_beat_equal_frequency_where_the_target_bends():
     assert widths[0] < 1 / 4 and widths[-1] < 1 / 4
     within = [floors.within_cell_variance("friedman1", t) for t in (best, regular)]
     assert within[0] < 0.97 * within[1]
+
+
+def test_heads_summary_tables_accuracy_beside_serving_cost(tmp_path):
+    """Each n_heads row: its cost, its speed against the peer, and its mean MSE
+    as a ratio to the most heads'."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import run_heads
+
+    rows = ["dataset,seed,n_heads,bits,mse,fit_seconds"]
+    for seed, (one, five) in zip((42, 43), ((0.22, 0.20), (0.24, 0.20)), strict=True):
+        rows += [f"california,{seed},1,4,{one},1", f"california,{seed},5,4,{five},1"]
+    runs = tmp_path / "runs.csv"
+    runs.write_text("\n".join(rows) + "\n")
+    serving = {
+        "peer": 2_000_000.0,
+        "threads": 2,
+        1: (4_000_000.0, 2.0, 1024, 16512),
+        5: (800_000.0, 0.4, 5120, 82560),
+    }
+    text = run_heads.summarize(runs, serving)
+    assert (
+        "| 1 | 1,024 + 16,512 | 4,000,000 | 2.00x | 0.2300 ± 0.0100 (2) 1.150x |"
+        in text
+    )
+    assert "| 5 | 5,120 + 82,560 | 800,000 | 0.40x | 0.2000 ± 0.0000 (2) |" in text
+    stored = tmp_path / "serving.json"
+    stored.write_text(json.dumps({str(k): v for k, v in serving.items()}))
+    assert run_heads.read_serving(stored) == {
+        k: list(v) if isinstance(v, tuple) else v for k, v in serving.items()
+    }
+    assert "(not run)" in run_heads.summarize(runs, None)
