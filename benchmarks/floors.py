@@ -176,13 +176,14 @@ def best_thresholds(
 
 
 def compute(names, bits, seeds=SEEDS) -> dict:
-    """``{name: {bits: {"equal-frequency": mse, "best": mse or None,
-    "best_thresholds": [[...], ...] or None}}}``."""
+    """``{name: {bits: {"seeds": [...], "equal-frequency": mse, "best": mse or
+    None, "best_thresholds": [[...], ...] or None}}}``."""
     results = {}
     for name in names:
         for b in bits:
             best = best_thresholds(name, b)
             entry = {
+                "seeds": list(seeds),
                 "equal-frequency": floor_on_test_sets(
                     name, equal_frequency_thresholds(name, b), seeds
                 ),
@@ -201,10 +202,14 @@ def compute(names, bits, seeds=SEEDS) -> dict:
 
 
 def update(path: Path, names, bits, seeds=SEEDS) -> dict:
-    """Add the (dataset, width) floors missing from ``path``; return all."""
+    """Add the (dataset, width) floors missing from ``path``, or stored for
+    other seeds; return all."""
     stored = json.loads(path.read_text()) if path.exists() else {}
     for name in names:
-        missing = [b for b in bits if str(b) not in stored.get(name, {})]
+        entries = stored.get(name, {})
+        missing = [
+            b for b in bits if entries.get(str(b), {}).get("seeds") != list(seeds)
+        ]
         if missing:
             for key, value in compute([name], missing, seeds)[name].items():
                 stored.setdefault(name, {})[key] = value
@@ -217,12 +222,13 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--datasets", nargs="+", default=list(datasets.SMOOTH))
     p.add_argument("--bits", nargs="+", type=int, default=[4, 6, 8])
+    p.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
     p.add_argument(
         "--out",
         default=str(Path(__file__).parent / "results" / "smooth" / "floors.json"),
     )
     args = p.parse_args(argv)
-    update(Path(args.out), args.datasets, args.bits)
+    update(Path(args.out), args.datasets, args.bits, args.seeds)
     return 0
 
 

@@ -141,7 +141,9 @@ def main(argv=None) -> int:
     runs_path = Path(args.out) / "runs.csv"
     if not args.summary_only:
         runs_path = run_paper.execute(args)
-        floors.update(runs_path.parent / "floors.json", args.datasets, args.bits)
+        floors.update(
+            runs_path.parent / "floors.json", args.datasets, args.bits, args.seeds
+        )
     print(summarize(runs_path))
     return 0
 

@@ -371,3 +371,24 @@ def test_heads_summary_tables_accuracy_beside_serving_cost(tmp_path):
         k: list(v) if isinstance(v, tuple) else v for k, v in serving.items()
     }
     assert "(not run)" in run_heads.summarize(runs, None)
+
+
+def test_floors_are_recomputed_only_for_other_seeds(tmp_path, monkeypatch):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import floors
+
+    path = tmp_path / "floors.json"
+    stale = {"seeds": [1], "equal-frequency": 9.0, "best": 9.0, "best_thresholds": []}
+    path.write_text(json.dumps({"friedman1": {"2": stale}}))
+    entry = floors.update(path, ["friedman1"], [2], seeds=(42,))["friedman1"]["2"]
+    assert entry["seeds"] == [42]
+    assert entry["best"] < entry["equal-frequency"] < 1.0
+    assert json.loads(path.read_text())["friedman1"]["2"] == entry
+
+    def no_compute(*args, **kwargs):
+        raise AssertionError("stored floors for these seeds are recomputed")
+
+    monkeypatch.setattr(floors, "compute", no_compute)
+    assert (
+        floors.update(path, ["friedman1"], [2], seeds=(42,))["friedman1"]["2"] == entry
+    )
