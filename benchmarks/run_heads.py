@@ -34,7 +34,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import datasets  # noqa: E402
 import run_paper  # noqa: E402
-from run_speed import multiply_adds  # noqa: E402
+from run_speed import interleaved_best_times, multiply_adds  # noqa: E402
 
 DATASETS = ("california", "cpu_act", "wine_quality")
 FIELDS = ["dataset", "seed", "n_heads", "bits", "mse", "fit_seconds"]
@@ -130,15 +130,7 @@ def measure_serving(heads_list, rounds: int, data_dir) -> dict:
         packed = model.transform(rows)
         paths[heads] = lambda m=model, p=packed: m.predict_packed(p)
         costs[heads] = multiply_adds(model.net_.module_)
-    best = defaultdict(lambda: np.inf)
-    for _ in range(rounds):
-        for key, run in paths.items():
-            # three calls in a row: the first also waits for the other library's
-            # threads (numpy's BLAS, torch's) to leave the cores
-            for _ in range(3):
-                start = time.perf_counter()
-                run()
-                best[key] = min(best[key], time.perf_counter() - start)
+    best = interleaved_best_times(paths, rounds)
     result = {"peer": SERVING_ROWS / best["peer"], "threads": torch.get_num_threads()}
     for heads in heads_list:
         speed = SERVING_ROWS / best[heads]

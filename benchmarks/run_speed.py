@@ -22,9 +22,11 @@ bits, repeated to 200,000 rows (``--rows``): the default model (five heads of
 the packed bytes (``export_onnx``), against scikit-learn's
 ``MLPRegressor(hidden_layer_sizes=(128, 128))`` and default ``MLPRegressor`` on the
 float32 rows, in rows per second with each model's additions and multiply-adds per
-row; and the peak memory ``predict_packed`` adds (in a fresh process: the peak
-resident size, reset before the call, minus the resident size before it; Linux,
-glibc's mmap threshold fixed so that freed batches are not counted).
+row (every path timed in ``--repeats`` interleaved rounds, three calls each, the
+best call kept, so that all ratios see the same machine); and the peak memory
+``predict_packed`` adds (in a fresh process: the peak resident size, reset before
+the call, minus the resident size before it; Linux, glibc's mmap threshold fixed so
+that freed batches are not counted).
 Writes ``server.md`` to ``--out``.
 """
 
@@ -45,6 +47,21 @@ from skorch import NeuralNetClassifier
 
 from sklearn_bsq import SoftQuantizer
 from sklearn_bsq._network import PREDICT_BATCH_ROWS, PlainMLP
+
+
+def interleaved_best_times(paths: dict, rounds: int, calls: int = 3) -> dict:
+    """Best seconds of each callable in ``paths``, timed in ``rounds`` rounds that
+    run every path ``calls`` times in a row: the paths see the same machine, and
+    the first call of a path also waits for the previous library's threads
+    (numpy's BLAS, torch's, onnxruntime's) to leave the cores."""
+    best = dict.fromkeys(paths, float("inf"))
+    for _ in range(rounds):
+        for key, run in paths.items():
+            for _ in range(calls):
+                start = time.perf_counter()
+                run()
+                best[key] = min(best[key], time.perf_counter() - start)
+    return best
 
 
 def best_time(fn, repeats: int) -> float:
@@ -168,7 +185,8 @@ def added_memory(model, packed) -> str:
         f"Peak memory added by predict_packed (default model): {grew / 1e6:.1f} MB "
         f"for {packed.nbytes / 1e6:.1f} MB of packed input, {grew / widest:.1f} "
         f"batches of the widest layer ({widest / 1e6:.1f} MB each); target <= 4x the "
-        f"input + one batch of activations ({activations / 1e6:.1f} MB): "
+        f"input + one batch of activations ({4 * packed.nbytes / 1e6:.1f} + "
+        f"{activations / 1e6:.1f} = {(4 * packed.nbytes + activations) / 1e6:.1f} MB): "
         f"{'met' if 4 * packed.nbytes + activations >= grew else 'missed'}."
     )
 
@@ -218,17 +236,12 @@ def server(rows: int, repeats: int, data_folder: str | None) -> list[str]:
         "multiply-adds per row |",
         "|---|---|---|---|---|",
     ]
-    peer_rows = {}
+    paths, costs = {}, {}
     for name, peer in peers.items():
-        seconds = best_time(lambda peer=peer: peer.predict(X_rows), repeats)
-        peer_rows[name] = rows / seconds
+        paths[name] = lambda peer=peer: peer.predict(X_rows)
         sizes = [X.shape[1], *peer.hidden_layer_sizes, 1]
         macs = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
-        lines.append(
-            f"| {name} | numpy, float32 rows | {rows / seconds:,.0f} | "
-            f"{rows / seconds / peer_rows['MLPRegressor(128, 128)']:.2f}x | "
-            f"{macs:,} |"
-        )
+        costs[name] = ("numpy, float32 rows", f"{macs:,}")
     for label, n_heads in (("default (5 heads)", 5), ("n_heads=1", 1)):
         model = SoftQuantizerRegressor(4, n_heads=n_heads, max_epochs=2, random_state=0)
         model.fit(X, y)
@@ -240,7 +253,7 @@ def server(rows: int, repeats: int, data_folder: str | None) -> list[str]:
             onnx_values, model.predict_packed(packed[:4096]), rtol=1e-5
         )
         adds, products = multiply_adds(model.net_.module_)
-        paths = {
+        label_paths = {
             "torch, predict_packed": lambda m=model, p=packed: m.predict_packed(p),
             "onnxruntime, packed, one call": lambda s=session, p=packed: s.run(
                 None, {"packed": p}
@@ -252,16 +265,19 @@ def server(rows: int, repeats: int, data_folder: str | None) -> list[str]:
                 ]
             ),
         }
-        for path, run in paths.items():
-            seconds = best_time(run, repeats)
-            ratio = rows / seconds / peer_rows["MLPRegressor(128, 128)"]
-            lines.append(
-                f"| {label} | {path} | {rows / seconds:,.0f} | {ratio:.2f}x | "
-                f"{adds:,} + {products:,} |"
-            )
-            print(lines[-1], flush=True)
+        for path, run in label_paths.items():
+            paths[label, path] = run
+            costs[label, path] = (path, f"{adds:,} + {products:,}")
         if n_heads == 5:
             memory_line = added_memory(model, packed)
+    seconds = interleaved_best_times(paths, repeats)
+    peer_rows = rows / seconds["MLPRegressor(128, 128)"]
+    for key, (path, cost) in costs.items():
+        label = key if isinstance(key, str) else key[0]
+        speed = rows / seconds[key]
+        lines.append(
+            f"| {label} | {path} | {speed:,.0f} | {speed / peer_rows:.2f}x | {cost} |"
+        )
     lines += ["", memory_line]
     lines += [
         "",
