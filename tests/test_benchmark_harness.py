@@ -392,3 +392,14 @@ def test_floors_are_recomputed_only_for_other_seeds(tmp_path, monkeypatch):
     assert (
         floors.update(path, ["friedman1"], [2], seeds=(42,))["friedman1"]["2"] == entry
     )
+
+
+def test_interleaved_timing_runs_every_path_in_every_round():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from run_speed import interleaved_best_times
+
+    order = []
+    paths = {"a": lambda: order.append("a"), "b": lambda: order.append("b")}
+    best = interleaved_best_times(paths, rounds=2, calls=3)
+    assert order == ["a"] * 3 + ["b"] * 3 + ["a"] * 3 + ["b"] * 3
+    assert set(best) == {"a", "b"} and all(0 <= t < 1 for t in best.values())
