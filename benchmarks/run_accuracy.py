@@ -287,26 +287,36 @@ def execute(args, fields, run=run_one) -> Path:
                     if (name, seed, method, bits) not in done:
                         todo.append((name, seed, method, bits))
     print(f"{len(todo)} runs to do ({len(done)} already in {runs_path})", flush=True)
+    append_runs(
+        runs_path,
+        fields,
+        [delayed(run)(spec, folder, args) for spec in todo],
+        lambda row: (
+            f"{row['dataset']} seed={row['seed']} {row['method']} {row['bits']} bit: "
+            f"{row['metric']}={row['score']:.4f} ({row['fit_seconds']:.1f}s)"
+        ),
+        args.jobs,
+        extrasaction="ignore",
+    )
+    return runs_path
+
+
+def append_runs(runs_path, fields, calls, describe, jobs, extrasaction="raise"):
+    """Run joblib's delayed ``calls`` on ``jobs`` workers and append each row
+    they return to the CSV as it arrives (a header first on a new file), so an
+    interrupted benchmark resumes; one progress line per row, ``describe(row)``."""
     new_file = not runs_path.exists()
     started = time.perf_counter()
     with runs_path.open("a", newline="") as f:
-        writer = csv.DictWriter(f, fields, extrasaction="ignore")
+        writer = csv.DictWriter(f, fields, extrasaction=extrasaction)
         if new_file:
             writer.writeheader()
-        jobs = Parallel(n_jobs=args.jobs, return_as="generator_unordered")(
-            delayed(run)(spec, folder, args) for spec in todo
-        )
-        for i, row in enumerate(jobs, 1):
+        rows = Parallel(n_jobs=jobs, return_as="generator_unordered")(calls)
+        for i, row in enumerate(rows, 1):
             writer.writerow(row)
             f.flush()
             elapsed = time.perf_counter() - started
-            print(
-                f"[{i}/{len(todo)} {elapsed:6.0f}s] {row['dataset']} "
-                f"seed={row['seed']} {row['method']} {row['bits']} bit: "
-                f"{row['metric']}={row['score']:.4f} ({row['fit_seconds']:.1f}s)",
-                flush=True,
-            )
-    return runs_path
+            print(f"[{i}/{len(calls)} {elapsed:6.0f}s] {describe(row)}", flush=True)
 
 
 if __name__ == "__main__":

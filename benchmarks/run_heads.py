@@ -25,7 +25,6 @@ import argparse
 import csv
 import json
 import sys
-import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -34,6 +33,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import datasets  # noqa: E402
 import run_paper  # noqa: E402
+from run_accuracy import append_runs  # noqa: E402
 from run_speed import interleaved_best_times, multiply_adds  # noqa: E402
 
 DATASETS = ("california", "cpu_act", "wine_quality")
@@ -70,7 +70,7 @@ def fit_one(name: str, seed: int, heads: int, folder) -> dict:
 
 
 def run_accuracy(args, runs_path: Path) -> None:
-    from joblib import Parallel, delayed
+    from joblib import delayed
 
     done = set()
     if runs_path.exists():
@@ -88,24 +88,16 @@ def run_accuracy(args, runs_path: Path) -> None:
     ]
     print(f"{len(todo)} fits to do (results in {runs_path})", flush=True)
     folder = datasets.data_dir(args.data_dir)
-    new_file = not runs_path.exists()
-    started = time.perf_counter()
-    with runs_path.open("a", newline="") as f:
-        writer = csv.DictWriter(f, FIELDS)
-        if new_file:
-            writer.writeheader()
-        jobs = Parallel(n_jobs=args.jobs, return_as="generator_unordered")(
-            delayed(fit_one)(name, seed, heads, folder) for name, seed, heads in todo
-        )
-        for i, row in enumerate(jobs, 1):
-            writer.writerow(row)
-            f.flush()
-            print(
-                f"[{i}/{len(todo)} {time.perf_counter() - started:6.0f}s] "
-                f"{row['dataset']} seed={row['seed']} n_heads={row['n_heads']}: "
-                f"mse={row['mse']:.4f} ({row['fit_seconds']:.1f}s)",
-                flush=True,
-            )
+    append_runs(
+        runs_path,
+        FIELDS,
+        [delayed(fit_one)(name, seed, heads, folder) for name, seed, heads in todo],
+        lambda row: (
+            f"{row['dataset']} seed={row['seed']} n_heads={row['n_heads']}: "
+            f"mse={row['mse']:.4f} ({row['fit_seconds']:.1f}s)"
+        ),
+        args.jobs,
+    )
 
 
 def measure_serving(heads_list, rounds: int, data_dir) -> dict:

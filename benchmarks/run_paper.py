@@ -31,14 +31,13 @@ compute budget of a 2-core machine; ``--seeds`` overrides). Every run is appende
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
-from joblib import Parallel, delayed
+from joblib import delayed
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.preprocessing import KBinsDiscretizer
 
@@ -54,7 +53,7 @@ from paper_protocol import (  # noqa: E402
     FULL_SEED_METHODS,
     METHODS,
 )
-from run_accuracy import done_keys, runs_csv  # noqa: E402
+from run_accuracy import append_runs, done_keys, runs_csv  # noqa: E402
 
 
 def paper_split(X, y, seed):
@@ -211,24 +210,16 @@ def execute(args) -> Path:
     print(f"{len(todo)} runs to do (results in {runs_path})", flush=True)
     folder = datasets.data_dir(args.data_dir)
     overrides = dict(max_epochs=args.max_epochs) if args.max_epochs else {}
-    new_file = not runs_path.exists()
-    started = time.perf_counter()
-    with runs_path.open("a", newline="") as f:
-        writer = csv.DictWriter(f, FIELDS)
-        if new_file:
-            writer.writeheader()
-        jobs = Parallel(n_jobs=args.jobs, return_as="generator_unordered")(
-            delayed(run_one)(spec, folder, overrides, args.max_train) for spec in todo
-        )
-        for i, row in enumerate(jobs, 1):
-            writer.writerow(row)
-            f.flush()
-            print(
-                f"[{i}/{len(todo)} {time.perf_counter() - started:6.0f}s] "
-                f"{row['dataset']} seed={row['seed']} {row['method']} "
-                f"{row['bits']} bit: mse={row['mse']:.4f} ({row['fit_seconds']:.1f}s)",
-                flush=True,
-            )
+    append_runs(
+        runs_path,
+        FIELDS,
+        [delayed(run_one)(spec, folder, overrides, args.max_train) for spec in todo],
+        lambda row: (
+            f"{row['dataset']} seed={row['seed']} {row['method']} {row['bits']} bit: "
+            f"mse={row['mse']:.4f} ({row['fit_seconds']:.1f}s)"
+        ),
+        args.jobs,
+    )
     return runs_path
 
 
