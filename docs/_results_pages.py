@@ -43,6 +43,17 @@ PAGES = [
         "8 bits on data that played no part in choosing it.",
     ),
     ResultsPage(
+        "lodo",
+        "Leave one dataset out: would the defaults be chosen without it?",
+        ["python benchmarks/run_lodo.py"],
+        ["lodo/summary.md"],
+        [],
+        "The defaults chosen on the 14 datasets (representation, threshold rate, "
+        "number of heads) against the alternatives, at 2 and 4 bits: each dataset "
+        "held out in turn, the candidate the other 13 choose, and what it scores on "
+        "the one held out.",
+    ),
+    ResultsPage(
         "entropy",
         "Range-coded messages (format v2) against fixed widths",
         [
