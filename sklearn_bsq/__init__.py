@@ -16,6 +16,7 @@ _PUBLIC = {
     "FullPrecisionMLP": "._full_precision",
     "FullPrecisionMLPClassifier": "._full_precision",
     "FullPrecisionMLPRegressor": "._full_precision",
+    "distill": "._distill",
     "Codec": ".codec",
     "WIRE_FORMAT_VERSION": "._packing",
     "pack": "._packing",

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._distill import distill
 from ._estimator import SoftQuantizer, check_parameters
 from ._files import write_atomically
 from ._target import looks_like_quantity
@@ -375,6 +376,38 @@ def export(args) -> int:
     return 0
 
 
+def distill_model(args) -> int:
+    output = output_path(args, args.model, args.data)
+    model = load(args.model)
+    X = _features(model, read_table(args.data))
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(sys.stderr):  # progress to stderr, as fit's
+        student = distill(
+            model,
+            X,
+            n_heads=args.heads,
+            max_epochs=args.max_epochs,
+            random_state=args.seed,
+            verbose=int(sys.stderr.isatty()),
+        )
+    seconds = time.perf_counter() - start
+    save(student, output)
+    wanted, got = model.predict(X), student.predict(X)
+    if model.task_ == "classification":
+        agreement = f"the same label as the model on {np.mean(wanted == got):.1%}"
+    else:
+        residual = np.sum((wanted - got) ** 2)
+        spread = np.sum((wanted - wanted.mean()) ** 2)
+        r2 = 1 - residual / spread if spread > 0 else float(residual == 0)
+        agreement = f"R2 {r2:.4f} against the model's predictions"
+    print(
+        f"model {student.model_id_} (the same codec): n_heads {model.n_heads} -> "
+        f"{student.n_heads}; on these {len(got)} rows {agreement}"
+    )
+    print(f"distilled in {seconds:.1f} s; saved to {output}")
+    return 0
+
+
 def info(args) -> int:
     model = load(args.model)
     names = getattr(model, "feature_names_in_", None)
@@ -407,6 +440,7 @@ COMMANDS = {
     "transform": transform,
     "predict": predict,
     "export": export,
+    "distill": distill_model,
     "info": info,
 }
 

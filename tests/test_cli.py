@@ -50,6 +50,9 @@ def test_the_session_of_the_command_line_guide_runs(tmp_path):
         f'#define BSQ_MODEL_ID "{model.model_id_}"' in (tmp_path / "bsq.h").read_text()
     )
     assert f"model {model.model_id_}" in outputs["info"]
+    assert "n_heads 5 -> 1; on these 569 rows the same label" in outputs["distill"]
+    server = load(tmp_path / "server.bsq.npz")
+    assert server.model_id_ == model.model_id_ and server.n_heads == 1
 
 
 @pytest.fixture(scope="module")
@@ -171,3 +174,20 @@ def test_fit_takes_a_weight_column_that_is_not_a_feature(files):
     assert model.feature_mean_[0] == pytest.approx(expected, rel=1e-6)
     result = sh("sklearn-bsq fit w.csv --target y --sample-weight v -o m.npz", files)
     assert result.returncode == 2 and "no column 'v' in w.csv" in result.stderr
+
+
+@pytest.mark.slow
+def test_distill_writes_a_model_of_fewer_heads_with_the_same_codec(files):
+    result = sh(
+        "sklearn-bsq distill reg.bsq.npz reg.csv --max-epochs 5 -o small.bsq.npz",
+        files,
+    )
+    assert result.returncode == 0, result.stderr
+    model, student = load(files / "reg.bsq.npz"), load(files / "small.bsq.npz")
+    assert (model.n_heads, student.n_heads) == (5, 1)
+    assert student.model_id_ == model.model_id_
+    assert "n_heads 5 -> 1; on these 120 rows R2" in result.stdout
+    table = pd.read_csv(files / "reg.csv").drop(columns="y")
+    np.testing.assert_array_equal(student.transform(table), model.transform(table))
+    result = sh("sklearn-bsq distill reg.bsq.npz reg.csv --heads 0 -o x.npz", files)
+    assert result.returncode == 2 and "must be an int >= 1" in result.stderr
