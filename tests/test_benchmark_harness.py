@@ -343,14 +343,15 @@ def test_best_thresholds_beat_equal_frequency_where_the_target_bends():
 
 
 def test_heads_summary_tables_accuracy_beside_serving_cost(tmp_path):
-    """Each n_heads row: its cost, its speed against the peer, and its mean MSE
-    as a ratio to the most heads'."""
+    """Each model's row: its cost, its speed against the peer and its mean MSE
+    as a ratio to the most heads'; a student serves like a model of its heads.
+    Rows written before students existed count as trained directly."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import run_heads
 
     rows = ["dataset,seed,n_heads,bits,mse,fit_seconds"]
     for seed, (one, five) in zip((42, 43), ((0.22, 0.20), (0.24, 0.20)), strict=True):
-        rows += [f"california,{seed},1,4,{one},1", f"california,{seed},5,4,{five},1"]
+        rows += [f"california,{seed},1,4,{one},1", f"california,{seed},5,4,{five},3"]
     runs = tmp_path / "runs.csv"
     runs.write_text("\n".join(rows) + "\n")
     serving = {
@@ -361,16 +362,32 @@ def test_heads_summary_tables_accuracy_beside_serving_cost(tmp_path):
     }
     text = run_heads.summarize(runs, serving)
     assert (
-        "| 1 | 1,024 + 16,512 | 4,000,000 | 2.00x | 0.2300 ± 0.0100 (2) 1.150x |"
-        in text
+        "| n_heads=1 | 1,024 + 16,512 | 4,000,000 | 2.00x | "
+        "0.2300 ± 0.0100 (2) 1.150x |" in text
     )
-    assert "| 5 | 5,120 + 82,560 | 800,000 | 0.40x | 0.2000 ± 0.0000 (2) |" in text
+    assert (
+        "| n_heads=5 | 5,120 + 82,560 | 800,000 | 0.40x | 0.2000 ± 0.0000 (2) |" in text
+    )
+    with runs.open("a") as f:  # a student, in a file with the new column
+        f.write("california,42,1,4,0.21,5,5\n")
+    runs.write_text(
+        runs.read_text().replace("fit_seconds\n", "fit_seconds,distilled_from\n", 1)
+    )
+    text = run_heads.summarize(runs, serving)
+    assert (
+        "| n_heads=1, distilled from 5 | 1,024 + 16,512 | 4,000,000 | 2.00x | "
+        "0.2100 ± 0.0000 (1) 1.050x |" in text
+    )
+    assert "| n_heads=1 | 1,024 + 16,512 | 4,000,000 | 2.00x | 0.2300" in text
     stored = tmp_path / "serving.json"
     stored.write_text(json.dumps({str(k): v for k, v in serving.items()}))
     assert run_heads.read_serving(stored) == {
         k: list(v) if isinstance(v, tuple) else v for k, v in serving.items()
     }
     assert "(not run)" in run_heads.summarize(runs, None)
+    fits = {"teacher": 30.0, "distill": 24.0, "one head": 9.0, "rounds": 2}
+    text = run_heads.summarize(runs, {**serving, "fit": fits})
+    assert "five heads 30.0 s, then distilling them into one head 24.0 s (0.80x" in text
 
 
 def test_floors_are_recomputed_only_for_other_seeds(tmp_path, monkeypatch):
@@ -403,3 +420,53 @@ def test_interleaved_timing_runs_every_path_in_every_round():
     best = interleaved_best_times(paths, rounds=2, calls=3)
     assert order == ["a"] * 3 + ["b"] * 3 + ["a"] * 3 + ["b"] * 3
     assert set(best) == {"a", "b"} and all(0 <= t < 1 for t in best.values())
+
+
+def test_leave_one_dataset_out_chooses_on_the_other_datasets():
+    """Relative losses against float32 in both directions of the metric, and each
+    fold's choice made without the held-out dataset's scores."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import pandas as pd
+    import run_lodo
+
+    scores = {  # dataset: (metric, float32, default, levels)
+        "a": ("mse", 1.0, 1.10, 1.00),
+        "b": ("mse", 1.0, 1.10, 1.05),
+        "c": ("accuracy", 0.8, 0.8, 0.4),
+    }
+    rows = []
+    for dataset, (metric, *values) in scores.items():
+        for method, bits, score in zip(
+            ("float32", "bsq-default", "levels"), (32, 4, 4), values, strict=True
+        ):
+            for seed, noise in ((0, -0.01), (1, 0.01)):  # the mean over seeds counts
+                rows.append(
+                    dict(
+                        dataset=dataset,
+                        metric=metric,
+                        method=method,
+                        bits=bits,
+                        seed=seed,
+                        score=score + noise,
+                        fit_seconds=1.0,
+                        bytes_per_row=4,
+                        code_entropy_bits=1.0,
+                    )
+                )
+    losses = run_lodo.relative_losses(pd.DataFrame(rows), 4)
+    assert list(losses.columns) == ["bsq-default", "levels"]  # no runs: no column
+    np.testing.assert_allclose(losses.loc["a"], [0.10, 0.00], atol=1e-12)
+    np.testing.assert_allclose(losses.loc["c"], [0.0, 0.5], atol=1e-12)
+    folds = run_lodo.leave_one_out(losses).set_index("dataset")
+    # a and b held out: c's large loss keeps the default; c held out: a and b
+    # choose levels, which costs c half its accuracy
+    assert list(folds["mean loss"]) == ["bsq-default", "bsq-default", "levels"]
+    assert folds.at["c", "mean loss loss"] == pytest.approx(0.5)
+    assert folds.at["c", "best"] == "bsq-default"
+    # by rank, a held out: b and c tie (first and second each), the default first
+    assert list(folds["mean rank"]) == ["bsq-default", "bsq-default", "levels"]
+    text = "\n".join(run_lodo.summary_lines(pd.DataFrame(rows), [0, 1]))
+    row = "| c | levels | +50.0 % | levels | +50.0 % | +0.0 % | bsq-default (+0.0 %) |"
+    assert row in text
+    assert "By mean loss: the default in 2 of 3 folds" in text
+    assert "| datasets within 1 % of float32 | 1 | 1 |" in text
