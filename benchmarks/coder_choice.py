@@ -76,7 +76,7 @@ def main(argv=None) -> int:
     )
     for name in args.datasets:
         spec = (name, args.seed, "bsq-default", 4)
-        _, model, (X_train, X_test) = run_accuracy.fit_one(spec, folder, protocol)
+        _, model, (X_train, X_test, _) = run_accuracy.fit_one(spec, folder, protocol)
         widths = model.n_bits_
         train, test = model.encode(X_train), model.encode(X_test)
         v1_bits = 8 * model.bytes_per_row_

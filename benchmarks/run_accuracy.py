@@ -102,7 +102,8 @@ def run_one(task_spec, folder, args):
 
 
 def fit_one(task_spec, folder, args):
-    """Fit one run: its CSV row, the fitted model, the training and test rows."""
+    """Fit one run: its CSV row, the fitted model, the training rows, the test
+    rows and their target."""
     import torch
 
     from sklearn_bsq import FullPrecisionMLP, SoftQuantizer
@@ -145,11 +146,7 @@ def fit_one(task_spec, folder, args):
     start = time.perf_counter()
     model.fit(X_rest, y_rest)
     seconds = time.perf_counter() - start
-    pred = model.predict(X_test)
-    if task == "classification":
-        metric, score = "accuracy", float((pred == y_test).mean())
-    else:
-        metric, score = "mse", float(((pred - y_test) ** 2).mean())
+    metric, score = score_on_test(model, X_test, y_test, task)
     row = dict(
         dataset=name,
         task=task,
@@ -166,7 +163,16 @@ def fit_one(task_spec, folder, args):
         else round(code_entropy(model.encode(X_test)), 4),
         widths=" ".join(str(b) for b in getattr(model, "n_bits_", [])),
     )
-    return row, model, (X_rest, X_test)
+    return row, model, (X_rest, X_test, y_test)
+
+
+def score_on_test(model, X_test, y_test, task: str) -> tuple[str, float]:
+    """The metric's name and the model's score on the test rows (the target
+    standardized as ``fit_one`` gives it)."""
+    pred = model.predict(X_test)
+    if task == "classification":
+        return "accuracy", float((pred == y_test).mean())
+    return "mse", float(((pred - y_test) ** 2).mean())
 
 
 def done_keys(path: Path) -> set:

@@ -39,7 +39,7 @@ def run_one(spec, folder, args):
     """A run of ``run_accuracy`` plus the message sizes of its test rows."""
     from sklearn_bsq._entropy import cross_entropy_bits
 
-    row, model, (_, X_test) = run_accuracy.fit_one(spec, folder, args)
+    row, model, (_, X_test, _) = run_accuracy.fit_one(spec, folder, args)
     codes = model.encode(X_test)
     bits = model.codec_.message_bits(codes)
     start = time.perf_counter()

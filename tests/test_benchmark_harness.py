@@ -470,3 +470,28 @@ def test_leave_one_dataset_out_chooses_on_the_other_datasets():
     assert row in text
     assert "By mean loss: the default in 2 of 3 folds" in text
     assert "| datasets within 1 % of float32 | 1 | 1 |" in text
+
+
+@pytest.mark.slow
+def test_a_distilled_lodo_candidate_is_scored_on_the_default_runs_test_rows():
+    """The student is fitted from the default's run and scored on the same test
+    rows; its fit time includes the distillation."""
+    if not (DATA / "wine_quality.csv.gz").exists():
+        pytest.skip("the shared datasets are not beside this checkout")
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import run_accuracy
+    import run_lodo
+
+    args = run_accuracy.parse_args([])
+    args.max_train, args.max_test, args.max_epochs = 400, 300, 3
+    default = run_accuracy.run_one(("wine_quality", 0, "bsq-default", 4), DATA, args)
+    student = run_lodo.run_candidate(
+        ("wine_quality", 0, "distilled to 1 head", 4), DATA, args
+    )
+    assert student["method"] == "distilled to 1 head"
+    assert student["metric"] == default["metric"] == "mse"
+    assert student["bytes_per_row"] == default["bytes_per_row"]
+    assert student["code_entropy_bits"] == default["code_entropy_bits"]  # same codes
+    assert student["score"] != default["score"]
+    assert 0 < student["score"] < 2 * default["score"]
+    assert student["fit_seconds"] > 0
