@@ -103,7 +103,8 @@ def distill(
     codes = np.asarray(model.encode(X), dtype=np.int64)
     if len(codes) == 0:
         raise ValueError("distill needs at least one row in X.")
-    params = {**state.params, "n_heads": int(n_heads)}
+    fitted = state.params  # what the model was fitted with (not a later set_params)
+    params = {**fitted, "n_heads": int(n_heads)}
     student_model = type(model)(**params)
     training = QuantizerTraining(student_model, configured_task(student_model))
     teacher = model.net_.module_
@@ -111,10 +112,10 @@ def distill(
     epochs = max_epochs
     if max_epochs == "auto":
         epochs = AUTO_EPOCH_FACTOR * resolve_epochs(
-            "auto", len(codes), model.batch_size
+            "auto", len(codes), fitted["batch_size"]
         )
     seed = draw_seed(random_state)
-    with torch_threads(threads_for(model.n_threads, "fit")):
+    with torch_threads(threads_for(fitted["n_threads"], "fit")):
         with caller_random_state_kept(str(device)):
             seed_torch(seed)
             student = training.placeholder_module(
@@ -131,9 +132,9 @@ def distill(
                 state.target.task == "classification",
                 dict(
                     epochs=int(epochs),
-                    batch_size=model.batch_size,
-                    lr=model.lr,
-                    weight_decay=model.weight_decay,
+                    batch_size=fitted["batch_size"],
+                    lr=fitted["lr"],
+                    weight_decay=fitted["weight_decay"],
                     perturbation=float(perturbation),
                     generator=torch.Generator().manual_seed(seed),
                     verbose=verbose,
@@ -144,7 +145,7 @@ def distill(
         state, params=params, module_state=InMemoryTensors(student.state_dict())
     )
     with caller_random_state_kept(str(device)):  # its placeholder draws weights
-        return estimator_from_state(type(model), distilled, device=model.device)
+        return estimator_from_state(type(model), distilled, device=fitted["device"])
 
 
 def _check_options(n_heads, max_epochs, perturbation, verbose) -> None:

@@ -1,5 +1,7 @@
 """distill: a fitted model's network retrained with fewer heads on its own outputs."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -52,6 +54,14 @@ def test_the_student_predicts_what_the_teacher_predicts(regression):
     np.testing.assert_allclose(
         student.predict_packed(student.transform(X)), got, rtol=1e-5
     )
+
+
+def test_the_student_trains_with_the_parameters_the_model_was_fitted_with(regression):
+    X, _, teacher = regression
+    changed = copy.deepcopy(teacher).set_params(lr=1e6, batch_size=1)
+    student = distill(changed, X, max_epochs=20, random_state=0)
+    assert student.get_params()["lr"] == teacher.lr
+    assert np.corrcoef(student.predict(X), teacher.predict(X))[0, 1] > 0.95
 
 
 def test_a_student_of_several_heads_trains_each(regression):
