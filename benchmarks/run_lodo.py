@@ -43,7 +43,7 @@ RESULTS = Path(__file__).parent / "results"
 DEFAULTS_CSV = RESULTS / "defaults" / "runs.csv"
 DEFAULT = "bsq-default"
 BITS = (2, 4)
-# A candidate's parameter that is not the estimator's: after the fit, distil the
+# A candidate's parameter that is not the estimator's: after the fit, distill the
 # network into this many heads (sklearn_bsq.distill on the training rows).
 DISTILLED_HEADS = "distilled heads"
 # name: (parameters set on the default, widths where it differs from the default:

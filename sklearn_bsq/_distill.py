@@ -56,7 +56,9 @@ def distill(
     quantizer, the thresholds, the codec and ``model_id_`` are ``model``'s, and
     ``transform`` gives the same bytes. Only the server's cost changes: one head
     does a fifth of the multiply-adds per row of the default's five. What a
-    student serves and costs in accuracy: ``benchmarks/results/heads/summary.md``.
+    student serves and costs in accuracy: ``benchmarks/results/heads/summary.md``
+    (at 4 bits; above, students kept less of the five heads' accuracy in
+    ``benchmarks/results/history.md``): score it on held-out rows before serving it.
 
     Parameters
     ----------
