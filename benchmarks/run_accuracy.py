@@ -292,7 +292,14 @@ def execute(args, fields, run=run_one) -> Path:
                 for bits in [32] if METHODS[method] is None else args.bits:
                     if (name, seed, method, bits) not in done:
                         todo.append((name, seed, method, bits))
-    print(f"{len(todo)} runs to do ({len(done)} already in {runs_path})", flush=True)
+    run_specs(runs_path, fields, todo, len(done), run, folder, args)
+    return runs_path
+
+
+def run_specs(runs_path, fields, todo, n_done, run, folder, args) -> None:
+    """Run ``run(spec, folder, args)`` for every ``(dataset, seed, method, bits)``
+    spec of ``todo`` and append its row to the CSV, a progress line each."""
+    print(f"{len(todo)} runs to do ({n_done} already in {runs_path})", flush=True)
     append_runs(
         runs_path,
         fields,
@@ -304,7 +311,6 @@ def execute(args, fields, run=run_one) -> Path:
         args.jobs,
         extrasaction="ignore",
     )
-    return runs_path
 
 
 def append_runs(runs_path, fields, calls, describe, jobs, extrasaction="raise"):

@@ -32,7 +32,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from joblib import delayed
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import datasets  # noqa: E402
@@ -95,18 +94,9 @@ def run_missing(args) -> Path:
         for bits in widths
         if (name, seed, candidate, bits) not in done
     ]
-    print(f"{len(todo)} runs to do ({len(done)} already in {runs_path})", flush=True)
     folder = datasets.data_dir(args.data_dir)
-    run_accuracy.append_runs(
-        runs_path,
-        run_accuracy.FIELDS,
-        [delayed(run_candidate)(spec, folder, args) for spec in todo],
-        lambda row: (
-            f"{row['dataset']} seed={row['seed']} {row['method']} {row['bits']} bit: "
-            f"{row['metric']}={row['score']:.4f} ({row['fit_seconds']:.1f}s)"
-        ),
-        args.jobs,
-        extrasaction="ignore",
+    run_accuracy.run_specs(
+        runs_path, run_accuracy.FIELDS, todo, len(done), run_candidate, folder, args
     )
     return runs_path
 
@@ -124,11 +114,9 @@ def relative_losses(runs: pd.DataFrame, bits: int) -> pd.DataFrame:
         row = {}
         for name in names:
             if (name, bits) in part.index:
-                score = part[(name, bits)]
-                if summarize.higher_is_better(metric):
-                    row[name] = 1 - score / reference
-                else:
-                    row[name] = score / reference - 1
+                row[name] = summarize.relative_loss(
+                    part[(name, bits)], reference, metric
+                )
         table[dataset] = row
     frame = pd.DataFrame.from_dict(table, orient="index")
     return frame[[name for name in names if name in frame]].sort_index()

@@ -28,6 +28,14 @@ def within_tolerance(score: float, reference: float, metric: str) -> bool:
     return score <= reference * (1 + TOLERANCE)
 
 
+def relative_loss(score: float, reference: float, metric: str) -> float:
+    """Relative loss against the reference (float32): (score - reference) /
+    reference for MSE, (reference - score) / reference for accuracy; lower is
+    better, negative beats the reference."""
+    gap = reference - score if higher_is_better(metric) else score - reference
+    return gap / abs(reference)
+
+
 def better(a: float, b: float, metric: str) -> bool:
     return a > b if higher_is_better(metric) else a < b
 
@@ -122,9 +130,8 @@ def relative_gap_table(agg: pd.DataFrame, methods, bits_list) -> str:
         if not len(fp):
             continue
         ref = fp["mean"].iloc[0]
-        sign = -1.0 if higher_is_better(metric) else 1.0
         for _, row in part[part.method != "float32"].iterrows():
-            gap = sign * (row["mean"] - ref) / abs(ref)
+            gap = relative_loss(row["mean"], ref, metric)
             gaps.setdefault((row["method"], row["bits"]), []).append(gap)
     lines = [
         "| method | " + " | ".join(f"{b} bit" for b in bits_list) + " |",

@@ -192,7 +192,7 @@ def _train(student, teacher, codes, top_codes, classification, options) -> None:
     report_every = max(1, options["epochs"] // 10)
     for epoch in range(options["epochs"]):
         order = torch.randperm(n, generator=generator).to(codes.device)
-        total = 0.0
+        total = torch.zeros((), device=codes.device)  # read once, when printed
         for start in range(0, n, batch_size):
             batch = codes[order[start : start + batch_size]]
             if share > 0:
@@ -206,10 +206,11 @@ def _train(student, teacher, codes, top_codes, classification, options) -> None:
             loss.backward()
             optimizer.step()
             schedule.step()
-            total += float(loss.detach()) * len(batch)
+            total += loss.detach() * len(batch)
         if options["verbose"] and (epoch + 1) % report_every == 0:
+            loss_mean = float(total) / n
             print(
-                f"distill: epoch {epoch + 1}/{options['epochs']}, loss {total / n:.6f}"
+                f"distill: epoch {epoch + 1}/{options['epochs']}, loss {loss_mean:.6f}"
             )
 
 
