@@ -40,11 +40,14 @@ print(f"| {bits} | {rep} | {estimate:,.0f} | {after - before:,.0f} |")
 
 
 def main() -> int:
+    from sklearn_bsq import SoftQuantizer
+
+    heads = SoftQuantizer().n_heads
     lines = [
         "# Memory estimate against a fit's peak memory growth",
         "",
         "`python benchmarks/memory_estimate.py`: one epoch on 8 breast_cancer "
-        "features, default network (5 heads of 128-128, batch 256), a fresh "
+        f"features, default network ({heads} heads of 128-128, batch 256), a fresh "
         "process per case. Below a few hundred MiB the process's fixed "
         "overhead (torch's allocator and kernels) dominates; the guard is for "
         "fits of gigabytes (the last rows).",

@@ -30,6 +30,7 @@ from sklearn_bsq._cli import parse_params
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import datasets  # noqa: E402
+from paper_protocol import baseline_heads  # noqa: E402
 
 METHODS = {
     # name: (quantizer, threshold_init, representation); None = full precision
@@ -141,7 +142,7 @@ def fit_one(task_spec, folder, args):
         if representation is not None:
             common["representation"] = representation
         quantizer_params = dict(quantizer=quantizer, threshold_init=init)
-        quantizer_params.update(common, **args.param)
+        quantizer_params.update(baseline_heads(method, {**common, **args.param}))
         model = SoftQuantizer(**widths, task=task, **quantizer_params)
     start = time.perf_counter()
     model.fit(X_rest, y_rest)

@@ -52,7 +52,7 @@ CANDIDATES = {
     "threshold_lr=0.01": ({"threshold_lr": 0.01}, (4,)),
     "thermometer": ({"representation": "thermometer"}, BITS),
     "levels": ({"representation": "levels"}, BITS),
-    "n_heads=3": ({"n_heads": 3}, BITS),
+    "n_heads=5": ({"n_heads": 5}, BITS),
     "distilled to 1 head": ({DISTILLED_HEADS: 1}, (4,)),
 }
 

@@ -52,6 +52,7 @@ from paper_protocol import (  # noqa: E402
     FIELDS,
     FULL_SEED_METHODS,
     METHODS,
+    baseline_heads,
 )
 from run_accuracy import append_runs, done_keys, runs_csv  # noqa: E402
 
@@ -80,7 +81,7 @@ def make_model(method: str, bits: int, seed: int, overrides: dict):
 
     from sklearn_bsq import FullPrecisionMLP, SoftQuantizerRegressor
 
-    common = dict(random_state=seed, **overrides)
+    common = dict(random_state=seed, **baseline_heads(method, overrides))
     if method == "float32":
         return FullPrecisionMLP(task="regression", **common)
     if method in ("pr-mq", "pr-qq"):

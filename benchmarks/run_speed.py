@@ -17,9 +17,9 @@ plot go to ``--out`` (default ``benchmarks/results/speed``) as ``summary.md`` an
 ``speed.png``.
 
 ``--server`` instead measures the server on full california (8 features) at 4
-bits, repeated to 200,000 rows (``--rows``): the default model (five heads of
-128-128) and ``n_heads=1``, through ``predict_packed`` (torch) and onnxruntime on
-the packed bytes (``export_onnx``), against scikit-learn's
+bits, repeated to 200,000 rows (``--rows``): the default model (three heads of
+128-128), five heads and ``n_heads=1``, through ``predict_packed`` (torch) and
+onnxruntime on the packed bytes (``export_onnx``), against scikit-learn's
 ``MLPRegressor(hidden_layer_sizes=(128, 128))`` and default ``MLPRegressor`` on the
 float32 rows, in rows per second with each model's additions and multiply-adds per
 row (every path timed in ``--repeats`` interleaved rounds, three calls each, the
@@ -206,7 +206,8 @@ def layer_widths(module) -> list[int]:
 
 def server(rows: int, repeats: int, data_folder: str | None) -> list[str]:
     """The server on full california at 4 bits, side by side in one run: the
-    default model (five heads) and one head, through ``predict_packed`` (torch)
+    default model (three heads), five heads and one head, through
+    ``predict_packed`` (torch)
     and onnxruntime on the packed bytes, against scikit-learn's MLPRegressor
     (128, 128) and default MLPRegressor on the float32 rows."""
     import onnxruntime as ort
@@ -242,7 +243,10 @@ def server(rows: int, repeats: int, data_folder: str | None) -> list[str]:
         sizes = [X.shape[1], *peer.hidden_layer_sizes, 1]
         macs = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
         costs[name] = ("numpy, float32 rows", f"{macs:,}")
-    for label, n_heads in (("default (5 heads)", 5), ("n_heads=1", 1)):
+    default_heads = SoftQuantizerRegressor().n_heads
+    models = {f"default ({default_heads} heads)": default_heads, "n_heads=5": 5}
+    models["n_heads=1"] = 1
+    for label, n_heads in models.items():
         model = SoftQuantizerRegressor(4, n_heads=n_heads, max_epochs=2, random_state=0)
         model.fit(X, y)
         packed = model.transform(X_rows)
@@ -268,7 +272,7 @@ def server(rows: int, repeats: int, data_folder: str | None) -> list[str]:
         for path, run in label_paths.items():
             paths[label, path] = run
             costs[label, path] = (path, f"{adds:,} + {products:,}")
-        if n_heads == 5:
+        if n_heads == default_heads:
             memory_line = added_memory(model, packed)
     seconds = interleaved_best_times(paths, repeats)
     peer_rows = rows / seconds["MLPRegressor(128, 128)"]
@@ -378,7 +382,14 @@ def write_server_results(out: Path, argv, lines: list[str]) -> None:
 
 def write_results(out: Path, argv, lines: list[str], measured: list[tuple]) -> None:
     """``summary.md`` (the command, the machine, the table) and ``speed.png``."""
-    note = " (see the script's docstring). The default network: five heads of 128-128."
+    from sklearn_bsq import SoftQuantizer
+
+    default = SoftQuantizer()
+    shape = "-".join(str(units) for units in default.hidden_layer_sizes)
+    note = (
+        " (see the script's docstring). The default network: "
+        f"{default.n_heads} heads of {shape}."
+    )
     body = ["```text", *lines, "```"]
     write_markdown(out, "summary.md", argv, "Node and server speed", note, body)
     import matplotlib

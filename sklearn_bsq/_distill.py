@@ -1,7 +1,7 @@
 """A fitted model's network retrained smaller on its own predictions.
 
-The default trains five heads, an ensemble, because five predict better than one;
-on the server they cost five networks per row. :func:`distill` trains a network of
+The default trains three heads, an ensemble, because several predict better than
+one; on the server they cost three networks per row. :func:`distill` trains a network of
 fewer heads (one by default) to reproduce the fitted network's outputs from the same
 codes. The quantizer is copied, not retrained: the thresholds, the codec and the
 model id stay the same, so nodes keep sending the same bytes and only the server's
@@ -55,10 +55,11 @@ def distill(
     also sees rows between the training rows. Nothing else changes: the
     quantizer, the thresholds, the codec and ``model_id_`` are ``model``'s, and
     ``transform`` gives the same bytes. Only the server's cost changes: one head
-    does a fifth of the multiply-adds per row of the default's five. What a
+    does a third of the multiply-adds per row of the default's three. What a
     student serves and costs in accuracy: ``benchmarks/results/heads/summary.md``
-    (at 4 bits; above, students kept less of the five heads' accuracy in
-    ``benchmarks/results/history.md``): score it on held-out rows before serving it.
+    (students of five heads at 4 bits; above, they kept less of the teacher's
+    accuracy in ``benchmarks/results/history.md``): score it on held-out rows
+    before serving it.
 
     Parameters
     ----------

@@ -123,7 +123,7 @@ class BaseMLPEstimator(BaseEstimator):
         lr=3e-3,
         weight_decay=1e-4,
         dropout=0.1,
-        n_heads=5,
+        n_heads=3,
         lr_schedule="cosine",
         early_stopping=False,
         validation_fraction=0.1,

@@ -50,7 +50,7 @@ def test_the_session_of_the_command_line_guide_runs(tmp_path):
         f'#define BSQ_MODEL_ID "{model.model_id_}"' in (tmp_path / "bsq.h").read_text()
     )
     assert f"model {model.model_id_}" in outputs["info"]
-    assert "n_heads 5 -> 1; on these 569 rows the same label" in outputs["distill"]
+    assert "n_heads 3 -> 1; on these 569 rows the same label" in outputs["distill"]
     server = load(tmp_path / "server.bsq.npz")
     assert server.model_id_ == model.model_id_ and server.n_heads == 1
 
@@ -184,9 +184,9 @@ def test_distill_writes_a_model_of_fewer_heads_with_the_same_codec(files):
     )
     assert result.returncode == 0, result.stderr
     model, student = load(files / "reg.bsq.npz"), load(files / "small.bsq.npz")
-    assert (model.n_heads, student.n_heads) == (5, 1)
+    assert (model.n_heads, student.n_heads) == (3, 1)
     assert student.model_id_ == model.model_id_
-    assert "n_heads 5 -> 1; on these 120 rows R2" in result.stdout
+    assert "n_heads 3 -> 1; on these 120 rows R2" in result.stdout
     table = pd.read_csv(files / "reg.csv").drop(columns="y")
     np.testing.assert_array_equal(student.transform(table), model.transform(table))
     result = sh("sklearn-bsq distill reg.bsq.npz reg.csv --heads 0 -o x.npz", files)

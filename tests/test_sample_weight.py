@@ -115,17 +115,23 @@ def test_integer_weights_match_repeated_rows_up_to_training_noise(cancer, rng):
     agreement = (weighted.predict(X_test) == repeated.predict(X_test)).mean()
     assert agreement > 0.95
     assert abs(weighted.score(X_test, y_test) - repeated.score(X_test, y_test)) < 0.03
-    # the learned thresholds stay close, in standard deviations of the feature
-    gaps = [
-        np.abs(a - b) / scale
-        for a, b, scale in zip(
-            weighted.thresholds_,
-            repeated.thresholds_,
-            weighted.feature_scale_,
-            strict=True,
-        )
-    ]
-    assert np.median(np.concatenate(gaps)) < 0.1
+    # the learned thresholds stay as close as two fits of the repeated rows
+    # that differ in their seed alone (the training noise), in standard
+    # deviations of the feature
+    reseeded = SoftQuantizerClassifier(3, **{**params, "random_state": 1}).fit(
+        *_repeated(X_train, y_train, weights)
+    )
+
+    def median_gap(a, b):
+        gaps = [
+            np.abs(s - t) / scale
+            for s, t, scale in zip(
+                a.thresholds_, b.thresholds_, a.feature_scale_, strict=True
+            )
+        ]
+        return np.median(np.concatenate(gaps))
+
+    assert median_gap(weighted, repeated) < 1.2 * median_gap(repeated, reseeded)
 
 
 def _imbalanced(rng, n=1200, minority=0.05):
