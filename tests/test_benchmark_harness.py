@@ -222,6 +222,26 @@ def test_paper_targets_are_counted_cell_by_cell():
     assert "Bw-SQ: 0 of 21 cells" in worse[2]
 
 
+def test_baselines_keep_five_heads_and_the_defaults_follow_the_library():
+    """The committed baseline rows were measured with five heads; a rerun must
+    reproduce them, while float32 and bsq-default run the library's defaults."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import run_paper
+
+    from sklearn_bsq import FullPrecisionMLP
+
+    library = FullPrecisionMLP().n_heads
+    assert run_paper.make_model("bsq-default", 4, 42, {}).n_heads == library
+    assert run_paper.make_model("float32", 4, 42, {}).n_heads == library
+    for method in ("lsq", "bsq-levels", "bsq-thermometer"):
+        assert run_paper.make_model(method, 4, 42, {}).n_heads == 5
+    midpoints = run_paper.make_model("pr-qq", 4, 42, {})
+    assert midpoints[-1].n_heads == 5
+    # an explicit override wins for every method
+    assert run_paper.make_model("lsq", 4, 42, {"n_heads": 2}).n_heads == 2
+    assert run_paper.make_model("bsq-default", 4, 42, {"n_heads": 2}).n_heads == 2
+
+
 def test_accuracy_benchmark_takes_quantizer_parameters():
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import run_accuracy
