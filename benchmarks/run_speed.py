@@ -207,9 +207,9 @@ def layer_widths(module) -> list[int]:
 def server(rows: int, repeats: int, data_folder: str | None) -> list[str]:
     """The server on full california at 4 bits, side by side in one run: the
     default model (three heads), five heads and one head, through
-    ``predict_packed`` (torch)
-    and onnxruntime on the packed bytes, against scikit-learn's MLPRegressor
-    (128, 128) and default MLPRegressor on the float32 rows."""
+    ``predict_packed`` (torch) and onnxruntime on the packed bytes, against
+    scikit-learn's MLPRegressor (128, 128) and default MLPRegressor on the
+    float32 rows."""
     import onnxruntime as ort
     from sklearn.neural_network import MLPRegressor
 

@@ -1,11 +1,11 @@
 """A fitted model's network retrained smaller on its own predictions.
 
 The default trains three heads, an ensemble, because several predict better than
-one; on the server they cost three networks per row. :func:`distill` trains a network of
-fewer heads (one by default) to reproduce the fitted network's outputs from the same
-codes. The quantizer is copied, not retrained: the thresholds, the codec and the
-model id stay the same, so nodes keep sending the same bytes and only the server's
-model changes.
+one; on the server they cost three networks per row. :func:`distill` trains a
+network of fewer heads (one by default) to reproduce the fitted network's outputs
+from the same codes. The quantizer is copied, not retrained: the thresholds, the
+codec and the model id stay the same, so nodes keep sending the same bytes and only
+the server's model changes.
 """
 
 from __future__ import annotations
