@@ -57,7 +57,7 @@ def test_the_fixed_task_forms_are_a_classifier_and_a_regressor():
     assert is_regressor(FullPrecisionMLPRegressor())
     assert "task" not in FullPrecisionMLPClassifier().get_params()
     X, y = load_wine(return_X_y=True)
-    params = dict(hidden_layer_sizes=(16,), max_epochs=40, random_state=0)
+    params = dict(hidden_layer_sizes=(32,), max_epochs=20, random_state=0)
     stratified = cross_val_score(FullPrecisionMLPClassifier(**params), X, y, cv=3)
     plain = cross_val_score(FullPrecisionMLP(**params), X, y, cv=3)
     assert stratified.min() > 0.8 and plain.min() < 0.5
