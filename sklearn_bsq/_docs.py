@@ -67,7 +67,7 @@ PARAMETERS_DOC = """
         the mean of their class probabilities). An ensemble: more heads lower
         the variance of a single network, at about ``n_heads`` times the
         MLP's training and prediction cost. Three keep most of what five give
-        at 60 % of their cost; the server guide tables the choice, and
+        at 60 % of their multiply-adds; the server guide tables the choice, and
         :func:`sklearn_bsq.distill` turns a fitted model into fewer heads.
     lr_schedule : {{"cosine", "constant"}}, default="cosine"
         "cosine" decays the learning rate from ``lr`` towards 0 over
