@@ -8,10 +8,14 @@ on the fitted state alone and not on the torch version):
 - ``"readings"``: float32 readings, coded inside the graph by counting the
   float32 thresholds strictly below each reading (the node's hard steps).
 
-From the codes on the graph mirrors the torch server path (``_server``): the
-first layer as per-feature lookup tables (``_first_layer``) when they are small,
-the heads as batched products in a ``(heads, rows, units)`` layout, and the
-target's mapping to labels or raw units at the end.
+The network runs head by head: each head's block of the first layer, then its
+2-D ``Gemm`` products (onnxruntime fuses the bias and the ReLU into them), the
+heads' outputs averaged at the end, then the target's mapping to labels or raw
+units. The first layer uses the lookup tables of the torch server path
+(``_first_layer``) when they are small: on packed rows whose features each lie
+inside one byte, one table row per byte value (the sum of the features' rows in
+that byte), so a row costs one gather per byte and no unpacking; otherwise the
+codes as a multi-hot vector times the stacked tables, or a gather per feature.
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ MAX_INPUT_TABLE_VALUES = 1 << 26
 # layer's tables run as one product: in onnxruntime it beat a gather per feature
 # at 3 to 6 bits of 8 features (512 columns), see CHANGELOG.md.
 MULTI_HOT_MAX_COLUMNS = 512
+# Up to this many values (4 bytes each: 16 MiB) the first layer on packed rows
+# runs from one table per byte (256 rows each), see ``byte_table_first_layer``.
+BYTE_TABLE_MAX_VALUES = 1 << 22
 # Up to this many thresholds in the widest feature, all features are compared
 # in one padded block; above it (the padding would grow with 2**16), each alone.
 PADDED_COMPARISON_MAX = 255
@@ -71,13 +78,6 @@ class GraphBuilder:
         tensor = self.onnx.numpy_helper.from_array(np.asarray(array), name)
         self.initializers.append(tensor)
         return name
-
-    def mean_over_heads(self, x: str) -> str:
-        """The mean over axis 0, dropped (its axes became an input in opset 18)."""
-        if self.opset >= 18:
-            axes = self.const(np.array([0], np.int64))
-            return self.op("ReduceMean", x, axes, keepdims=0)
-        return self.op("ReduceMean", x, axes=[0], keepdims=0)
 
     def op(self, op_type: str, *inputs: str, output: str | None = None, **attrs) -> str:
         out = output or self._name(op_type.lower())
@@ -138,10 +138,69 @@ def _array(tensor: torch.Tensor) -> np.ndarray:
     return tensor.detach().cpu().numpy().astype(np.float32)
 
 
-def multi_hot_first_layer(g: GraphBuilder, codes: str, tables, widths) -> str:
-    """The tables' sum as one product: each row's codes as a multi-hot vector
-    (one block of ``2**widest`` columns per feature) times the stacked tables,
-    zero rows where a narrower feature has no code."""
+def head_columns(units: int, n_heads: int) -> list[slice]:
+    """Each head's block of the first layer's ``units`` outputs (``HeadLinear``
+    reads head ``h`` from block ``h``)."""
+    per_head = units // n_heads
+    return [slice(h * per_head, (h + 1) * per_head) for h in range(n_heads)]
+
+
+def gemm(g: GraphBuilder, x: str, weight: np.ndarray, bias: np.ndarray) -> str:
+    """``x @ weight + bias`` as one ``Gemm`` (``weight``: in x out)."""
+    weight = np.ascontiguousarray(weight, np.float32)
+    bias = np.ascontiguousarray(bias, np.float32)
+    return g.op("Gemm", x, g.const(weight, "weight"), g.const(bias, "bias"))
+
+
+def byte_tables(tables, widths) -> np.ndarray | None:
+    """``(bytes, 256, units)``: for every byte of a packed row and each of its
+    256 values, the sum of the table rows of the codes it holds (the bias in
+    byte 0's rows); None when a feature spans two bytes or the tables would
+    exceed ``BYTE_TABLE_MAX_VALUES``."""
+    table = _array(tables.table)
+    offsets = tables.offsets.cpu().numpy()
+    n_bytes = -(-sum(widths) // 8)
+    if n_bytes * 256 * table.shape[1] > BYTE_TABLE_MAX_VALUES:
+        return None
+    by_byte = np.zeros((n_bytes, 256, table.shape[1]), np.float32)
+    values, bit = np.arange(256), 0
+    for j, width in enumerate(widths):
+        byte, start = divmod(bit, 8)
+        if start + width > 8:
+            return None
+        # most significant bit first, as wire format v1 packs them
+        codes = (values >> (8 - start - width)) & ((1 << width) - 1)
+        by_byte[byte] += table[offsets[j] + codes]
+        bit += width
+    by_byte[0] += _array(tables.bias)
+    return by_byte
+
+
+def byte_table_first_layer(
+    g: GraphBuilder, packed: str, by_byte: np.ndarray, heads: list[slice]
+) -> list[str]:
+    """Each head's first-layer output from the packed bytes: one gather of
+    every byte's table row, summed over the bytes."""
+    n_bytes, _, units = by_byte.shape
+    index = g.op("Cast", packed, to=g.onnx.TensorProto.INT64)
+    rows = np.arange(n_bytes, dtype=np.int64) * 256
+    index = g.op("Add", index, g.const(rows, "byte_offsets"))
+    flat = by_byte.reshape(n_bytes * 256, units)
+    outputs = []
+    for columns in heads:
+        table = g.const(np.ascontiguousarray(flat[:, columns]), "byte_table")
+        gathered = g.op("Gather", table, index, axis=0)
+        axis = g.const(np.array([1], np.int64))
+        outputs.append(g.op("ReduceSum", gathered, axis, keepdims=0))
+    return outputs
+
+
+def multi_hot_first_layer(
+    g: GraphBuilder, codes: str, tables, widths, heads: list[slice]
+) -> list[str]:
+    """The tables' sum as one product per head: each row's codes as a multi-hot
+    vector (one block of ``2**widest`` columns per feature) times the stacked
+    tables, zero rows where a narrower feature has no code."""
     widest = 1 << max(widths)
     table = _array(tables.table)
     stacked = np.zeros((len(widths) * widest, table.shape[1]), np.float32)
@@ -153,31 +212,67 @@ def multi_hot_first_layer(g: GraphBuilder, codes: str, tables, widths) -> str:
     every_code = g.const(np.arange(widest, dtype=np.int64)[None, None, :])
     hot = g.op("Cast", g.op("Equal", column, every_code), to=g.onnx.TensorProto.FLOAT)
     flat = g.op("Reshape", hot, g.const(np.array([0, -1], np.int64)))
-    hidden = g.op("MatMul", flat, g.const(stacked, "first_layer_table"))
-    return g.op("Add", hidden, g.const(_array(tables.bias), "first_layer_bias"))
+    bias = _array(tables.bias)
+    return [gemm(g, flat, stacked[:, c], bias[c]) for c in heads]
 
 
-def first_layer_from_codes(g: GraphBuilder, codes: str, module: nn.Module) -> str:
-    """The first linear layer's output ``(n, units)`` from active codes.
+def gathered_first_layer(
+    g: GraphBuilder, codes: str, tables, widths, heads: list[slice]
+) -> list[str]:
+    """Each head's first-layer output as a gather of every feature's table
+    row, added up (wide codes, whose multi-hot vectors would be long)."""
+    indices = g.op("Add", codes, g.const(tables.offsets.cpu().numpy()))
+    per_feature = [
+        g.op("Gather", indices, g.const(np.array(j)), axis=1)
+        for j in range(len(widths))
+    ]
+    table, bias = _array(tables.table), _array(tables.bias)
+    outputs = []
+    for columns in heads:
+        head_table = g.const(np.ascontiguousarray(table[:, columns]), "table")
+        hidden = g.const(bias[columns], "first_layer_bias")
+        for index in per_feature:
+            hidden = g.op("Add", hidden, g.op("Gather", head_table, index, axis=0))
+        outputs.append(hidden)
+    return outputs
+
+
+def n_heads_of(layers) -> int:
+    """How many heads the network's layers hold."""
+    combine = [layer for layer in layers if isinstance(layer, CombineHeads)]
+    return combine[0].n_heads if combine else 1
+
+
+def packed_first_layer(g: GraphBuilder, packed: str, module: nn.Module):
+    """Each head's first-layer output straight from packed bytes, or None when
+    the model has no small tables or a feature spans two bytes."""
+    tables = first_layer_tables(module)
+    if tables is None:
+        return None
+    widths = [int(b) for b in module.quantizer.n_bits]
+    by_byte = byte_tables(tables, widths)
+    if by_byte is None:
+        return None
+    first = module.mlp[0]
+    heads = head_columns(first.out_features, n_heads_of(module.mlp))
+    return byte_table_first_layer(g, packed, by_byte, heads)
+
+
+def first_layer_by_head(g: GraphBuilder, codes: str, module: nn.Module) -> list[str]:
+    """Each head's first-layer output ``(n, units)`` from active codes.
 
     As lookup tables (one row per code and feature, summed) when the torch
     server uses them (``first_layer_tables``); otherwise the network's inputs
-    per code as tables, then the layer's product.
+    per code as tables, then each head's block of the layer's product.
     """
     quantizer, first = module.quantizer, module.mlp[0]
     widths = [int(b) for b in quantizer.n_bits]
+    heads = head_columns(first.out_features, n_heads_of(module.mlp))
     tables = first_layer_tables(module)
     if tables is not None:
         if len(widths) << max(widths) <= MULTI_HOT_MAX_COLUMNS:
-            return multi_hot_first_layer(g, codes, tables, widths)
-        indices = g.op("Add", codes, g.const(tables.offsets.cpu().numpy()))
-        table = g.const(_array(tables.table), "first_layer_table")
-        hidden = None
-        for j in range(len(widths)):
-            index = g.op("Gather", indices, g.const(np.array(j)), axis=1)
-            rows = g.op("Gather", table, index, axis=0)
-            hidden = rows if hidden is None else g.op("Add", hidden, rows)
-        return g.op("Add", hidden, g.const(_array(tables.bias), "first_layer_bias"))
+            return multi_hot_first_layer(g, codes, tables, widths, heads)
+        return gathered_first_layer(g, codes, tables, widths, heads)
     sizes = [int(s) for s in quantizer.out_sizes]
     input_values = sum((1 << b) * s for b, s in zip(widths, sizes, strict=True))
     if input_values > MAX_INPUT_TABLE_VALUES:
@@ -193,43 +288,42 @@ def first_layer_from_codes(g: GraphBuilder, codes: str, module: nn.Module) -> st
         index = g.op("Gather", codes, g.const(np.array(j)), axis=1)
         parts.append(g.op("Gather", table, index, axis=0))
     network_input = g.op("Concat", *parts, axis=1)
-    return linear(g, network_input, first)
+    return linear_by_head(g, network_input, first, heads)
 
 
-def linear(g: GraphBuilder, x: str, layer: nn.Linear) -> str:
-    product = g.op("MatMul", x, g.const(_array(layer.weight).T.copy(), "weight"))
-    return g.op("Add", product, g.const(_array(layer.bias), "bias"))
+def linear_by_head(
+    g: GraphBuilder, x: str, layer: nn.Linear, heads: list[slice]
+) -> list[str]:
+    """Each head's block of ``layer``'s outputs on ``x``."""
+    weight, bias = _array(layer.weight), _array(layer.bias)
+    return [gemm(g, x, weight[c].T, bias[c]) for c in heads]
 
 
 def mlp_after_first(
-    g: GraphBuilder, hidden: str, layers, classification: bool
+    g: GraphBuilder, heads: list[str], layers, classification: bool
 ) -> tuple[str, bool]:
-    """The layers after the first on its output; returns the network's output
-    and whether it is already class probabilities (heads averaged)."""
-    by_head = False
+    """The layers after the first, head by head, on each head's first-layer
+    output; returns the network's output and whether it is already class
+    probabilities (the mean of the heads')."""
     for layer in layers:
         if isinstance(layer, nn.ReLU):
-            hidden = g.op("Relu", hidden)
+            heads = [g.op("Relu", h) for h in heads]
         elif isinstance(layer, nn.Dropout):
             continue  # identity at inference
-        elif isinstance(layer, nn.Linear):
-            hidden = linear(g, hidden, layer)
+        elif isinstance(layer, nn.Linear):  # one head
+            heads = [gemm(g, heads[0], _array(layer.weight).T, _array(layer.bias))]
         elif isinstance(layer, HeadLinear):
-            if not by_head:  # (n, heads * units) -> (heads, n, units)
-                shape = g.const(np.array([0, layer.n_heads, -1], np.int64))
-                split = g.op("Reshape", hidden, shape)
-                hidden = g.op("Transpose", split, perm=[1, 0, 2])
-                by_head = True
-            product = g.op("MatMul", hidden, g.const(_array(layer.weight), "weight"))
-            hidden = g.op("Add", product, g.const(_array(layer.bias), "bias"))
+            weight, bias = _array(layer.weight), _array(layer.bias)
+            heads = [gemm(g, h, weight[k], bias[k, 0]) for k, h in enumerate(heads)]
         elif isinstance(layer, CombineHeads):
             if classification:  # the mean of the heads' probabilities
-                probabilities = g.op("Softmax", hidden, axis=2)
-                return g.mean_over_heads(probabilities), True
-            return g.mean_over_heads(hidden), False
+                heads = [g.op("Softmax", h, axis=1) for h in heads]
+            mean = np.array(1 / len(heads), np.float32)
+            combined = g.op("Mul", g.op("Sum", *heads), g.const(mean, "mean"))
+            return combined, classification
         else:
             raise TypeError(f"export_onnx cannot write a {type(layer).__name__} layer.")
-    return hidden, False
+    return heads[0], False
 
 
 # ----------------------------------------------------------------- outputs
@@ -283,11 +377,13 @@ def quantizer_graph(estimator, input_kind: str, opset: int = OPSET):
     proto, helper = _onnx().TensorProto, _onnx().helper
     widths = np.asarray(codec.n_bits)
     g = GraphBuilder(opset)
+    heads = None
     if input_kind == "packed":
         source = helper.make_tensor_value_info(
             "packed", proto.UINT8, ["N", codec.bytes_per_row]
         )
-        codes = codes_from_packed(g, "packed", widths)
+        heads = packed_first_layer(g, "packed", module)
+        codes = None if heads else codes_from_packed(g, "packed", widths)
     elif input_kind == "codes":
         source = helper.make_tensor_value_info(
             "codes", proto.INT64, ["N", state.n_features_in]
@@ -299,10 +395,10 @@ def quantizer_graph(estimator, input_kind: str, opset: int = OPSET):
             "readings", proto.FLOAT, ["N", state.n_features_in]
         )
         codes = codes_from_readings(g, "readings", codec)
-    hidden = first_layer_from_codes(g, codes, module)
+    heads = heads or first_layer_by_head(g, codes, module)
     classification = state.target.classification
     out, is_probability = mlp_after_first(
-        g, hidden, list(module.mlp)[1:], classification
+        g, heads, list(module.mlp)[1:], classification
     )
     outputs = target_outputs(g, out, state.target, is_probability)
     metadata = {
@@ -336,9 +432,10 @@ def full_precision_graph(estimator, input_kind: str, opset: int = OPSET):
     )
     standardized = g.op("Cast", scaled, to=proto.FLOAT)
     layers = list(estimator.net_.module_.mlp)
-    hidden = linear(g, standardized, layers[0])
+    heads = head_columns(layers[0].out_features, n_heads_of(layers))
+    first = linear_by_head(g, standardized, layers[0], heads)
     target = estimator.target_
-    out, is_probability = mlp_after_first(g, hidden, layers[1:], target.classification)
+    out, is_probability = mlp_after_first(g, first, layers[1:], target.classification)
     outputs = target_outputs(g, out, target, is_probability)
     return g, source, outputs, {"input": input_kind}
 

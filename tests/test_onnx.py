@@ -102,6 +102,36 @@ def test_a_regressor_gives_the_same_values_for_mixed_widths(
         np.testing.assert_allclose(predictions, reg.predict(X), rtol=RTOL)
 
 
+def initializer_kinds(model) -> set[str]:
+    """The initializers' names without the builder's numbering."""
+    return {tensor.name.rsplit("_", 1)[0] for tensor in model.graph.initializer}
+
+
+@pytest.mark.parametrize(
+    ("bits", "table_limit", "reads_bytes"),
+    [(4, None, True), (3, None, False), (4, 0, False)],
+)
+def test_packed_rows_are_read_byte_by_byte_where_features_fit_in_bytes(
+    diabetes, monkeypatch, bits, table_limit, reads_bytes
+):
+    """At 4 bits two features share each byte: the graph looks every byte's value
+    up in a table per head and never unpacks codes. At 3 bits features span
+    bytes, and tables above the size limit are not built: the graph unpacks the
+    codes first. Every way gives the torch server's values."""
+    from sklearn_bsq import _onnx
+
+    if table_limit is not None:
+        monkeypatch.setattr(_onnx, "BYTE_TABLE_MAX_VALUES", table_limit)
+    X, y = diabetes
+    reg = SoftQuantizerRegressor(bits, max_epochs=2, random_state=0).fit(X, y)
+    model = export_onnx(reg)
+    kinds = initializer_kinds(model)
+    assert ("byte_table" in kinds) is reads_bytes
+    assert ("byte_bits" in kinds) is not reads_bytes
+    (predictions,) = run(model, "packed", reg.transform(X))
+    np.testing.assert_allclose(predictions, reg.predict(X), rtol=RTOL)
+
+
 def test_the_committed_fixture_serves_its_recorded_predictions():
     est = load(FIXTURES / "diabetes-format1.bsq.npz")
     expected = np.load(FIXTURES / "diabetes-format1-expected.npz")
