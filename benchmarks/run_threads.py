@@ -10,7 +10,9 @@ one core (``while True: pass``):
   with ``n_threads=1`` (what ``"auto"`` trains on) and ``n_threads=2``, and of
   scikit-learn's ``MLPRegressor(hidden_layer_sizes=(128, 128), batch_size=256)``
   (numpy's BLAS threads, not torch's), all for ``--epochs`` passes over the data;
-- ``predict_packed`` on every row with ``n_threads`` 1 and 2, in rows per second.
+- ``predict_packed`` on every row with ``n_threads`` 1, 2 and ``"auto"`` (torch's
+  setting less the cores other processes keep busy), in rows per second, the three
+  interleaved (``--repeats`` rounds of three calls each).
 
 Times are the best of ``--repeats``; read the ratios, which come from one run. Writes
 ``results/threads/summary.md`` (``--out DIR`` elsewhere).
@@ -19,6 +21,7 @@ Times are the best of ``--repeats``; read the ratios, which come from one run. W
 from __future__ import annotations
 
 import argparse
+import copy
 import subprocess
 import sys
 import time
@@ -33,7 +36,7 @@ from sklearn_bsq import FullPrecisionMLPRegressor, SoftQuantizerRegressor
 
 sys.path.insert(0, str(Path(__file__).parent))
 from datasets import data_dir, load  # noqa: E402
-from run_speed import best_time  # noqa: E402
+from run_speed import best_time, interleaved_best_times  # noqa: E402
 
 
 class BusyCore:
@@ -49,8 +52,17 @@ class BusyCore:
         self.process.wait()
 
 
-def threads_label(threads: int) -> str:
+def threads_label(threads) -> str:
+    if threads == "auto":
+        return '"auto"'
     return f"{threads} thread{'s' if threads > 1 else ''}"
+
+
+def clone_with_threads(model, threads):
+    """The fitted ``model`` with another ``n_threads`` (a copy: the other
+    settings' predictions run interleaved with it)."""
+    twin = copy.deepcopy(model)
+    return twin.set_params(n_threads=threads)
 
 
 def measure(X, y, epochs: int, repeats: int) -> dict:
@@ -74,10 +86,14 @@ def measure(X, y, epochs: int, repeats: int) -> dict:
         times["MLPRegressor(128, 128) fit"] = best_time(lambda: peer.fit(X, y), repeats)
     model = SoftQuantizerRegressor(4, max_epochs=1, random_state=0).fit(X, y)
     packed = model.transform(X)
-    for threads in (1, 2):
-        model.set_params(n_threads=threads)
-        seconds = best_time(lambda m=model: m.predict_packed(packed), repeats)
-        times[f"predict_packed, {threads_label(threads)}"] = seconds
+    serving = {}
+    for threads in (1, 2, "auto"):
+        copy = clone_with_threads(model, threads)
+        serving[f"predict_packed, {threads_label(threads)}"] = lambda m=copy: (
+            m.predict_packed(packed)
+        )
+    # interleaved: the machine's speed drifts within seconds, alike for all three
+    times.update(interleaved_best_times(serving, repeats))
     return times
 
 
@@ -108,6 +124,12 @@ def report(results: dict, n_rows: int, epochs: int) -> list[str]:
             )
         slow = t["SoftQuantizer fit, 2 threads"] / t["SoftQuantizer fit, 1 thread"]
         lines.append(f"- {condition}: 2 threads take {slow:.2f}x the time of 1 to fit")
+        serve = {k: n_rows / t[f"predict_packed, {threads_label(k)}"] for k in (1, 2)}
+        auto = n_rows / t['predict_packed, "auto"'] / max(serve.values())
+        lines.append(
+            f'- {condition}: predict_packed with "auto" at {auto:.2f}x the rows per '
+            "second of the faster of 1 and 2 threads"
+        )
     lines.append(
         f"\n{n_rows:,} training rows, {epochs} passes over them per fit; the default "
         "fit on full california runs 40."

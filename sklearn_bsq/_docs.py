@@ -114,8 +114,10 @@ PARAMETERS_DOC = """
         "auto" trains on one thread, which loses little on a quiet machine and
         does not collapse when another process keeps a core busy (batches of a
         few hundred rows gain little from a second thread and wait for it), and
-        predicts on torch's setting; a fit on one thread also gives the same
-        network whatever the number of cores.
+        predicts on torch's setting less the cores that other processes keep
+        busy at the time (Linux; torch's setting elsewhere and for calls of
+        fewer than 256 rows); a fit on one thread also gives the same network
+        whatever the number of cores.
 
     Attributes
     ----------

@@ -100,7 +100,8 @@ class _BaseFullPrecisionMLP(BaseMLPEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float32, reset=False)
         X_std = standardize(X, self.feature_mean_, self.feature_scale_)
-        with torch_threads(threads_for(self.n_threads, "predict")):
+        threads = threads_for(self.n_threads, "predict", rows=len(X_std))
+        with torch_threads(threads):
             return self.net_.forward(X_std).numpy()
 
     def predict(self, X):

@@ -20,15 +20,16 @@ class NetworkServer:
     in bounded batches (no skorch data loader; the first layer runs from
     lookup tables, see ``_first_layer``), its outputs mapped by the target.
     Memory stays at the codes, the outputs and one batch of activations.
-    ``threads``: torch threads for the products (None: torch's setting)."""
+    ``n_threads``: the estimator's parameter, turned into torch threads for
+    each call's rows (``_threads.threads_for``)."""
 
     def __init__(
-        self, module, target: FittedTarget, batch_rows: int, threads: int | None = None
+        self, module, target: FittedTarget, batch_rows: int, n_threads="auto"
     ) -> None:
         self.module = module
         self.target = target
         self.batch_rows = max(batch_rows, PREDICT_BATCH_ROWS)
-        self.threads = threads
+        self.n_threads = n_threads
 
     def outputs(self, codes: np.ndarray) -> np.ndarray:
         """Network outputs: logits, or the standardized regression value."""
@@ -37,7 +38,8 @@ class NetworkServer:
         out = np.empty(shape, dtype=np.float32)
         device = next(self.module.parameters()).device
         batch = self.batch_rows
-        with torch.inference_mode(), torch_threads(self.threads):
+        threads = threads_for(self.n_threads, "predict", rows=n)
+        with torch.inference_mode(), torch_threads(threads):
             for start in range(0, n, batch):
                 chunk = torch.as_tensor(
                     codes[start : start + batch].astype(np.int64), device=device
@@ -374,5 +376,6 @@ class ServerSideMixin:
 
     def _server(self) -> NetworkServer:
         check_is_fitted(self)
-        threads = threads_for(self.n_threads, "predict")
-        return NetworkServer(self.net_.module_, self.target_, self.batch_size, threads)
+        return NetworkServer(
+            self.net_.module_, self.target_, self.batch_size, self.n_threads
+        )

@@ -1,15 +1,26 @@
 """``n_threads``: how many torch threads a fit and a prediction use, and that the
 caller's setting comes back."""
 
+import os
+import subprocess
+import sys
+import time
+
 import numpy as np
 import pytest
 import torch
 from sklearn.datasets import load_iris
 from skorch import NeuralNet
 
-from sklearn_bsq import FullPrecisionMLP, SoftQuantizer, load, save
+from sklearn_bsq import FullPrecisionMLP, SoftQuantizer, _threads, load, save
 
 X, y = load_iris(return_X_y=True)
+
+
+@pytest.fixture(autouse=True)
+def fresh_looks(monkeypatch):
+    """Every look at the other processes is new (none remembered between tests)."""
+    monkeypatch.setattr(_threads, "LOAD_CHECK_SECONDS", 0.0)
 
 
 @pytest.fixture
@@ -90,3 +101,93 @@ def test_one_or_two_threads_train_the_same_network(tmp_path):
     )
     save(two, tmp_path / "m.bsq.npz")
     assert load(tmp_path / "m.bsq.npz").n_threads == 2
+
+
+def fake_proc(tmp_path, running: int, own_states: list[str]):
+    """A /proc/loadavg with ``running`` runnable threads and a task folder with
+    one stat file per own thread in the given states."""
+    loadavg = tmp_path / "loadavg"
+    loadavg.write_text(f"0.52 0.61 0.70 {running}/321 4242\n")
+    tasks = tmp_path / "task"
+    for i, state in enumerate(own_states):
+        (tasks / str(100 + i)).mkdir(parents=True)
+        # a command name with a space and a parenthesis, as the kernel allows
+        (tasks / str(100 + i) / "stat").write_text(
+            f"{100 + i} (py (x) 1) {state} 1 2 3"
+        )
+    return str(loadavg), str(tasks)
+
+
+def test_other_processes_are_counted_without_this_ones_threads(tmp_path):
+    loadavg, tasks = fake_proc(tmp_path, running=3, own_states=["R", "S", "R"])
+    assert _threads.runnable_elsewhere(loadavg, tasks) == 1
+    assert _threads.runnable_elsewhere(str(tmp_path / "absent"), tasks) is None
+    (tmp_path / "loadavg").write_text("garbage")
+    assert _threads.runnable_elsewhere(loadavg, tasks) is None
+
+
+@pytest.mark.parametrize(
+    ("others", "expected"), [(None, None), (0, None), (1, 1), (5, 1)]
+)
+def test_auto_predicts_on_the_cores_others_leave(
+    two_threads, monkeypatch, others, expected
+):
+    """With two cores for this process and torch on two threads: one thread as
+    soon as another process runs, torch's setting when none does or the count
+    cannot be read."""
+    monkeypatch.setattr(_threads, "runnable_elsewhere", lambda: others)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    model = SoftQuantizer(2, max_epochs=2, random_state=0).fit(X, y)
+    rows = np.resize(X, (_threads.LOAD_CHECK_MIN_ROWS, X.shape[1]))
+    seen = record_threads(monkeypatch, type(model.net_.module_), "forward")
+    model.predict(rows)
+    assert seen == [2 if expected is None else expected]
+    assert torch.get_num_threads() == 2
+
+
+def test_a_look_is_the_least_of_its_counts_and_is_remembered(monkeypatch):
+    counts = iter([2, 1, 3, 0, 5])
+    monkeypatch.setattr(_threads, "runnable_elsewhere", lambda: next(counts))
+    assert _threads.busy_elsewhere() == 1  # 2, 1, 3: a transient thread is dropped
+    assert _threads.busy_elsewhere() == 0  # stops at the first zero
+    monkeypatch.setattr(_threads, "LOAD_CHECK_SECONDS", 60.0)
+    assert _threads.busy_elsewhere() == 0  # remembered: no count taken
+    assert next(counts) == 5
+
+
+def test_small_predictions_do_not_look_at_other_processes(two_threads, monkeypatch):
+    def fail():
+        raise AssertionError("looked at the other processes")
+
+    monkeypatch.setattr(_threads, "runnable_elsewhere", fail)
+    model = SoftQuantizer(2, max_epochs=2, random_state=0).fit(X, y)
+    model.predict(X[: _threads.LOAD_CHECK_MIN_ROWS - 1])
+    with pytest.raises(AssertionError, match="looked"):
+        model.predict(np.resize(X, (_threads.LOAD_CHECK_MIN_ROWS, X.shape[1])))
+
+
+@pytest.mark.skipif(
+    not os.path.exists("/proc/loadavg") or len(os.sched_getaffinity(0)) < 2,
+    reason="needs Linux's /proc and two cores",
+)
+def test_auto_gives_a_core_to_a_busy_process(monkeypatch):
+    """A real process spinning on a core: with torch set to one thread per
+    core, "auto" predicts on fewer, so no product waits for a thread that
+    shares its core with the spinner."""
+    cores = len(os.sched_getaffinity(0))
+    before = torch.get_num_threads()
+    torch.set_num_threads(cores)
+    model = SoftQuantizer(2, max_epochs=2, random_state=0).fit(X, y)
+    rows = np.resize(X, (1000, X.shape[1]))
+    seen = record_threads(monkeypatch, type(model.net_.module_), "forward")
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        deadline = time.monotonic() + 10
+        while not _threads.runnable_elsewhere() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        model.predict(rows)
+    finally:
+        spinner.kill()
+        spinner.wait()
+        torch.set_num_threads(before)
+    assert 1 <= seen[0] < cores
