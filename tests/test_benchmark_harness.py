@@ -283,6 +283,8 @@ def test_smooth_summary_counts_the_default_against_its_width_targets(tmp_path):
         "| friedman2 | 0.1000 (2) | floor (best thresholds) | 0.1040 1.040x |  |  |"
         in text
     )
+    # the default's 0.109 against the floor's 0.104: 1.048x
+    assert "friedman2 4 bits 1.048x (floor 1.040x float32)" in text
 
 
 def test_smooth_datasets_are_generated_the_same_every_time():
