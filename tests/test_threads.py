@@ -44,7 +44,9 @@ def record_threads(monkeypatch, cls, name):
     return seen
 
 
-def test_auto_fits_on_one_thread_and_predicts_on_the_callers(two_threads, monkeypatch):
+def test_auto_fits_on_one_thread_and_predicts_small_calls_on_the_callers(
+    two_threads, monkeypatch
+):
     fits = record_threads(monkeypatch, NeuralNet, "partial_fit")  # fit calls it
     model = SoftQuantizer(2, max_epochs=2, random_state=0).fit(X, y)
     assert fits == [1] and torch.get_num_threads() == 2
