@@ -38,9 +38,10 @@ INPUT_KINDS = ("packed", "codes", "readings")
 # a graph too large to be worth writing (thermometer steps at 16 bits).
 MAX_INPUT_TABLE_VALUES = 1 << 26
 # Up to this many multi-hot columns (features x codes of the widest) the first
-# layer's tables run as one product: in onnxruntime it beat a gather per feature
-# at 3 to 6 bits of 8 features (512 columns), see CHANGELOG.md.
-MULTI_HOT_MAX_COLUMNS = 512
+# layer's tables run as one product per head, above it as a gather per feature:
+# with 8 features on the per-head graph the product was faster at 3 and 5 bits
+# (64 and 256 columns) and slower at 6 bits (512), see CHANGELOG.md.
+MULTI_HOT_MAX_COLUMNS = 256
 # Up to this many values (4 bytes each: 16 MiB) the first layer on packed rows
 # runs from one table per byte (256 rows each), see ``byte_table_first_layer``.
 BYTE_TABLE_MAX_VALUES = 1 << 22
