@@ -14,8 +14,9 @@ heads' outputs averaged at the end, then the target's mapping to labels or raw
 units. The first layer uses the lookup tables of the torch server path
 (``_first_layer``) when they are small: on packed rows whose features each lie
 inside one byte, one table row per byte value (the sum of the features' rows in
-that byte), so a row costs one gather per byte and no unpacking; otherwise the
-codes as a multi-hot vector times the stacked tables, or a gather per feature.
+that byte), so a row costs one gather per byte and no unpacking; otherwise
+from the codes, one table row per combination of the codes of a window of
+consecutive features (up to ``WINDOW_MAX_BITS`` bits), or a row per feature.
 """
 
 from __future__ import annotations
@@ -37,14 +38,13 @@ INPUT_KINDS = ("packed", "codes", "readings")
 # Input tables (one row of network inputs per code) above this many values make
 # a graph too large to be worth writing (thermometer steps at 16 bits).
 MAX_INPUT_TABLE_VALUES = 1 << 26
-# Up to this many multi-hot columns (features x codes of the widest) the first
-# layer's tables run as one product per head, above it as a gather per feature:
-# with 8 features on the per-head graph the product was faster at 3 and 5 bits
-# (64 and 256 columns) and slower at 6 bits (512), see CHANGELOG.md.
-MULTI_HOT_MAX_COLUMNS = 256
-# Up to this many values (4 bytes each: 16 MiB) the first layer on packed rows
-# runs from one table per byte (256 rows each), see ``byte_table_first_layer``.
+# Up to this many values (4 bytes each: 16 MiB) the first layer runs from
+# tables of several features' codes: one per byte of packed rows (256 rows each,
+# see ``byte_table_first_layer``) or one per window of features.
 BYTE_TABLE_MAX_VALUES = 1 << 22
+# Consecutive features share a window, one table row per combination of their
+# codes, while their codes take at most this many bits together.
+WINDOW_MAX_BITS = 10
 # Up to this many thresholds in the widest feature, all features are compared
 # in one padded block; above it (the padding would grow with 2**16), each alone.
 PADDED_COMPARISON_MAX = 255
@@ -186,56 +186,80 @@ def byte_table_first_layer(
     index = g.op("Cast", packed, to=g.onnx.TensorProto.INT64)
     rows = np.arange(n_bytes, dtype=np.int64) * 256
     index = g.op("Add", index, g.const(rows, "byte_offsets"))
-    flat = by_byte.reshape(n_bytes * 256, units)
+    return gathered_sums(g, index, by_byte.reshape(n_bytes * 256, units), heads, "byte")
+
+
+def gathered_sums(
+    g: GraphBuilder, index: str, table: np.ndarray, heads: list[slice], kind: str
+) -> list[str]:
+    """Each head's sum over a row's ``index`` columns of the table rows they
+    name (one gather and one sum per head: no reshape between the heads)."""
     outputs = []
     for columns in heads:
-        table = g.const(np.ascontiguousarray(flat[:, columns]), "byte_table")
-        gathered = g.op("Gather", table, index, axis=0)
+        head_table = g.const(np.ascontiguousarray(table[:, columns]), f"{kind}_table")
+        gathered = g.op("Gather", head_table, index, axis=0)
         axis = g.const(np.array([1], np.int64))
         outputs.append(g.op("ReduceSum", gathered, axis, keepdims=0))
     return outputs
 
 
-def multi_hot_first_layer(
-    g: GraphBuilder, codes: str, tables, widths, heads: list[slice]
-) -> list[str]:
-    """The tables' sum as one product per head: each row's codes as a multi-hot
-    vector (one block of ``2**widest`` columns per feature) times the stacked
-    tables, zero rows where a narrower feature has no code."""
-    widest = 1 << max(widths)
-    table = _array(tables.table)
-    stacked = np.zeros((len(widths) * widest, table.shape[1]), np.float32)
+def code_windows(widths, max_bits: int = WINDOW_MAX_BITS) -> list[list[int]]:
+    """Consecutive features grouped so that each group's codes take at most
+    ``max_bits`` bits together (a wider feature alone)."""
+    windows: list[list[int]] = [[]]
+    bits = 0
+    for j, width in enumerate(widths):
+        if windows[-1] and bits + width > max_bits:
+            windows.append([])
+            bits = 0
+        windows[-1].append(j)
+        bits += width
+    return windows
+
+
+def window_tables(tables, widths, windows):
+    """``(table, offsets, weights)``: one table row per combination of a
+    window's codes (the sum of their rows, the bias in the first window's), the
+    first row of each window, and the powers of two that turn a row of codes
+    into each window's combination (``codes @ weights``, the first feature's
+    code most significant)."""
+    table, offsets = _array(tables.table), tables.offsets.cpu().numpy()
+    sizes = [1 << sum(widths[j] for j in window) for window in windows]
+    combined = np.zeros((sum(sizes), table.shape[1]), np.float32)
+    weights = np.zeros((len(widths), len(windows)), np.float32)
     start = 0
-    for j, b in enumerate(widths):
-        stacked[j * widest : j * widest + (1 << b)] = table[start : start + (1 << b)]
-        start += 1 << b
-    column = g.op("Unsqueeze", codes, g.const(np.array([2], np.int64)))
-    every_code = g.const(np.arange(widest, dtype=np.int64)[None, None, :])
-    hot = g.op("Cast", g.op("Equal", column, every_code), to=g.onnx.TensorProto.FLOAT)
-    flat = g.op("Reshape", hot, g.const(np.array([0, -1], np.int64)))
-    bias = _array(tables.bias)
-    return [gemm(g, flat, stacked[:, c], bias[c]) for c in heads]
+    for w, (window, size) in enumerate(zip(windows, sizes, strict=True)):
+        values, shift = np.arange(size), sum(widths[j] for j in window)
+        for j in window:
+            shift -= widths[j]
+            weights[j, w] = 2.0**shift
+            codes = (values >> shift) & ((1 << widths[j]) - 1)
+            combined[start : start + size] += table[offsets[j] + codes]
+        start += size
+    combined[: sizes[0]] += _array(tables.bias)
+    window_starts = np.cumsum([0, *sizes[:-1]]).astype(np.int64)
+    return combined, window_starts, weights
 
 
-def gathered_first_layer(
+def windowed_first_layer(
     g: GraphBuilder, codes: str, tables, widths, heads: list[slice]
 ) -> list[str]:
-    """Each head's first-layer output as a gather of every feature's table
-    row, added up (wide codes, whose multi-hot vectors would be long)."""
-    indices = g.op("Add", codes, g.const(tables.offsets.cpu().numpy()))
-    per_feature = [
-        g.op("Gather", indices, g.const(np.array(j)), axis=1)
-        for j in range(len(widths))
-    ]
-    table, bias = _array(tables.table), _array(tables.bias)
-    outputs = []
-    for columns in heads:
-        head_table = g.const(np.ascontiguousarray(table[:, columns]), "table")
-        hidden = g.const(bias[columns], "first_layer_bias")
-        for index in per_feature:
-            hidden = g.op("Add", hidden, g.op("Gather", head_table, index, axis=0))
-        outputs.append(hidden)
-    return outputs
+    """Each head's first-layer output as one gather per window of features
+    (``code_windows``), summed; a gather per feature when the windows' tables
+    would exceed ``BYTE_TABLE_MAX_VALUES`` (one feature's rows are the torch
+    server's tables, which exist)."""
+    windows = code_windows(widths)
+    rows = sum(1 << sum(widths[j] for j in window) for window in windows)
+    if rows * tables.table.shape[1] > BYTE_TABLE_MAX_VALUES:
+        windows = code_windows(widths, max_bits=0)
+    table, starts, weights = window_tables(tables, widths, windows)
+    proto = g.onnx.TensorProto
+    if len(windows) < len(widths):  # codes combined: exact in float32 below 2**24
+        as_float = g.op("Cast", codes, to=proto.FLOAT)
+        combined = g.op("MatMul", as_float, g.const(weights, "window_weights"))
+        codes = g.op("Cast", combined, to=proto.INT64)
+    index = g.op("Add", codes, g.const(starts, "window_offsets"))
+    return gathered_sums(g, index, table, heads, "window")
 
 
 def n_heads_of(layers) -> int:
@@ -271,9 +295,7 @@ def first_layer_by_head(g: GraphBuilder, codes: str, module: nn.Module) -> list[
     heads = head_columns(first.out_features, n_heads_of(module.mlp))
     tables = first_layer_tables(module)
     if tables is not None:
-        if len(widths) << max(widths) <= MULTI_HOT_MAX_COLUMNS:
-            return multi_hot_first_layer(g, codes, tables, widths, heads)
-        return gathered_first_layer(g, codes, tables, widths, heads)
+        return windowed_first_layer(g, codes, tables, widths, heads)
     sizes = [int(s) for s in quantizer.out_sizes]
     input_values = sum((1 << b) * s for b, s in zip(widths, sizes, strict=True))
     if input_values > MAX_INPUT_TABLE_VALUES:

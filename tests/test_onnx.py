@@ -108,16 +108,26 @@ def initializer_kinds(model) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    ("bits", "table_limit", "reads_bytes"),
-    [(4, None, True), (3, None, False), (4, 0, False)],
+    ("bits", "table_limit", "tables"),
+    [
+        (4, None, {"byte_table"}),
+        (3, None, {"byte_bits", "window_table", "window_weights"}),
+        (
+            [3, 5, 2, 4, 6, 3, 4, 5, 7, 1],
+            None,
+            {"byte_bits", "window_table", "window_weights"},
+        ),
+        (4, 0, {"byte_bits", "window_table"}),
+    ],
 )
-def test_packed_rows_are_read_byte_by_byte_where_features_fit_in_bytes(
-    diabetes, monkeypatch, bits, table_limit, reads_bytes
+def test_packed_rows_are_read_by_byte_or_by_window_of_features(
+    diabetes, monkeypatch, bits, table_limit, tables
 ):
     """At 4 bits two features share each byte: the graph looks every byte's value
-    up in a table per head and never unpacks codes. At 3 bits features span
-    bytes, and tables above the size limit are not built: the graph unpacks the
-    codes first. Every way gives the torch server's values."""
+    up in a table per head and never unpacks codes. Where features span bytes
+    it unpacks the codes and looks up combinations of a window of them; with
+    the tables' size limit at zero, every feature's code alone. Every way gives
+    the torch server's values."""
     from sklearn_bsq import _onnx
 
     if table_limit is not None:
@@ -125,11 +135,29 @@ def test_packed_rows_are_read_byte_by_byte_where_features_fit_in_bytes(
     X, y = diabetes
     reg = SoftQuantizerRegressor(bits, max_epochs=2, random_state=0).fit(X, y)
     model = export_onnx(reg)
-    kinds = initializer_kinds(model)
-    assert ("byte_table" in kinds) is reads_bytes
-    assert ("byte_bits" in kinds) is not reads_bytes
+    used = initializer_kinds(model) & {
+        "byte_table",
+        "byte_bits",
+        "window_table",
+        "window_weights",
+    }
+    assert used == tables
     (predictions,) = run(model, "packed", reg.transform(X))
     np.testing.assert_allclose(predictions, reg.predict(X), rtol=RTOL)
+
+
+def test_windows_group_features_up_to_their_bit_limit():
+    from sklearn_bsq._onnx import code_windows
+
+    assert code_windows([3, 5, 2, 4, 6, 3, 4, 5, 16, 1]) == [
+        [0, 1, 2],
+        [3, 4],
+        [5, 6],
+        [7],
+        [8],
+        [9],
+    ]
+    assert code_windows([4, 4, 4], max_bits=0) == [[0], [1], [2]]
 
 
 def test_the_committed_fixture_serves_its_recorded_predictions():
