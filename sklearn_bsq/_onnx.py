@@ -153,28 +153,38 @@ def gemm(g: GraphBuilder, x: str, weight: np.ndarray, bias: np.ndarray) -> str:
     return g.op("Gemm", x, g.const(weight, "weight"), g.const(bias, "bias"))
 
 
+def byte_windows(widths) -> list[list[int]] | None:
+    """The features in each byte of a packed row; None when one spans two."""
+    windows: list[list[int]] = []
+    bit = 0
+    for j, width in enumerate(widths):
+        byte, start = divmod(bit, 8)
+        if start + width > 8:
+            return None
+        if byte == len(windows):
+            windows.append([])
+        windows[byte].append(j)
+        bit += width
+    return windows
+
+
 def byte_tables(tables, widths) -> np.ndarray | None:
     """``(bytes, 256, units)``: for every byte of a packed row and each of its
     256 values, the sum of the table rows of the codes it holds (the bias in
     byte 0's rows); None when a feature spans two bytes or the tables would
     exceed ``BYTE_TABLE_MAX_VALUES``."""
-    table = _array(tables.table)
-    offsets = tables.offsets.cpu().numpy()
-    n_bytes = -(-sum(widths) // 8)
-    if n_bytes * 256 * table.shape[1] > BYTE_TABLE_MAX_VALUES:
+    windows = byte_windows(widths)
+    units = tables.table.shape[1]
+    if windows is None or len(windows) * 256 * units > BYTE_TABLE_MAX_VALUES:
         return None
-    by_byte = np.zeros((n_bytes, 256, table.shape[1]), np.float32)
-    values, bit = np.arange(256), 0
-    for j, width in enumerate(widths):
-        byte, start = divmod(bit, 8)
-        if start + width > 8:
-            return None
-        # most significant bit first, as wire format v1 packs them
-        codes = (values >> (8 - start - width)) & ((1 << width) - 1)
-        by_byte[byte] += table[offsets[j] + codes]
-        bit += width
-    by_byte[0] += _array(tables.bias)
-    return by_byte
+    table, starts, _ = window_tables(tables, widths, windows)
+    by_byte = []
+    for window, start in zip(windows, starts, strict=True):
+        # a byte holds its features' combination, then zero padding bits
+        bits = sum(widths[j] for j in window)
+        rows = table[start : start + (1 << bits)]
+        by_byte.append(np.repeat(rows, 1 << (8 - bits), axis=0))
+    return np.stack(by_byte)
 
 
 def byte_table_first_layer(
