@@ -108,6 +108,24 @@ def codes_from_packed(g: GraphBuilder, packed: str, widths: np.ndarray) -> str:
     return g.op("Cast", codes, to=g.onnx.TensorProto.INT64)
 
 
+def checked_codes(g: GraphBuilder, codes: str, widths: np.ndarray) -> str:
+    """``codes`` (the active features'), with every row that holds a code
+    outside its feature's range moved far beyond the tables, so that the
+    lookup fails (onnxruntime: "indices element out of data bounds") instead
+    of reading another code's row: ONNX has no way to raise a message."""
+    limits = g.const((1 << widths[widths > 0]).astype(np.int64), "code_limits")
+    outside = g.op(
+        "Or",
+        g.op("Less", codes, g.const(np.array(0, np.int64))),
+        g.op("GreaterOrEqual", codes, limits),
+    )
+    as_int = g.op("Cast", outside, to=g.onnx.TensorProto.INT64)
+    axis = g.const(np.array([1], np.int64))
+    bad_codes = g.op("ReduceSum", as_int, axis, keepdims=1)  # per row
+    # far beyond every table, also through the float32 window product
+    return g.op("Add", codes, g.op("Mul", bad_codes, g.const(np.array(1 << 40))))
+
+
 def codes_from_readings(g: GraphBuilder, readings: str, codec) -> str:
     """int64 codes ``(n, active)``: per feature, how many float32 thresholds lie
     strictly below the reading (NaN compares false: code 0, as on the node)."""
@@ -422,7 +440,8 @@ def quantizer_graph(estimator, input_kind: str, opset: int = OPSET):
             "codes", proto.INT64, ["N", state.n_features_in]
         )
         active = np.flatnonzero(widths > 0)
-        codes = g.op("Gather", "codes", g.const(active), axis=1)
+        picked = g.op("Gather", "codes", g.const(active), axis=1)
+        codes = checked_codes(g, picked, widths)
     else:
         source = helper.make_tensor_value_info(
             "readings", proto.FLOAT, ["N", state.n_features_in]

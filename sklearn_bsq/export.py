@@ -554,9 +554,11 @@ def export_onnx(estimator, path=None, *, input: str = "packed"):
           them with the float32 thresholds as a node does (NaN gets code 0,
           as in the exported encoders, where ``predict`` refuses it).
 
-        The graph does not check its input: packed rows are read as wire
-        format v1 whatever their padding bits, and codes must lie within
-        their feature's width (``check_codes`` on the codec checks them).
+        The graph reads packed rows as wire format v1 whatever their padding
+        bits. On codes, a row with a code outside its feature's width makes
+        onnxruntime's call fail ("indices element out of data bounds"; ONNX
+        has no way to raise a message): check them first with the codec's
+        ``check_codes`` for a clear error.
 
     Returns
     -------

@@ -146,6 +146,25 @@ def test_packed_rows_are_read_by_byte_or_by_window_of_features(
     np.testing.assert_allclose(predictions, reg.predict(X), rtol=RTOL)
 
 
+@pytest.mark.parametrize("bits", [4, [3, 5, 2, 4, 6, 3, 4, 5, 7, 1], [1, 16] * 5])
+def test_codes_outside_their_range_fail_instead_of_reading_other_rows(diabetes, bits):
+    """On ``codes`` a code beyond its feature's width (or below zero) would
+    index another feature's or combination's table row: the graph makes the
+    lookup fail instead, and leaves valid codes alone."""
+    X, y = diabetes
+    reg = SoftQuantizerRegressor(bits, max_epochs=2, random_state=0).fit(X, y)
+    session = ort.InferenceSession(export_onnx(reg, input="codes").SerializeToString())
+    codes = reg.encode(X).astype(np.int64)
+    (predictions,) = session.run(None, {"codes": codes})
+    np.testing.assert_allclose(predictions, reg.predict(X), rtol=RTOL)
+    widest = int(max(reg.n_bits_))
+    for bad in (1 << reg.n_bits_[0], -1, 1 << widest):
+        damaged = codes.copy()
+        damaged[7, 0] = bad
+        with pytest.raises(Exception, match="out of data bounds"):
+            session.run(None, {"codes": damaged})
+
+
 def test_windows_group_features_up_to_their_bit_limit():
     from sklearn_bsq._onnx import code_windows
 
