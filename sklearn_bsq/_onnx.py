@@ -34,6 +34,9 @@ from ._version import __version__
 
 # ai.onnx opset of the graphs: onnxruntime has run it since 1.14.
 OPSET = 17
+# The oldest opset whose operators the graphs use as written (reduction axes
+# and Unsqueeze axes as inputs came with opset 13).
+MIN_OPSET = 13
 INPUT_KINDS = ("packed", "codes", "readings")
 # Input tables (one row of network inputs per code) above this many values make
 # a graph too large to be worth writing (thermometer steps at 16 bits).
@@ -41,7 +44,7 @@ MAX_INPUT_TABLE_VALUES = 1 << 26
 # Up to this many values (4 bytes each: 16 MiB) the first layer runs from
 # tables of several features' codes: one per byte of packed rows (256 rows each,
 # see ``byte_table_first_layer``) or one per window of features.
-BYTE_TABLE_MAX_VALUES = 1 << 22
+COMBINED_TABLE_MAX_VALUES = 1 << 22
 # Consecutive features share a window, one table row per combination of their
 # codes, while their codes take at most this many bits together.
 WINDOW_MAX_BITS = 10
@@ -63,9 +66,8 @@ def _onnx():
 class GraphBuilder:
     """Nodes and constants of one graph, with fresh names for every value."""
 
-    def __init__(self, opset: int = OPSET) -> None:
+    def __init__(self) -> None:
         self.onnx = _onnx()
-        self.opset = opset
         self.nodes: list = []
         self.initializers: list = []
         self._count = 0
@@ -190,10 +192,10 @@ def byte_tables(tables, widths) -> np.ndarray | None:
     """``(bytes, 256, units)``: for every byte of a packed row and each of its
     256 values, the sum of the table rows of the codes it holds (the bias in
     byte 0's rows); None when a feature spans two bytes or the tables would
-    exceed ``BYTE_TABLE_MAX_VALUES``."""
+    exceed ``COMBINED_TABLE_MAX_VALUES``."""
     windows = byte_windows(widths)
     units = tables.table.shape[1]
-    if windows is None or len(windows) * 256 * units > BYTE_TABLE_MAX_VALUES:
+    if windows is None or len(windows) * 256 * units > COMBINED_TABLE_MAX_VALUES:
         return None
     table, starts, _ = window_tables(tables, widths, windows)
     by_byte = []
@@ -274,11 +276,11 @@ def windowed_first_layer(
 ) -> list[str]:
     """Each head's first-layer output as one gather per window of features
     (``code_windows``), summed; a gather per feature when the windows' tables
-    would exceed ``BYTE_TABLE_MAX_VALUES`` (one feature's rows are the torch
+    would exceed ``COMBINED_TABLE_MAX_VALUES`` (one feature's rows are the torch
     server's tables, which exist)."""
     windows = code_windows(widths)
     rows = sum(1 << sum(widths[j] for j in window) for window in windows)
-    if rows * tables.table.shape[1] > BYTE_TABLE_MAX_VALUES:
+    if rows * tables.table.shape[1] > COMBINED_TABLE_MAX_VALUES:
         windows = code_windows(widths, max_bits=0)
     table, starts, weights = window_tables(tables, widths, windows)
     proto = g.onnx.TensorProto
@@ -419,7 +421,7 @@ def target_outputs(g: GraphBuilder, out: str, target, is_probability: bool) -> l
 
 
 # ----------------------------------------------------------------- models
-def quantizer_graph(estimator, input_kind: str, opset: int = OPSET):
+def quantizer_graph(estimator, input_kind: str):
     """The graph of a fitted SoftQuantizer on ``input_kind`` rows."""
     from ._estimator import fitted_state
 
@@ -427,7 +429,7 @@ def quantizer_graph(estimator, input_kind: str, opset: int = OPSET):
     codec, module = state.codec, estimator.net_.module_
     proto, helper = _onnx().TensorProto, _onnx().helper
     widths = np.asarray(codec.n_bits)
-    g = GraphBuilder(opset)
+    g = GraphBuilder()
     heads = None
     if input_kind == "packed":
         source = helper.make_tensor_value_info(
@@ -464,7 +466,7 @@ def quantizer_graph(estimator, input_kind: str, opset: int = OPSET):
     return g, source, outputs, metadata
 
 
-def full_precision_graph(estimator, input_kind: str, opset: int = OPSET):
+def full_precision_graph(estimator, input_kind: str):
     """The graph of a fitted FullPrecisionMLP on float32 readings."""
     if input_kind != "readings":
         raise ValueError(
@@ -473,7 +475,7 @@ def full_precision_graph(estimator, input_kind: str, opset: int = OPSET):
         )
     proto, helper = _onnx().TensorProto, _onnx().helper
     n_features = int(estimator.n_features_in_)
-    g = GraphBuilder(opset)
+    g = GraphBuilder()
     source = helper.make_tensor_value_info("readings", proto.FLOAT, ["N", n_features])
     as_double = g.op("Cast", "readings", to=proto.DOUBLE)
     centred = g.op(
@@ -492,7 +494,7 @@ def full_precision_graph(estimator, input_kind: str, opset: int = OPSET):
     return g, source, outputs, {"input": input_kind}
 
 
-def estimator_graph(estimator, input_kind: str, opset: int = OPSET):
+def estimator_graph(estimator, input_kind: str):
     """``(builder, input, outputs, metadata)`` of a fitted estimator's graph."""
     from ._full_precision import _BaseFullPrecisionMLP
 
@@ -505,8 +507,8 @@ def estimator_graph(estimator, input_kind: str, opset: int = OPSET):
         from sklearn.utils.validation import check_is_fitted
 
         check_is_fitted(estimator)
-        return full_precision_graph(estimator, input_kind, opset)
-    return quantizer_graph(estimator, input_kind, opset)
+        return full_precision_graph(estimator, input_kind)
+    return quantizer_graph(estimator, input_kind)
 
 
 def onnx_model(estimator, input_kind: str):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._onnx import estimator_graph, label_tensor
+from ._onnx import MIN_OPSET, estimator_graph, label_tensor
 
 
 def _classification(model) -> bool:
@@ -66,7 +66,13 @@ def convert(scope, operator, container) -> None:
     from onnx import TensorProto, helper
 
     model = operator.raw_operator
-    g, _, outputs, _ = estimator_graph(model, "readings", container.target_opset)
+    if container.target_opset < MIN_OPSET:
+        raise ValueError(
+            f"sklearn_bsq's converters write ai.onnx opset {MIN_OPSET} or later, "
+            f"got target_opset={container.target_opset}; convert with "
+            f"target_opset={MIN_OPSET} or more."
+        )
+    g, _, outputs, _ = estimator_graph(model, "readings")
     names = {
         out.name: var.full_name
         for out, var in zip(outputs, operator.outputs, strict=True)

@@ -614,12 +614,16 @@ def register_skl2onnx() -> None:
     X[:1])`` for a float64 ``X``) to run the steps before in double, as
     scikit-learn does: then every reading gets the code ``predict`` gives it,
     where float32 steps may move a reading within rounding of a threshold to
-    the neighbouring code. Calling it again is harmless.
+    the neighbouring code. The converters write ai.onnx opset 13 or later
+    (skl2onnx's default ``target_opset`` or any from 13). Calling it again is
+    harmless.
 
     Raises
     ------
     ImportError
         Without skl2onnx (``pip install 'sklearn-bsq[onnx]'``).
+    ValueError
+        From ``to_onnx``, for a ``target_opset`` below 13.
 
     Examples
     --------

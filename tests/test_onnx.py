@@ -131,7 +131,7 @@ def test_packed_rows_are_read_by_byte_or_by_window_of_features(
     from sklearn_bsq import _onnx
 
     if table_limit is not None:
-        monkeypatch.setattr(_onnx, "BYTE_TABLE_MAX_VALUES", table_limit)
+        monkeypatch.setattr(_onnx, "COMBINED_TABLE_MAX_VALUES", table_limit)
     X, y = diabetes
     reg = SoftQuantizerRegressor(bits, max_epochs=2, random_state=0).fit(X, y)
     model = export_onnx(reg)
@@ -346,6 +346,21 @@ def test_skl2onnx_converts_a_regressor_on_float32_inputs(diabetes):
     X32 = X.astype(np.float32)
     (values,) = run(to_onnx(pipe, X32[:1]), "X", X32)
     np.testing.assert_allclose(values.ravel(), pipe.predict(X32), rtol=RTOL)
+
+
+def test_skl2onnx_converts_for_opsets_13_on_and_refuses_older(iris):
+    from skl2onnx import to_onnx
+
+    X, y = iris
+    X32 = X.astype(np.float32)
+    clf = SoftQuantizerClassifier(3, n_heads=3, max_epochs=2, random_state=0)
+    clf.fit(X, y)
+    register_skl2onnx()
+    for opset in (13, 18):
+        labels = run(to_onnx(clf, X32[:1], target_opset=opset), "X", X32)[0]
+        np.testing.assert_array_equal(labels, clf.predict(X32))
+    with pytest.raises(ValueError, match="target_opset=13 or more"):
+        to_onnx(clf, X32[:1], target_opset=12)
 
 
 @pytest.mark.parametrize("quantizer", ["soft", "fixed", "lsq"])
