@@ -88,8 +88,8 @@ def measure(X, y, epochs: int, repeats: int) -> dict:
     packed = model.transform(X)
     serving = {}
     for threads in (1, 2, "auto"):
-        copy = clone_with_threads(model, threads)
-        serving[f"predict_packed, {threads_label(threads)}"] = lambda m=copy: (
+        twin = clone_with_threads(model, threads)
+        serving[f"predict_packed, {threads_label(threads)}"] = lambda m=twin: (
             m.predict_packed(packed)
         )
     # interleaved: the machine's speed drifts within seconds, alike for all three
