@@ -153,13 +153,20 @@ def multiply_adds(module) -> tuple[int, int]:
 
 
 def onnx_table_adds(graph, table_adds: int) -> int:
-    """Per row, the first layer's table additions in an exported graph: one row
-    of each byte table per byte when the graph reads packed bytes through them
-    (``_onnx.byte_table_first_layer``), else the torch path's ``table_adds``."""
-    tables = [t for t in graph.initializer if t.name.startswith("byte_table")]
-    if not tables:
+    """Per row, the first layer's table additions in an exported graph: where
+    it reads combined tables (``_onnx.gathered_sums``: a table per head, one
+    row per byte or window of features), the lookups (the length of the byte
+    or window offsets) times the heads' units; else the torch path's
+    ``table_adds``."""
+    offset_names, table_names = (
+        ("byte_offsets", "window_offsets"),
+        ("byte_table", "window_table"),
+    )
+    offsets = [t for t in graph.initializer if t.name.startswith(offset_names)]
+    tables = [t for t in graph.initializer if t.name.startswith(table_names)]
+    if not offsets:
         return table_adds
-    return sum(t.dims[0] // 256 * t.dims[1] for t in tables)
+    return offsets[0].dims[0] * sum(t.dims[1] for t in tables)
 
 
 def added_memory(model, packed) -> str:

@@ -224,11 +224,11 @@ def gathered_sums(
 ) -> list[str]:
     """Each head's sum over a row's ``index`` columns of the table rows they
     name (one gather and one sum per head: no reshape between the heads)."""
+    axis = g.const(np.array([1], np.int64))
     outputs = []
     for columns in heads:
         head_table = g.const(np.ascontiguousarray(table[:, columns]), f"{kind}_table")
         gathered = g.op("Gather", head_table, index, axis=0)
-        axis = g.const(np.array([1], np.int64))
         outputs.append(g.op("ReduceSum", gathered, axis, keepdims=0))
     return outputs
 
@@ -247,6 +247,11 @@ def code_windows(widths, max_bits: int = WINDOW_MAX_BITS) -> list[list[int]]:
     return windows
 
 
+def window_sizes(widths, windows) -> list[int]:
+    """Each window's table rows: one per combination of its features' codes."""
+    return [1 << sum(widths[j] for j in window) for window in windows]
+
+
 def window_tables(tables, widths, windows):
     """``(table, offsets, weights)``: one table row per combination of a
     window's codes (the sum of their rows, the bias in the first window's), the
@@ -254,7 +259,7 @@ def window_tables(tables, widths, windows):
     into each window's combination (``codes @ weights``, the first feature's
     code most significant)."""
     table, offsets = _array(tables.table), tables.offsets.cpu().numpy()
-    sizes = [1 << sum(widths[j] for j in window) for window in windows]
+    sizes = window_sizes(widths, windows)
     combined = np.zeros((sum(sizes), table.shape[1]), np.float32)
     weights = np.zeros((len(widths), len(windows)), np.float32)
     start = 0
@@ -279,7 +284,7 @@ def windowed_first_layer(
     would exceed ``COMBINED_TABLE_MAX_VALUES`` (one feature's rows are the torch
     server's tables, which exist)."""
     windows = code_windows(widths)
-    rows = sum(1 << sum(widths[j] for j in window) for window in windows)
+    rows = sum(window_sizes(widths, windows))
     if rows * tables.table.shape[1] > COMBINED_TABLE_MAX_VALUES:
         windows = code_windows(widths, max_bits=0)
     table, starts, weights = window_tables(tables, widths, windows)
