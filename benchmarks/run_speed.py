@@ -138,11 +138,15 @@ print(status("VmHWM") - before)
 
 def multiply_adds(module) -> tuple[int, int]:
     """Per row: the first layer's table additions (one row of the hidden width
-    per feature) and the multiply-adds of the layers after it."""
+    per window of features, ``_first_layer.FirstLayerTables``) and the
+    multiply-adds of the layers after it."""
+    from sklearn_bsq._first_layer import first_layer_tables
     from sklearn_bsq._network import HeadLinear
 
     layers = list(module.mlp)
-    table_adds = module.quantizer.n_bits.size * layers[0].out_features
+    tables = first_layer_tables(module)
+    lookups = len(tables.windows) if tables else module.quantizer.n_bits.size
+    table_adds = lookups * layers[0].out_features
     products = 0
     for layer in layers[1:]:
         if isinstance(layer, torch.nn.Linear):

@@ -3,10 +3,13 @@
 The network's input for feature ``j`` depends on its code ``c_j`` alone (the
 quantizer's contract: a block of ``out_sizes[j]`` columns), so the first linear
 layer computes ``b + sum_j T_j[c_j]``, where ``T_j`` holds
-``W[:, block_j] @ input_j(c)`` for every code ``c``. A row then costs one
-gather-and-sum of ``d`` hidden vectors (``embedding_bag``) instead of a matrix
-product over every step of every feature: with the thermometer at 4 bits, 15
-inputs per feature become one table row. ``QuantizedMLP.forward(codes=...)``
+``W[:, block_j] @ input_j(c)`` for every code ``c``. Consecutive features
+whose codes take at most ``WINDOW_MAX_BITS`` bits together share one table
+with a row per combination of their codes (the sum of their rows). A row then
+costs one gather-and-sum of a hidden vector per window (``embedding_bag``)
+instead of a matrix product over every step of every feature: at 4 bits,
+two features' 30 thermometer inputs become one table row.
+``QuantizedMLP.forward(codes=...)``
 takes this path in eval mode, so every prediction from codes (``predict``,
 ``predict_packed``, skorch's ``forward``) gives the same numbers; they equal the
 plain matrix product up to float32 rounding (the sums run in another order).
@@ -23,12 +26,19 @@ from __future__ import annotations
 import itertools
 import weakref
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
 # Above this many table values (4 bytes each: 16 MiB) the matrix product runs.
 MAX_TABLE_VALUES = 1 << 22
+# Up to this many values (16 MiB) tables combine several features' codes: a
+# window of features here, a byte of packed rows in the ONNX graph.
+COMBINED_TABLE_MAX_VALUES = 1 << 22
+# Consecutive features share a window, one table row per combination of their
+# codes, while their codes take at most this many bits together.
+WINDOW_MAX_BITS = 10
 
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -68,27 +78,123 @@ def inputs_per_code(quantizer: nn.Module, device) -> list[Tensor]:
 
 
 class FirstLayerTables:
-    """The first linear layer of a ``QuantizedMLP`` as per-feature tables."""
+    """The first linear layer of a ``QuantizedMLP`` as lookup tables.
+
+    ``table`` holds a row per code of every feature (all heads' units side by
+    side) and ``bias`` the layer's bias: what the ONNX export combines as it
+    needs. The server sums rows of ``window_table`` instead: a row per
+    combination of the codes of each window of consecutive features
+    (``code_windows``), the bias in the first window's rows.
+    """
 
     def __init__(self, module: nn.Module):
         quantizer = module.quantizer
         first = module.mlp[0]
-        n_codes = [2 ** int(b) for b in quantizer.n_bits]
+        widths = [int(b) for b in quantizer.n_bits]
         starts = [0, *itertools.accumulate(int(s) for s in quantizer.out_sizes)]
         device = first.weight.device
         with torch.no_grad():
-            tables = [
-                rows @ first.weight[:, starts[j] : starts[j + 1]].T
-                for j, rows in enumerate(inputs_per_code(quantizer, device))
-            ]
-            self.table = torch.cat(tables).contiguous()
+            self.table = torch.cat(
+                [
+                    rows @ first.weight[:, starts[j] : starts[j + 1]].T
+                    for j, rows in enumerate(inputs_per_code(quantizer, device))
+                ]
+            )
             self.bias = first.bias.detach().clone()
+        n_codes = [1 << b for b in widths]
         self.offsets = torch.as_tensor([0] + n_codes[:-1], device=device).cumsum(0)
+        self.n_heads = heads_of(module)
+
+        self.windows = code_windows(widths)
+        if not fits_combined(
+            sum(window_sizes(widths, self.windows)), first.out_features
+        ):
+            self.windows = code_windows(widths, max_bits=0)  # a window per feature
+        window_table, window_starts = window_tables(self, widths, self.windows)
+        self.window_table = torch.as_tensor(window_table, device=device)
+        self.window_starts = torch.as_tensor(window_starts, device=device)
+        window_of, shifts = window_positions(widths, self.windows)
+        self.window_of = torch.as_tensor(window_of, device=device)
+        self.shifts = torch.as_tensor(shifts, device=device)
+
+    def window_index(self, codes: Tensor) -> Tensor:
+        """Each window's table row for int64 ``codes``, shape ``(n, windows)``."""
+        if len(self.windows) == codes.shape[1]:
+            index = codes  # a window per feature: its codes are its rows
+        else:
+            index = codes.new_zeros((codes.shape[0], len(self.windows)))
+            index.index_add_(1, self.window_of, codes << self.shifts)
+        return index + self.window_starts
 
     def __call__(self, codes: Tensor) -> Tensor:
-        """The first layer's output for int64 ``codes`` of the quantized features."""
-        hidden = F.embedding_bag(codes + self.offsets, self.table, mode="sum")
-        return hidden.add_(self.bias)  # in place: one batch-wide tensor less
+        """The first layer's output ``(n, heads * units)`` for int64 ``codes``
+        of the quantized features: one gather-and-sum for all heads, whose
+        later layers read their columns as views."""
+        return F.embedding_bag(self.window_index(codes), self.window_table, mode="sum")
+
+
+def fits_combined(rows: int, units: int) -> bool:
+    """Whether combined tables of ``rows`` rows of ``units`` values stay within
+    ``COMBINED_TABLE_MAX_VALUES`` (windows here, byte tables in the ONNX graph)."""
+    return rows * units <= COMBINED_TABLE_MAX_VALUES
+
+
+def code_windows(widths, max_bits: int = WINDOW_MAX_BITS) -> list[list[int]]:
+    """Consecutive features grouped so that each group's codes take at most
+    ``max_bits`` bits together (a wider feature alone)."""
+    windows: list[list[int]] = [[]]
+    bits = 0
+    for j, width in enumerate(widths):
+        if windows[-1] and bits + width > max_bits:
+            windows.append([])
+            bits = 0
+        windows[-1].append(j)
+        bits += width
+    return windows
+
+
+def window_sizes(widths, windows) -> list[int]:
+    """Each window's table rows: one per combination of its features' codes."""
+    return [1 << sum(widths[j] for j in window) for window in windows]
+
+
+def window_positions(widths, windows) -> tuple[np.ndarray, np.ndarray]:
+    """For each feature, its window and the left shift of its code in the
+    window's combination (the first feature's code most significant, as in a
+    packed byte)."""
+    window_of = np.zeros(len(widths), np.int64)
+    shifts = np.zeros(len(widths), np.int64)
+    for w, window in enumerate(windows):
+        shift = sum(widths[j] for j in window)
+        for j in window:
+            shift -= widths[j]
+            window_of[j], shifts[j] = w, shift
+    return window_of, shifts
+
+
+def window_tables(tables, widths, windows) -> tuple[np.ndarray, np.ndarray]:
+    """``(table, starts)``: float32 rows, one per combination of a window's
+    codes (the sum of its features' rows of ``tables.table``, the bias in the
+    first window's rows), and the first row of each window."""
+    table = tables.table.detach().cpu().numpy()
+    offsets = tables.offsets.cpu().numpy()
+    sizes = window_sizes(widths, windows)
+    _, shifts = window_positions(widths, windows)
+    combined = np.zeros((sum(sizes), table.shape[1]), np.float32)
+    start = 0
+    for window, size in zip(windows, sizes, strict=True):
+        values = np.arange(size)
+        for j in window:
+            codes = (values >> shifts[j]) & ((1 << widths[j]) - 1)
+            combined[start : start + size] += table[offsets[j] + codes]
+        start += size
+    combined[: sizes[0]] += tables.bias.detach().cpu().numpy()
+    return combined, np.cumsum([0, *sizes[:-1]]).astype(np.int64)
+
+
+def heads_of(module: nn.Module) -> int:
+    """How many heads the MLP of a ``QuantizedMLP`` holds."""
+    return next((layer.n_heads for layer in module.mlp if hasattr(layer, "n_heads")), 1)
 
 
 def table_values(module: nn.Module) -> int:

@@ -10,6 +10,7 @@ from typing import Protocol
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from ._first_layer import first_layer_tables
 from ._quantizers import Quantizer
@@ -200,38 +201,40 @@ class QuantizedMLP(nn.Module):
             out = self.mlp(self.quantizer(x, codes))
         else:
             out = predict_after_first(
-                itertools.islice(self.mlp, 1, None), tables(codes)
+                itertools.islice(self.mlp, 1, None), tables(codes), tables.n_heads
             )
         return _squeeze_single_output(out)
 
 
-def predict_after_first(layers: Iterable[nn.Module], out: Tensor) -> Tensor:
+def predict_after_first(
+    layers: Iterable[nn.Module], out: Tensor, n_heads: int
+) -> Tensor:
     """Eval-mode layers after the first on its output ``(n, heads * units)``.
 
-    The heads stay in one ``(heads, n, units)`` tensor from the first
-    :class:`HeadLinear` to :class:`CombineHeads` (no reshapes between layers),
-    and ReLU runs in place: the same outputs as the layers one by one, with
-    fewer copies of a batch.
+    Head by head, every layer one 2-D product (``addmm``, the first on a view
+    of the head's columns: no reshapes or copies between layers), ReLU in
+    place; the heads meet only in :class:`CombineHeads`. The same outputs as
+    the layers one by one, with fewer copies of a batch (one batched product
+    of all heads, as in training, ran slower: ``benchmarks/results/history.md``).
     """
-    n = out.shape[0]
-    by_head = None
+    by_head = list(out.chunk(n_heads, dim=1))
     for layer in layers:
         if isinstance(layer, HeadLinear):
-            if by_head is None:
-                by_head = out.reshape(n, layer.n_heads, -1).transpose(0, 1)
-            by_head = torch.baddbmm(layer.bias, by_head, layer.weight)
+            by_head = [
+                torch.addmm(layer.bias[h], x, layer.weight[h])
+                for h, x in enumerate(by_head)
+            ]
+        elif isinstance(layer, nn.Linear):  # one head
+            by_head = [F.linear(x, layer.weight, layer.bias) for x in by_head]
+        elif isinstance(layer, nn.ReLU):
+            by_head = [torch.relu_(x) for x in by_head]
         elif isinstance(layer, nn.Dropout):
             continue  # identity in eval mode
-        elif isinstance(layer, nn.ReLU):
-            if by_head is None:
-                out = torch.relu_(out)
-            else:
-                by_head = torch.relu_(by_head)
         elif isinstance(layer, CombineHeads):
-            out = layer.combine(by_head.transpose(0, 1).contiguous())
-            by_head = None
+            return layer.combine(torch.stack(by_head, dim=1))
         else:
-            out = layer(out)
+            raise TypeError(f"no eval-mode head-by-head rule for {layer!r}")
+    (out,) = by_head
     return out
 
 

@@ -16,7 +16,8 @@ units. The first layer uses the lookup tables of the torch server path
 inside one byte, one table row per byte value (the sum of the features' rows in
 that byte), so a row costs one gather per byte and no unpacking; otherwise
 from the codes, one table row per combination of the codes of a window of
-consecutive features (up to ``WINDOW_MAX_BITS`` bits), or a row per feature.
+consecutive features, or a row per feature (the torch server's windows,
+``_first_layer.FirstLayerTables``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._first_layer import first_layer_tables, inputs_per_code
+from ._first_layer import (
+    first_layer_tables,
+    fits_combined,
+    heads_of,
+    inputs_per_code,
+    window_tables,
+)
 from ._network import CombineHeads, HeadLinear
 from ._packing import WIRE_FORMAT_VERSION
 from ._version import __version__
@@ -41,13 +48,6 @@ INPUT_KINDS = ("packed", "codes", "readings")
 # Input tables (one row of network inputs per code) above this many values make
 # a graph too large to be worth writing (thermometer steps at 16 bits).
 MAX_INPUT_TABLE_VALUES = 1 << 26
-# Up to this many values (4 bytes each: 16 MiB) the first layer runs from
-# tables of several features' codes: one per byte of packed rows (256 rows each,
-# see ``byte_table_first_layer``) or one per window of features.
-COMBINED_TABLE_MAX_VALUES = 1 << 22
-# Consecutive features share a window, one table row per combination of their
-# codes, while their codes take at most this many bits together.
-WINDOW_MAX_BITS = 10
 # Up to this many thresholds in the widest feature, all features are compared
 # in one padded block; above it (the padding would grow with 2**16), each alone.
 PADDED_COMPARISON_MAX = 255
@@ -194,10 +194,9 @@ def byte_tables(tables, widths) -> np.ndarray | None:
     byte 0's rows); None when a feature spans two bytes or the tables would
     exceed ``COMBINED_TABLE_MAX_VALUES``."""
     windows = byte_windows(widths)
-    units = tables.table.shape[1]
-    if windows is None or len(windows) * 256 * units > COMBINED_TABLE_MAX_VALUES:
+    if windows is None or not fits_combined(len(windows) * 256, tables.table.shape[1]):
         return None
-    table, starts, _ = window_tables(tables, widths, windows)
+    table, starts = window_tables(tables, widths, windows)
     by_byte = []
     for window, start in zip(windows, starts, strict=True):
         # a byte holds its features' combination, then zero padding bits
@@ -233,74 +232,23 @@ def gathered_sums(
     return outputs
 
 
-def code_windows(widths, max_bits: int = WINDOW_MAX_BITS) -> list[list[int]]:
-    """Consecutive features grouped so that each group's codes take at most
-    ``max_bits`` bits together (a wider feature alone)."""
-    windows: list[list[int]] = [[]]
-    bits = 0
-    for j, width in enumerate(widths):
-        if windows[-1] and bits + width > max_bits:
-            windows.append([])
-            bits = 0
-        windows[-1].append(j)
-        bits += width
-    return windows
-
-
-def window_sizes(widths, windows) -> list[int]:
-    """Each window's table rows: one per combination of its features' codes."""
-    return [1 << sum(widths[j] for j in window) for window in windows]
-
-
-def window_tables(tables, widths, windows):
-    """``(table, offsets, weights)``: one table row per combination of a
-    window's codes (the sum of their rows, the bias in the first window's), the
-    first row of each window, and the powers of two that turn a row of codes
-    into each window's combination (``codes @ weights``, the first feature's
-    code most significant)."""
-    table, offsets = _array(tables.table), tables.offsets.cpu().numpy()
-    sizes = window_sizes(widths, windows)
-    combined = np.zeros((sum(sizes), table.shape[1]), np.float32)
-    weights = np.zeros((len(widths), len(windows)), np.float32)
-    start = 0
-    for w, (window, size) in enumerate(zip(windows, sizes, strict=True)):
-        values, shift = np.arange(size), sum(widths[j] for j in window)
-        for j in window:
-            shift -= widths[j]
-            weights[j, w] = 2.0**shift
-            codes = (values >> shift) & ((1 << widths[j]) - 1)
-            combined[start : start + size] += table[offsets[j] + codes]
-        start += size
-    combined[: sizes[0]] += _array(tables.bias)
-    window_starts = np.cumsum([0, *sizes[:-1]]).astype(np.int64)
-    return combined, window_starts, weights
-
-
 def windowed_first_layer(
     g: GraphBuilder, codes: str, tables, widths, heads: list[slice]
 ) -> list[str]:
-    """Each head's first-layer output as one gather per window of features
-    (``code_windows``), summed; a gather per feature when the windows' tables
-    would exceed ``COMBINED_TABLE_MAX_VALUES`` (one feature's rows are the torch
-    server's tables, which exist)."""
-    windows = code_windows(widths)
-    rows = sum(window_sizes(widths, windows))
-    if rows * tables.table.shape[1] > COMBINED_TABLE_MAX_VALUES:
-        windows = code_windows(widths, max_bits=0)
-    table, starts, weights = window_tables(tables, widths, windows)
+    """Each head's first-layer output as one gather per window of features,
+    summed: the torch server's windows and tables (``FirstLayerTables``), a
+    window per feature where combined tables would be too large."""
     proto = g.onnx.TensorProto
-    if len(windows) < len(widths):  # codes combined: exact in float32 below 2**24
+    if len(tables.windows) < len(widths):  # codes combined: exact in float32
+        weights = np.zeros((len(widths), len(tables.windows)), np.float32)
+        window_of, shifts = tables.window_of.cpu(), tables.shifts.cpu()
+        weights[np.arange(len(widths)), window_of.numpy()] = 2.0 ** shifts.numpy()
         as_float = g.op("Cast", codes, to=proto.FLOAT)
         combined = g.op("MatMul", as_float, g.const(weights, "window_weights"))
         codes = g.op("Cast", combined, to=proto.INT64)
+    starts = tables.window_starts.cpu().numpy()
     index = g.op("Add", codes, g.const(starts, "window_offsets"))
-    return gathered_sums(g, index, table, heads, "window")
-
-
-def n_heads_of(layers) -> int:
-    """How many heads the network's layers hold."""
-    combine = [layer for layer in layers if isinstance(layer, CombineHeads)]
-    return combine[0].n_heads if combine else 1
+    return gathered_sums(g, index, _array(tables.window_table), heads, "window")
 
 
 def packed_first_layer(g: GraphBuilder, packed: str, module: nn.Module):
@@ -314,7 +262,7 @@ def packed_first_layer(g: GraphBuilder, packed: str, module: nn.Module):
     if by_byte is None:
         return None
     first = module.mlp[0]
-    heads = head_columns(first.out_features, n_heads_of(module.mlp))
+    heads = head_columns(first.out_features, heads_of(module))
     return byte_table_first_layer(g, packed, by_byte, heads)
 
 
@@ -327,7 +275,7 @@ def first_layer_by_head(g: GraphBuilder, codes: str, module: nn.Module) -> list[
     """
     quantizer, first = module.quantizer, module.mlp[0]
     widths = [int(b) for b in quantizer.n_bits]
-    heads = head_columns(first.out_features, n_heads_of(module.mlp))
+    heads = head_columns(first.out_features, heads_of(module))
     tables = first_layer_tables(module)
     if tables is not None:
         return windowed_first_layer(g, codes, tables, widths, heads)
@@ -490,8 +438,9 @@ def full_precision_graph(estimator, input_kind: str):
         "Div", centred, g.const(np.asarray(estimator.feature_scale_, np.float64))
     )
     standardized = g.op("Cast", scaled, to=proto.FLOAT)
-    layers = list(estimator.net_.module_.mlp)
-    heads = head_columns(layers[0].out_features, n_heads_of(layers))
+    module = estimator.net_.module_
+    layers = list(module.mlp)
+    heads = head_columns(layers[0].out_features, heads_of(module))
     first = linear_by_head(g, standardized, layers[0], heads)
     target = estimator.target_
     out, is_probability = mlp_after_first(g, first, layers[1:], target.classification)

@@ -128,10 +128,10 @@ def test_packed_rows_are_read_by_byte_or_by_window_of_features(
     it unpacks the codes and looks up combinations of a window of them; with
     the tables' size limit at zero, every feature's code alone. Every way gives
     the torch server's values."""
-    from sklearn_bsq import _onnx
+    from sklearn_bsq import _first_layer
 
     if table_limit is not None:
-        monkeypatch.setattr(_onnx, "COMBINED_TABLE_MAX_VALUES", table_limit)
+        monkeypatch.setattr(_first_layer, "COMBINED_TABLE_MAX_VALUES", table_limit)
     X, y = diabetes
     reg = SoftQuantizerRegressor(bits, max_epochs=2, random_state=0).fit(X, y)
     model = export_onnx(reg)
@@ -166,7 +166,7 @@ def test_codes_outside_their_range_fail_instead_of_reading_other_rows(diabetes, 
 
 
 def test_windows_group_features_up_to_their_bit_limit():
-    from sklearn_bsq._onnx import code_windows
+    from sklearn_bsq._first_layer import code_windows
 
     assert code_windows([3, 5, 2, 4, 6, 3, 4, 5, 16, 1]) == [
         [0, 1, 2],

@@ -160,3 +160,28 @@ def test_heads_predict_the_same_from_bytes_tables_and_matrix_products(cancer):
         rtol=1e-5,
         atol=1e-6,
     )
+
+
+def test_windows_of_features_give_the_tables_of_single_features(
+    fitted, cancer, monkeypatch
+):
+    """Consecutive features share a table row per combination of their codes;
+    with combined tables not allowed, a table per feature: the same outputs."""
+    from sklearn_bsq import _first_layer
+
+    codes = torch.as_tensor(fitted.encode(cancer[1]).astype(np.int64))
+    module = fitted.net_.module_
+    windowed = _first_layer.first_layer_tables(module)
+    assert len(windowed.windows) < codes.shape[1]  # widths 1..10 combine
+    with torch.inference_mode():
+        from_windows = module(codes=codes).numpy()
+    monkeypatch.setattr(_first_layer, "COMBINED_TABLE_MAX_VALUES", 0)
+    _first_layer._CACHE.pop(module)
+    try:
+        single = _first_layer.first_layer_tables(module)
+        assert single.windows == [[j] for j in range(codes.shape[1])]
+        with torch.inference_mode():
+            from_features = module(codes=codes).numpy()
+    finally:
+        _first_layer._CACHE.pop(module)  # the session's fixture keeps its windows
+    np.testing.assert_allclose(from_windows, from_features, rtol=1e-5, atol=1e-5)
