@@ -239,7 +239,7 @@ def windowed_first_layer(
     summed: the torch server's windows and tables (``FirstLayerTables``), a
     window per feature where combined tables would be too large."""
     proto = g.onnx.TensorProto
-    if len(tables.windows) < len(widths):  # codes combined: exact in float32
+    if len(tables.windows) < len(widths):  # combined codes < 2**24: exact in float32
         weights = np.zeros((len(widths), len(tables.windows)), np.float32)
         window_of, shifts = tables.window_of.cpu(), tables.shifts.cpu()
         weights[np.arange(len(widths)), window_of.numpy()] = 2.0 ** shifts.numpy()

@@ -182,8 +182,14 @@ def test_auto_gives_a_core_to_a_busy_process(monkeypatch):
     model = SoftQuantizer(2, max_epochs=2, random_state=0).fit(X, y)
     rows = np.resize(X, (1000, X.shape[1]))
     seen = record_threads(monkeypatch, type(model.net_.module_), "forward")
-    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    # the spinner says when its start-up (imports that wait on the disk) is over
+    spinner = subprocess.Popen(
+        [sys.executable, "-c", "print('spinning', flush=True)\nwhile True: pass"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
+        assert spinner.stdout.readline().strip() == "spinning"
         deadline = time.monotonic() + 10
         while not _threads.runnable_elsewhere() and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -191,5 +197,6 @@ def test_auto_gives_a_core_to_a_busy_process(monkeypatch):
     finally:
         spinner.kill()
         spinner.wait()
+        spinner.stdout.close()
         torch.set_num_threads(before)
     assert 1 <= seen[0] < cores
