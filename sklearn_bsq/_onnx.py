@@ -36,7 +36,7 @@ from ._first_layer import (
     window_tables,
 )
 from ._network import CombineHeads, HeadLinear
-from ._packing import WIRE_FORMAT_VERSION
+from ._packing import WIRE_FORMAT_VERSION, bit_offsets
 from ._version import __version__
 
 # ai.onnx opset of the graphs: onnxruntime has run it since 1.14.
@@ -175,16 +175,13 @@ def gemm(g: GraphBuilder, x: str, weight: np.ndarray, bias: np.ndarray) -> str:
 
 def byte_windows(widths) -> list[list[int]] | None:
     """The features in each byte of a packed row; None when one spans two."""
-    windows: list[list[int]] = []
-    bit = 0
-    for j, width in enumerate(widths):
-        byte, start = divmod(bit, 8)
-        if start + width > 8:
-            return None
-        if byte == len(windows):
-            windows.append([])
-        windows[byte].append(j)
-        bit += width
+    widths = np.asarray(widths, np.int64)
+    starts = bit_offsets(widths)
+    if np.any(starts % 8 + widths > 8):
+        return None
+    windows: list[list[int]] = [[] for _ in range(-(-int(widths.sum()) // 8))]
+    for j, start in enumerate(starts):
+        windows[start // 8].append(j)
     return windows
 
 
