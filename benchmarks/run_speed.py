@@ -16,17 +16,18 @@ shared and noisy, absolute times are not comparable between runs. The table and 
 plot go to ``--out`` (default ``benchmarks/results/speed``) as ``summary.md`` and
 ``speed.png``.
 
-``--server`` instead measures the server on full california (8 features) at 4
-bits, repeated to 200,000 rows (``--rows``): the default model (three heads of
-128-128), five heads and ``n_heads=1``, through ``predict_packed`` (torch) and
+``--server`` instead measures the server at 4 bits on each dataset repeated to
+200,000 rows (``--rows``): on full california (8 features) the default model
+(three heads of 128-128), five heads and ``n_heads=1``, and on the wider rows of
+Ailerons (40 features) the default model, through ``predict_packed`` (torch) and
 onnxruntime on the packed bytes (``export_onnx``), against scikit-learn's
 ``MLPRegressor(hidden_layer_sizes=(128, 128))`` and default ``MLPRegressor`` on the
-float32 rows, in rows per second with each model's additions and multiply-adds per
-row (every path timed in ``--repeats`` interleaved rounds, three calls each, the
-best call kept, so that all ratios see the same machine); and the peak memory
-``predict_packed`` adds (in a fresh process: the peak resident size, reset before
-the call, minus the resident size before it; Linux, glibc's mmap threshold fixed so
-that freed batches are not counted).
+same dataset's float32 rows, in rows per second with each model's additions and
+multiply-adds per row (every path timed in ``--repeats`` interleaved rounds,
+three calls each, the best call kept, so that all ratios see the same machine);
+and the peak memory ``predict_packed`` adds (in a fresh process: the peak resident
+size, reset before the call, minus the resident size before it; Linux, glibc's
+mmap threshold fixed so that freed batches are not counted).
 Writes ``server.md`` to ``--out``.
 """
 
@@ -47,6 +48,12 @@ from skorch import NeuralNetClassifier
 
 from sklearn_bsq import SoftQuantizer
 from sklearn_bsq._network import PREDICT_BATCH_ROWS, PlainMLP
+
+# the server's peer and its path in the tables
+PEER, PEER_PATH = "MLPRegressor(128, 128)", "numpy, float32 rows"
+# onnxruntime's call sizes: torch's batch, and a smaller one, as onnxruntime
+# holds every byte's gathered table rows of a call at once
+ONNX_CALL_ROWS = (PREDICT_BATCH_ROWS, 512)
 
 
 def interleaved_best_times(paths: dict, rounds: int, calls: int = 3) -> dict:
@@ -191,9 +198,9 @@ def added_memory(model, packed) -> str:
         # allocator's adaptive threshold happened to keep (3 to 4 batches in
         # four runs of the same code)
         env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(128 * 1024)}
-        result = subprocess.run(
-            child, capture_output=True, text=True, check=True, env=env
-        )
+        result = subprocess.run(child, capture_output=True, text=True, env=env)
+        if result.returncode:
+            raise RuntimeError(f"the memory measurement failed:\n{result.stderr}")
         grew = int(result.stdout.split()[-1])
     # one batch of activations: the int64 codes and one float32 tensor per
     # layer, each as wide as all heads together
@@ -225,93 +232,130 @@ def layer_widths(module) -> list[int]:
     return widths
 
 
-def server(rows: int, repeats: int, data_folder: str | None) -> list[str]:
-    """The server on full california at 4 bits, side by side in one run: the
-    default model (three heads), five heads and one head, through
-    ``predict_packed`` (torch) and onnxruntime on the packed bytes, against
-    scikit-learn's MLPRegressor (128, 128) and default MLPRegressor on the
-    float32 rows."""
+def model_paths(model, packed) -> tuple[dict, dict]:
+    """The serving paths of a fitted model on ``packed`` (torch's
+    ``predict_packed``, onnxruntime in one call and in calls of each of
+    ``ONNX_CALL_ROWS`` rows) and each path's table adds + multiply-adds per
+    row, after checking that onnxruntime predicts what torch does."""
     import onnxruntime as ort
+
+    from sklearn_bsq import export_onnx
+
+    graph = export_onnx(model)
+    session = ort.InferenceSession(graph.SerializeToString())
+    np.testing.assert_allclose(
+        session.run(None, {"packed": packed[:4096]})[0],
+        model.predict_packed(packed[:4096]),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    adds, products = multiply_adds(model.net_.module_)
+    onnx_adds = onnx_table_adds(graph.graph, adds)
+    paths = {
+        "torch, predict_packed": lambda: model.predict_packed(packed),
+        "onnxruntime, packed, one call": lambda: session.run(None, {"packed": packed}),
+    }
+    for rows in ONNX_CALL_ROWS:
+        paths[f"onnxruntime, packed, {rows:,}-row calls"] = lambda rows=rows: [
+            session.run(None, {"packed": packed[i : i + rows]})
+            for i in range(0, len(packed), rows)
+        ]
+    costs = {
+        path: f"{onnx_adds if path.startswith('onnx') else adds:,} + {products:,}"
+        for path in paths
+    }
+    return paths, costs
+
+
+def peer_paths(X, y, X_rows) -> tuple[dict, dict]:
+    """scikit-learn's ``MLPRegressor(128, 128)`` and default ``MLPRegressor``
+    fitted on ``X, y`` predicting ``X_rows``, and their multiply-adds per row
+    (speed does not depend on the epochs: a few keep the run short)."""
     from sklearn.neural_network import MLPRegressor
 
-    from sklearn_bsq import SoftQuantizerRegressor, export_onnx
+    peers = {
+        PEER: MLPRegressor(hidden_layer_sizes=(128, 128), max_iter=3),
+        "MLPRegressor()": MLPRegressor(max_iter=3),
+    }
+    paths, costs = {}, {}
+    for name, peer in peers.items():
+        peer.fit(X, y)
+        paths[name] = lambda peer=peer: peer.predict(X_rows)
+        sizes = [X.shape[1], *peer.hidden_layer_sizes, 1]
+        macs = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+        costs[name] = f"{macs:,}"
+    return paths, costs
+
+
+def speed_table(rows: int, seconds: dict, costs: dict) -> list[str]:
+    """Rows per second of one dataset's paths (keys ``(model, path)``), against
+    its ``MLPRegressor(128, 128)``."""
+    lines = [
+        f"| model | path | rows/s | vs {PEER} | table adds + multiply-adds per row |",
+        "|---|---|---|---|---|",
+    ]
+    peer_rows = rows / seconds[PEER, PEER_PATH]
+    for (model, path), cost in costs.items():
+        speed = rows / seconds[model, path]
+        lines.append(
+            f"| {model} | {path} | {speed:,.0f} | {speed / peer_rows:.2f}x | {cost} |"
+        )
+    return lines
+
+
+def server(rows: int, repeats: int, data_folder: str | None) -> list[str]:
+    """The server at 4 bits, side by side in one run: the default model (three
+    heads), five heads and one head on full california, and the default model
+    on the wider rows of Ailerons (40 features), through ``predict_packed``
+    (torch) and onnxruntime on the packed bytes, against scikit-learn's
+    MLPRegressor (128, 128) and default MLPRegressor on the float32 rows."""
+    from sklearn_bsq import SoftQuantizerRegressor
 
     sys.path.insert(0, str(Path(__file__).parent))
     from datasets import data_dir, load
 
-    X, y, _ = load("california", data_dir(data_folder))
-    X_rows = np.resize(X, (rows, X.shape[1]))  # the data repeated to ``rows``
-    # speed does not depend on the epochs: a few keep the run short
-    peers = {
-        "MLPRegressor(128, 128)": MLPRegressor(
-            hidden_layer_sizes=(128, 128), max_iter=3
-        ),
-        "MLPRegressor()": MLPRegressor(max_iter=3),
-    }
-    for peer in peers.values():
-        peer.fit(X, y)
-    lines = [
-        f"{rows:,} rows of california ({X.shape[1]} features) at 4 bits; torch "
-        f"threads {torch.get_num_threads()}, onnxruntime threads: its default",
-        "",
-        "| model | path | rows/s | vs MLPRegressor(128, 128) | table adds + "
-        "multiply-adds per row |",
-        "|---|---|---|---|---|",
-    ]
-    paths, costs = {}, {}
-    for name, peer in peers.items():
-        paths[name] = lambda peer=peer: peer.predict(X_rows)
-        sizes = [X.shape[1], *peer.hidden_layer_sizes, 1]
-        macs = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
-        costs[name] = ("numpy, float32 rows", f"{macs:,}")
     default_heads = SoftQuantizerRegressor().n_heads
-    models = {f"default ({default_heads} heads)": default_heads, "n_heads=5": 5}
-    models["n_heads=1"] = 1
-    for label, n_heads in models.items():
-        model = SoftQuantizerRegressor(4, n_heads=n_heads, max_epochs=2, random_state=0)
-        model.fit(X, y)
-        packed = model.transform(X_rows)
-        graph = export_onnx(model)
-        session = ort.InferenceSession(graph.SerializeToString())
-        # same predictions before timing anything
-        onnx_values = session.run(None, {"packed": packed[:4096]})[0]
-        np.testing.assert_allclose(
-            onnx_values, model.predict_packed(packed[:4096]), rtol=1e-5
-        )
-        adds, products = multiply_adds(model.net_.module_)
-        onnx_adds = onnx_table_adds(graph.graph, adds)
-        label_paths = {
-            "torch, predict_packed": lambda m=model, p=packed: m.predict_packed(p),
-            "onnxruntime, packed, one call": lambda s=session, p=packed: s.run(
-                None, {"packed": p}
-            ),
-            f"onnxruntime, packed, {PREDICT_BATCH_ROWS:,}-row calls": (
-                lambda s=session, p=packed: [
-                    s.run(None, {"packed": p[i : i + PREDICT_BATCH_ROWS]})
-                    for i in range(0, len(p), PREDICT_BATCH_ROWS)
-                ]
-            ),
-        }
-        for path, run in label_paths.items():
-            paths[label, path] = run
-            path_adds = onnx_adds if path.startswith("onnxruntime") else adds
-            costs[label, path] = (path, f"{path_adds:,} + {products:,}")
-        if n_heads == default_heads:
-            memory_line = added_memory(model, packed)
+    default = f"default ({default_heads} heads)"
+    models = {
+        "california": {default: default_heads, "n_heads=5": 5, "n_heads=1": 1},
+        "Ailerons": {default: default_heads},
+    }
+    paths, costs, widths = {}, {}, {}
+    for dataset, heads_by_model in models.items():
+        X, y, _ = load(dataset, data_dir(data_folder))
+        widths[dataset] = X.shape[1]
+        X_rows = np.resize(X, (rows, X.shape[1]))  # the data repeated to ``rows``
+        peers, peer_costs = peer_paths(X, y, X_rows)
+        costs[dataset] = {}
+        for name, run in peers.items():
+            paths[dataset, name, PEER_PATH] = run
+            costs[dataset][name, PEER_PATH] = peer_costs[name]
+        for label, n_heads in heads_by_model.items():
+            model = SoftQuantizerRegressor(
+                4, n_heads=n_heads, max_epochs=2, random_state=0
+            ).fit(X, y)
+            packed = model.transform(X_rows)
+            model_runs, model_costs = model_paths(model, packed)
+            for path, run in model_runs.items():
+                paths[dataset, label, path] = run
+                costs[dataset][label, path] = model_costs[path]
+            if dataset == "california" and n_heads == default_heads:
+                memory_line = added_memory(model, packed)
     seconds = interleaved_best_times(paths, repeats)
-    peer_rows = rows / seconds["MLPRegressor(128, 128)"]
-    for key, (path, cost) in costs.items():
-        label = key if isinstance(key, str) else key[0]
-        speed = rows / seconds[key]
-        lines.append(
-            f"| {label} | {path} | {speed:,.0f} | {speed / peer_rows:.2f}x | {cost} |"
-        )
+    lines = [
+        f"{rows:,} rows at 4 bits (each dataset repeated to that many); torch "
+        f"threads {torch.get_num_threads()}, onnxruntime threads: its default"
+    ]
+    for dataset, dataset_costs in costs.items():
+        by_path = {key[1:]: s for key, s in seconds.items() if key[0] == dataset}
+        lines += ["", f"{dataset} ({widths[dataset]} features):", ""]
+        lines += speed_table(rows, by_path, dataset_costs)
     lines += ["", memory_line]
     lines += [
         "",
-        "Targets (issue: serving speed): the default, best of its two paths, >= 0.5x "
-        "MLPRegressor(128, 128); n_heads=1 >= 1x; onnxruntime >= torch for the "
-        "default.",
+        "Targets (issue: serving speed), on california: the default, best of its "
+        "two paths, >= 0.5x MLPRegressor(128, 128); n_heads=1 >= 1x; onnxruntime "
+        ">= torch for the default.",
     ]
     return lines
 

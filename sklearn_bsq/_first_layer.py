@@ -104,18 +104,35 @@ class FirstLayerTables:
         n_codes = [1 << b for b in widths]
         self.offsets = torch.as_tensor([0] + n_codes[:-1], device=device).cumsum(0)
         self.n_heads = heads_of(module)
+        self.widths = widths
 
         self.windows = code_windows(widths)
         if not fits_combined(
             sum(window_sizes(widths, self.windows)), first.out_features
         ):
             self.windows = code_windows(widths, max_bits=0)  # a window per feature
-        window_table, window_starts = window_tables(self, widths, self.windows)
+        window_table, window_starts = self._window_tables(self.windows)
         self.window_table = torch.as_tensor(window_table, device=device)
         self.window_starts = torch.as_tensor(window_starts, device=device)
         window_of, shifts = window_positions(widths, self.windows)
         self.window_of = torch.as_tensor(window_of, device=device)
         self.shifts = torch.as_tensor(shifts, device=device)
+
+    def combined_table(self, windows) -> tuple[np.ndarray, np.ndarray]:
+        """``(table, starts)`` of ``window_tables`` for ``windows`` of this
+        layer's features: the server's own table when they are its windows."""
+        if windows == self.windows:
+            return self.window_table.cpu().numpy(), self.window_starts.cpu().numpy()
+        return self._window_tables(windows)
+
+    def _window_tables(self, windows) -> tuple[np.ndarray, np.ndarray]:
+        return window_tables(
+            self.table.detach().cpu().numpy(),
+            self.offsets.cpu().numpy(),
+            self.bias.detach().cpu().numpy(),
+            self.widths,
+            windows,
+        )
 
     def window_index(self, codes: Tensor) -> Tensor:
         """Each window's table row for int64 ``codes``, shape ``(n, windows)``."""
@@ -172,12 +189,13 @@ def window_positions(widths, windows) -> tuple[np.ndarray, np.ndarray]:
     return window_of, shifts
 
 
-def window_tables(tables, widths, windows) -> tuple[np.ndarray, np.ndarray]:
+def window_tables(
+    table: np.ndarray, offsets: np.ndarray, bias: np.ndarray, widths, windows
+) -> tuple[np.ndarray, np.ndarray]:
     """``(table, starts)``: float32 rows, one per combination of a window's
-    codes (the sum of its features' rows of ``tables.table``, the bias in the
-    first window's rows), and the first row of each window."""
-    table = tables.table.detach().cpu().numpy()
-    offsets = tables.offsets.cpu().numpy()
+    codes (the sum of its features' rows of ``table``, feature ``j``'s first
+    row at ``offsets[j]``; ``bias`` in the first window's rows), and the first
+    row of each window."""
     sizes = window_sizes(widths, windows)
     _, shifts = window_positions(widths, windows)
     combined = np.zeros((sum(sizes), table.shape[1]), np.float32)
@@ -188,7 +206,7 @@ def window_tables(tables, widths, windows) -> tuple[np.ndarray, np.ndarray]:
             codes = (values >> shifts[j]) & ((1 << widths[j]) - 1)
             combined[start : start + size] += table[offsets[j] + codes]
         start += size
-    combined[: sizes[0]] += tables.bias.detach().cpu().numpy()
+    combined[: sizes[0]] += bias
     return combined, np.cumsum([0, *sizes[:-1]]).astype(np.int64)
 
 

@@ -33,7 +33,6 @@ from ._first_layer import (
     fits_combined,
     heads_of,
     inputs_per_code,
-    window_tables,
 )
 from ._network import CombineHeads, HeadLinear
 from ._packing import WIRE_FORMAT_VERSION, bit_offsets
@@ -193,7 +192,7 @@ def byte_tables(tables, widths) -> np.ndarray | None:
     windows = byte_windows(widths)
     if windows is None or not fits_combined(len(windows) * 256, tables.table.shape[1]):
         return None
-    table, starts = window_tables(tables, widths, windows)
+    table, starts = tables.combined_table(windows)
     by_byte = []
     for window, start in zip(windows, starts, strict=True):
         # a byte holds its features' combination, then zero padding bits
