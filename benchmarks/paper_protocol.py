@@ -18,10 +18,18 @@ FULL_SEED_METHODS = LIBRARY_DEFAULTS
 BASELINE_HEADS = 5
 
 
+# The library's defaults with learned widths at the same bits per row as the
+# uniform width b (``n_bits="auto"``, ``bit_budget`` b x features): opt-in, not in
+# ``run_paper.py``'s default list (its wide first pass costs a second training).
+OPT_IN_METHODS = ("bsq-auto",)
+# Methods that run the library's default network.
+DEFAULT_NETWORK_METHODS = LIBRARY_DEFAULTS | set(OPT_IN_METHODS)
+
+
 def baseline_heads(method: str, overrides: dict) -> dict:
     """``overrides`` with ``n_heads`` set to ``BASELINE_HEADS`` for a method that
-    is not one of ``LIBRARY_DEFAULTS``."""
-    if method in LIBRARY_DEFAULTS:
+    is not one of ``DEFAULT_NETWORK_METHODS``."""
+    if method in DEFAULT_NETWORK_METHODS:
         return overrides
     return {"n_heads": BASELINE_HEADS, **overrides}
 
@@ -34,6 +42,7 @@ METHODS = [
     "bsq-embedding",
     "bsq-bits",
     "bsq-levels+thermometer",
+    "bsq-auto",
     "pr-mq",
     "pr-qq",
     "lsq",

@@ -21,7 +21,10 @@ configurations per dataset and width). Methods:
   "auto", is "levels+thermometer" up to 4 bits and the embedding above);
 - ``pr-mq``, ``pr-qq``: the paper's baselines, ``FullPrecisionMLP()`` trained on the
   midpoints of uniform (min-max) or quantile bins (KBinsDiscretizer);
-- ``lsq``: ``SoftQuantizerRegressor(n_bits=b, quantizer="lsq")``, a learned step size.
+- ``lsq``: ``SoftQuantizerRegressor(n_bits=b, quantizer="lsq")``, a learned step size;
+- ``bsq-auto`` (only when named in ``--methods``): ``SoftQuantizerRegressor(
+  n_bits="auto", bit_budget=b * n_features)``, widths learned at the same bits per
+  row as the uniform width ``b``.
 
 ``float32`` and ``bsq-default`` run all ten seeds; the others seeds 42-44 (the
 compute budget of a 2-core machine; ``--seeds`` overrides). Every run is appended to
@@ -52,6 +55,7 @@ from paper_protocol import (  # noqa: E402
     FIELDS,
     FULL_SEED_METHODS,
     METHODS,
+    OPT_IN_METHODS,
     baseline_heads,
 )
 from run_accuracy import append_runs, done_keys, runs_csv  # noqa: E402
@@ -75,8 +79,11 @@ def paper_split(X, y, seed):
     )
 
 
-def make_model(method: str, bits: int, seed: int, overrides: dict):
-    """The estimator a method names, with the library's defaults."""
+def make_model(
+    method: str, bits: int, seed: int, overrides: dict, n_features: int | None = None
+):
+    """The estimator a method names, with the library's defaults (``n_features``:
+    the data's, for ``bsq-auto``'s bit budget)."""
     from sklearn.pipeline import make_pipeline
 
     from sklearn_bsq import FullPrecisionMLP, SoftQuantizerRegressor
@@ -94,6 +101,11 @@ def make_model(method: str, bits: int, seed: int, overrides: dict):
         return SoftQuantizerRegressor(n_bits=bits, quantizer="lsq", **common)
     if method == "bsq-default":
         return SoftQuantizerRegressor(n_bits=bits, **common)
+    if method == "bsq-auto":
+        if n_features is None:
+            raise ValueError("bsq-auto needs n_features: its budget is bits per row")
+        budget = bits * n_features
+        return SoftQuantizerRegressor(n_bits="auto", bit_budget=budget, **common)
     representation = method.removeprefix("bsq-")
     return SoftQuantizerRegressor(n_bits=bits, representation=representation, **common)
 
@@ -131,7 +143,7 @@ def run_one(spec, folder, overrides, max_train):
     X_train, X_test, y_train, y_test = paper_split(X, y, seed)
     if max_train:
         X_train, y_train = X_train[:max_train], y_train[:max_train]
-    model = make_model(method, bits, seed, overrides)
+    model = make_model(method, bits, seed, overrides, n_features=X.shape[1])
     start = time.perf_counter()
     model.fit(X_train, y_train)
     seconds = time.perf_counter() - start
@@ -228,7 +240,12 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data-dir", help="default $BSQ_DATA_DIR or ../shared/datasets")
     p.add_argument("--datasets", nargs="+", default=DATASETS, choices=DATASETS)
-    p.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS)
+    p.add_argument(
+        "--methods",
+        nargs="+",
+        default=[m for m in METHODS if m not in OPT_IN_METHODS],
+        choices=METHODS,
+    )
     p.add_argument("--bits", nargs="+", type=int, default=BITS)
     p.add_argument(
         "--seeds",

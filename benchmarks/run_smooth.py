@@ -17,6 +17,8 @@ mean MSE with the float32 MLP's (targets: within 3 % at 6 and 8 bits, within 10 
 4), and the floors of ``floors.py`` (the least MSE of any model that sees the codes,
 at equal-frequency and at the best thresholds; computed once into
 ``results/smooth/floors.json``).
+``--methods bsq-auto`` adds the default with learned widths at the same bits per
+row (``run_paper.py``'s ``bsq-auto``).
 """
 
 from __future__ import annotations
@@ -138,6 +140,14 @@ def summarize(runs_path: Path) -> str:
                 + " |"
             )
     lines += ["", f"Default within its target: {met} of {total} cells."]
+    if "bsq-auto" in methods:
+        lines += [
+            "",
+            "bsq-auto sends the bits per row of the uniform width in its column "
+            '(`n_bits="auto"`, `bit_budget` = width x features, widths learned per '
+            "feature); the floors are those of one width for every feature and do "
+            "not bound it.",
+        ]
     if above_floor:
         lines += [
             "",

@@ -242,6 +242,21 @@ def test_baselines_keep_five_heads_and_the_defaults_follow_the_library():
     assert run_paper.make_model("bsq-default", 4, 42, {"n_heads": 2}).n_heads == 2
 
 
+def test_learned_widths_get_the_uniform_widths_bits_per_row_and_are_opt_in():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import run_paper
+
+    from sklearn_bsq import SoftQuantizerRegressor
+
+    auto = run_paper.make_model("bsq-auto", 4, 42, {}, n_features=10)
+    assert (auto.n_bits, auto.bit_budget) == ("auto", 40)
+    assert auto.n_heads == SoftQuantizerRegressor().n_heads  # the default network
+    with pytest.raises(ValueError, match="n_features"):
+        run_paper.make_model("bsq-auto", 4, 42, {})
+    assert "bsq-auto" not in run_paper.parse_args([]).methods
+    assert run_paper.parse_args(["--methods", "bsq-auto"]).methods == ["bsq-auto"]
+
+
 def test_accuracy_benchmark_takes_quantizer_parameters():
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import run_accuracy
