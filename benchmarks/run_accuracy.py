@@ -221,9 +221,9 @@ def parse_args(argv=None):
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--max-train", type=int, default=4000)
     p.add_argument("--max-test", type=int, default=5000)
-    # None: the library's default (the results in results/runs.csv and
-    # results/allocation/ were made with --max-epochs 40 --batch-size 128 --lr 3e-3
-    # --hidden 64 64 by the release before dropout, lr_schedule and threshold_lr)
+    # None: the library's default (the results in results/runs.csv were made with
+    # --max-epochs 40 --batch-size 128 --lr 3e-3 --hidden 64 64 by the release
+    # before dropout, lr_schedule and threshold_lr)
     p.add_argument("--max-epochs", type=int)
     p.add_argument("--patience", type=int, default=8)
     p.add_argument("--batch-size", type=int)
