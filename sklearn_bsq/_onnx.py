@@ -184,11 +184,12 @@ def byte_windows(widths) -> list[list[int]] | None:
     return windows
 
 
-def byte_tables(tables, widths) -> np.ndarray | None:
+def byte_tables(tables) -> np.ndarray | None:
     """``(bytes, 256, units)``: for every byte of a packed row and each of its
     256 values, the sum of the table rows of the codes it holds (the bias in
     byte 0's rows); None when a feature spans two bytes or the tables would
     exceed ``COMBINED_TABLE_MAX_VALUES``."""
+    widths = tables.widths
     windows = byte_windows(widths)
     if windows is None or not fits_combined(len(windows) * 256, tables.table.shape[1]):
         return None
@@ -253,8 +254,7 @@ def packed_first_layer(g: GraphBuilder, packed: str, module: nn.Module):
     tables = first_layer_tables(module)
     if tables is None:
         return None
-    widths = [int(b) for b in module.quantizer.n_bits]
-    by_byte = byte_tables(tables, widths)
+    by_byte = byte_tables(tables)
     if by_byte is None:
         return None
     first = module.mlp[0]
