@@ -1,19 +1,18 @@
 """Per-feature bit widths under a total budget: greedy bit removal.
 
-A wide model (every feature at ``start`` bits) is trained once, for half the
-epochs: it only has to rank the bits. Feature ``j`` at ``w < start`` bits merges
-its wide codes into ``2**w`` groups of about equal training frequency (as the
-final fit's quantile initialisation would cut it, but at the learned wide
-thresholds), so a feature with few distinct values keeps all of them at a small
-width. The network input for a group is the training-frequency-weighted mean of
-the inputs of the wide codes it merges (for "levels", the mean level). Width 0
-replaces the feature by one constant: it is not sent. Starting from the wide
-allocation, each step removes the one bit whose loss raises the validation loss
-least, until the widths sum to the budget; far from the budget one round of
-scoring removes several features' cheapest bits (a quarter of those left to
-remove). Differences the held-out rows cannot resolve go to the uniform width
-(see ``_guarded_ranking``). Every candidate costs one forward pass of the MLP
-over the validation rows; no retraining happens until the final fit.
+A wide model (every feature at ``start`` bits, one head) is trained once, for half the
+epochs: it only has to rank the bits. Feature ``j`` at ``w < start`` bits merges its
+wide codes into ``2**w`` groups of about equal training frequency (as the final fit's
+quantile initialisation would cut it, but at the learned wide thresholds), so a feature
+with few distinct values keeps all of them at a small width. The network input for a
+group is the training-frequency-weighted mean of the inputs of the wide codes it merges
+(for "levels", the mean level). Width 0 replaces the feature by one constant: it is not
+sent. Starting from the wide allocation, each step removes the one bit whose loss raises
+the validation loss least, until the widths sum to the budget; far from the budget one
+round of scoring removes several features' cheapest bits (a quarter of those left to
+remove). Differences the held-out rows cannot resolve go to the uniform width (see
+``_guarded_ranking``). Every candidate costs one forward pass of the MLP over the
+validation rows; no retraining happens until the final fit.
 """
 
 from __future__ import annotations
@@ -42,6 +41,10 @@ HEADROOM_BITS = 2
 # Wide pass: this share of the epochs. It only has to rank the bits; the final
 # fit trains the chosen widths in full.
 WIDE_EPOCH_SHARE = 0.5
+# Wide pass: heads of its network, whatever the estimator's n_heads. Heads
+# average out one network's variance in the final model; ranking bits needs
+# less, and the final fit's heads absorb the rest (benchmarks/results/history.md).
+WIDE_HEADS = 1
 
 
 def start_width(bit_budget: int, n_features: int) -> int:
@@ -286,7 +289,7 @@ def allocate_bits(
     y: NDArray,
     bit_budget: int,
     *,
-    build_module: Callable[[list[NDArray]], QuantizedMLP],
+    build_module: Callable[[list[NDArray], int], QuantizedMLP],
     setup: TrainingSetup,
     seed: int,
     threshold_init: str,
@@ -298,11 +301,11 @@ def allocate_bits(
     """Widths under ``bit_budget`` from a wide first pass, and the trace.
 
     Holds out ``validation_fraction`` of the rows (seeded by ``seed``), trains
-    ``build_module(initial thresholds)`` with every feature at
-    :func:`start_width` bits for ``WIDE_EPOCH_SHARE`` of the epochs (stopping
-    early on the held-out rows when ``early_stopping``), then runs
-    :func:`greedy_bit_removal`. ``sample_weight`` (one per row of ``X_std``)
-    weighs the initial thresholds, the training loss and the validation losses.
+    ``build_module(initial thresholds, WIDE_HEADS)`` (a network of that many heads) with
+    every feature at :func:`start_width` bits for ``WIDE_EPOCH_SHARE`` of the epochs
+    (stopping early on the held-out rows when ``early_stopping``), then runs
+    :func:`greedy_bit_removal`. ``sample_weight`` (one per row of ``X_std``) weighs the
+    initial thresholds, the training loss and the validation losses.
     """
     d = X_std.shape[1]
     start = start_width(bit_budget, d)
@@ -323,7 +326,7 @@ def allocate_bits(
     if log:
         log(f"bit allocation: wide pass, {d} features at {start} bits")
     net = setup.train(
-        lambda: build_module(init),
+        lambda: build_module(init, WIDE_HEADS),
         seed,
         X_train,
         y_train,

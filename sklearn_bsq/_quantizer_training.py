@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._allocation import allocate_bits, start_width
+from ._allocation import WIDE_HEADS, allocate_bits, start_width
 from ._memory import check_training_memory, training_bytes
 from ._network import QuantizedMLP
 from ._quantizers import (
@@ -73,9 +73,11 @@ class QuantizerTraining:
         init_thresholds: list[np.ndarray],
         target: FittedTarget,
         representation: str | None,
+        n_heads: int | None = None,
     ) -> QuantizedMLP:
-        """Quantizer + MLP for these initial (standardized) thresholds;
-        features without thresholds (width 0) are left out of the quantizer."""
+        """Quantizer + MLP for these initial (standardized) thresholds, with
+        the estimator's ``n_heads`` unless given; features without thresholds
+        (width 0) are left out of the quantizer."""
         est = self.estimator
         active = [j for j, t in enumerate(init_thresholds) if len(t)]
         quantizer = build_quantizer(
@@ -88,7 +90,7 @@ class QuantizerTraining:
             active,
             len(init_thresholds),
             est.dropout,
-            est.n_heads,
+            est.n_heads if n_heads is None else n_heads,
             classification=target.classification,
         )
 
@@ -99,16 +101,24 @@ class QuantizerTraining:
         placeholder = [np.arange(float(n_thresholds(int(b)))) for b in widths]
         return self.build_module(placeholder, target, representation)
 
-    def check_memory(self, widths, target: FittedTarget, what: str, meaning="current"):
+    def check_memory(
+        self,
+        widths,
+        target: FittedTarget,
+        what: str,
+        meaning="current",
+        n_heads: int | None = None,
+    ):
         """Refuse (MemoryError, with the estimate and the fix) widths and
-        layers whose training would not fit in the memory available."""
+        layers whose training would not fit in the memory available
+        (``n_heads``: the estimator's unless given)."""
         est = self.estimator
         representation = self.representation(widths, meaning)
         needed = training_bytes(
             widths,
             network_inputs(representation, widths),
             self.hidden,
-            est.n_heads,
+            est.n_heads if n_heads is None else n_heads,
             target.n_outputs,
             est.batch_size,
             # a threshold and a level step in every channel of the levels
@@ -139,7 +149,11 @@ class QuantizerTraining:
         if bit_budget is not None:
             wide = [start_width(bit_budget, X.shape[1])] * X.shape[1]
             self.check_memory(
-                wide, target, "the bit allocation's wide pass", "thermometer"
+                wide,
+                target,
+                "the bit allocation's wide pass",
+                "thermometer",
+                WIDE_HEADS,
             )
             widths, trace = allocate_bits(
                 X_std,
@@ -147,12 +161,13 @@ class QuantizerTraining:
                 bit_budget,
                 # the wide pass ranks bits on what "auto" meant when the
                 # allocation was designed (AUTO_MEANINGS)
-                build_module=lambda init: self.build_module(
+                build_module=lambda init, n_heads: self.build_module(
                     init,
                     target,
                     self.representation(
                         widths_of([len(t) for t in init]), "thermometer"
                     ),
+                    n_heads,
                 ),
                 setup=setup,
                 seed=draw_seed(est.random_state),

@@ -146,6 +146,27 @@ def test_wide_pass_width_follows_the_budget():
     assert sq.n_bits_.sum() == 7 and sq.allocation_trace_["n_bits"][0] == 5
 
 
+def test_wide_pass_trains_one_head_and_the_final_fit_all(monkeypatch):
+    """The wide pass only ranks bits: one head, whatever ``n_heads`` says."""
+    from sklearn_bsq._first_layer import heads_of
+    from sklearn_bsq._quantizer_training import QuantizerTraining
+
+    built = []
+    build = QuantizerTraining.build_module
+
+    def recording(self, *args, **kwargs):
+        module = build(self, *args, **kwargs)
+        built.append((module.quantizer.n_bits.tolist(), heads_of(module)))
+        return module
+
+    monkeypatch.setattr(QuantizerTraining, "build_module", recording)
+    X, y = informative_data(n=200, noise_features=1)
+    sq = SoftQuantizerRegressor("auto", bit_budget=7, n_heads=3, **FAST).fit(X, y)
+    wide, final = built[0], built[-1]
+    assert wide == ([5, 5, 5], 1)
+    assert final == (sq.n_bits_[sq.n_bits_ > 0].tolist(), 3)
+
+
 def test_grid_search_over_the_budget():
     # 300 training rows per fold: with 150 the allocation spends bits on noise
     X, y = informative_data()
