@@ -42,8 +42,8 @@ HEADROOM_BITS = 2
 # fit trains the chosen widths in full.
 WIDE_EPOCH_SHARE = 0.5
 # Wide pass: heads of its network, whatever the estimator's n_heads. Heads
-# average out one network's variance in the final model; ranking bits needs
-# less, and the final fit's heads absorb the rest (benchmarks/results/history.md).
+# average out one network's variance in the final model; to rank bits one head
+# does about as well for less time (benchmarks/results/history.md).
 WIDE_HEADS = 1
 
 
