@@ -230,16 +230,17 @@ def gathered_sums(
 
 
 def windowed_first_layer(
-    g: GraphBuilder, codes: str, tables, widths, heads: list[slice]
+    g: GraphBuilder, codes: str, tables, heads: list[slice]
 ) -> list[str]:
     """Each head's first-layer output as one gather per window of features,
     summed: the torch server's windows and tables (``FirstLayerTables``), a
     window per feature where combined tables would be too large."""
     proto = g.onnx.TensorProto
-    if len(tables.windows) < len(widths):  # combined codes < 2**24: exact in float32
-        weights = np.zeros((len(widths), len(tables.windows)), np.float32)
+    n_active = len(tables.widths)
+    if len(tables.windows) < n_active:  # combined codes < 2**24: exact in float32
+        weights = np.zeros((n_active, len(tables.windows)), np.float32)
         window_of, shifts = tables.window_of.cpu(), tables.shifts.cpu()
-        weights[np.arange(len(widths)), window_of.numpy()] = 2.0 ** shifts.numpy()
+        weights[np.arange(n_active), window_of.numpy()] = 2.0 ** shifts.numpy()
         as_float = g.op("Cast", codes, to=proto.FLOAT)
         combined = g.op("MatMul", as_float, g.const(weights, "window_weights"))
         codes = g.op("Cast", combined, to=proto.INT64)
@@ -270,11 +271,11 @@ def first_layer_by_head(g: GraphBuilder, codes: str, module: nn.Module) -> list[
     per code as tables, then each head's block of the layer's product.
     """
     quantizer, first = module.quantizer, module.mlp[0]
-    widths = [int(b) for b in quantizer.n_bits]
     heads = head_columns(first.out_features, heads_of(module))
     tables = first_layer_tables(module)
     if tables is not None:
-        return windowed_first_layer(g, codes, tables, widths, heads)
+        return windowed_first_layer(g, codes, tables, heads)
+    widths = [int(b) for b in quantizer.n_bits]
     sizes = [int(s) for s in quantizer.out_sizes]
     input_values = sum((1 << b) * s for b, s in zip(widths, sizes, strict=True))
     if input_values > MAX_INPUT_TABLE_VALUES:
