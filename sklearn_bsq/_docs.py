@@ -12,10 +12,10 @@ PARAMETERS_DOC = """
         Feature ``j`` is cut into ``2**n_bits[j]`` intervals.
     bit_budget : int, default=None
         With ``n_bits="auto"``: the most bits per sample, summed over the
-        features; the widths are learned under it (see Notes). With the wide
-        first pass, fits on the 14 benchmark datasets took 1.00x (2 bits per
-        feature) and 1.17x (4 bits) the time of one width for every feature
-        at the median; ``allocation_trace_`` records every removed bit.
+        features; the widths are learned under it (see Notes). The wide first
+        pass makes the fit longer than at one width for every feature (the
+        user guide's "Choosing bits" page has the measured cost);
+        ``allocation_trace_`` records every removed bit.
     {task}representation : {{"auto", "thermometer", "bits", "levels", "embedding", \
 "embedding-4", "levels+thermometer"}}, default="auto"
         What the network sees of each code, rebuilt on the server from the
