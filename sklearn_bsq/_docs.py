@@ -9,13 +9,22 @@ PARAMETERS_DOC = """
         Bits per feature: one int (1..16) for all features, or one width per
         feature (0..16; a feature with 0 bits is not sent and the network
         ignores it), or "auto" to learn the widths under ``bit_budget``.
-        Feature ``j`` is cut into ``2**n_bits[j]`` intervals.
+        Feature ``j`` is cut into ``2**n_bits[j]`` intervals. With
+        ``allocation="learned"`` an int is bits per feature on average.
     bit_budget : int, default=None
         With ``n_bits="auto"``: the most bits per sample, summed over the
         features; the widths are learned under it (see Notes). The wide first
         pass makes the fit longer than at one width for every feature (the
         user guide's "Choosing bits" page has the measured cost);
         ``allocation_trace_`` records every removed bit.
+    allocation : {{"uniform", "learned"}}, default="uniform"
+        How an int ``n_bits`` is spent: "uniform" gives every feature
+        ``n_bits`` bits; "learned" learns the widths (see Notes) under
+        ``n_bits * n_features`` bits per sample, so a row takes at most as many
+        bytes as at one width for all. The same as ``n_bits="auto"`` with that
+        ``bit_budget``, without counting the features first (in a Pipeline, or
+        a grid search over ``n_bits``). A sequence of widths cannot be
+        combined with "learned".
     {task}representation : {{"auto", "thermometer", "bits", "levels", "embedding", \
 "embedding-4", "levels+thermometer"}}, default="auto"
         What the network sees of each code, rebuilt on the server from the
@@ -94,7 +103,7 @@ PARAMETERS_DOC = """
         epochs, and restore the best epoch.
     validation_fraction : float, default=0.1
         Share of the training rows held out with ``early_stopping`` (and by
-        the bit allocation of ``n_bits="auto"``).
+        the bit allocation of ``n_bits="auto"`` and ``allocation="learned"``).
     n_iter_no_change : int, default=10
         Epochs without improvement of the held-out loss before
         ``early_stopping`` stops.
@@ -139,7 +148,8 @@ PARAMETERS_DOC = """
         The representation the network sees ("auto" resolved); None for
         ``quantizer="lsq"``, which feeds the dequantized value.
     allocation_trace_ : dict of ndarray
-        Only with ``n_bits="auto"``: one entry per step of the allocation, the
+        Only where the widths were learned (``n_bits="auto"`` or
+        ``allocation="learned"``): one entry per step of the allocation, the
         first being the wide start. ``feature`` lost a bit in that step (-1 at
         the start) and has ``n_bits`` left; ``total_bits`` is the sum of the
         widths after the step and ``validation_loss`` the wide model's loss on
@@ -203,7 +213,8 @@ NETWORK_PARAMETERS = (
 NOTES_DOC = """
     Notes
     -----
-    With ``n_bits="auto"``, a wide model (every feature at ``ceil(bit_budget /
+    With ``n_bits="auto"`` or ``allocation="learned"`` (whose ``bit_budget`` is
+    ``n_bits * n_features``), a wide model (every feature at ``ceil(bit_budget /
     n_features) + 2`` bits, at most 16; one head whatever ``n_heads``) is trained for
     half the epochs on all but ``validation_fraction`` of the data. Then the bits whose
     removal raises the validation loss least are removed until the widths fit the
@@ -249,8 +260,8 @@ PARTIAL_FIT_DOC = """Train on one chunk of the data: one epoch, going on from th
         learning rate has decayed to 0, so use ``lr_schedule="constant"`` for an
         open-ended stream. ``bin_values_`` (what ``inverse_transform`` returns)
         comes from the latest chunk. ``early_stopping`` does not apply, and
-        with ``n_bits="auto"`` there is no ``partial_fit`` (the widths are
-        learned from all the data at once).
+        with ``n_bits="auto"`` or ``allocation="learned"`` there is no
+        ``partial_fit`` (the widths are learned from all the data at once).
 
         Parameters
         ----------

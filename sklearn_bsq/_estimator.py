@@ -47,23 +47,26 @@ from ._threads import uses_threads
 from ._threshold_init import THRESHOLD_INITS
 from ._training import RandomStream, draw_seed
 from ._validation import (
+    ALLOCATIONS,
     check_bit_budget,
     check_hidden_layer_sizes,
     check_n_bits,
     check_readings,
     check_sample_weight,
     check_steepness,
+    learned_bit_budget,
     learns_widths,
 )
 from ._widths import MAX_BITS, check_bit_widths
 
 
 def _widths_are_given(estimator) -> bool:
-    """``available_if`` check: no ``partial_fit`` with ``n_bits="auto"``."""
-    if learns_widths(estimator.n_bits):
+    """``available_if`` check: no ``partial_fit`` where fit learns the widths."""
+    if learns_widths(estimator.n_bits, estimator.allocation):
         raise AttributeError(
-            "partial_fit is not available with n_bits='auto': the widths are "
-            "learned from all the data at once; use fit, or give the widths."
+            "partial_fit is not available with n_bits='auto' or "
+            "allocation='learned': the widths are learned from all the data at "
+            "once; use fit, or give the widths."
         )
     return True
 
@@ -84,6 +87,7 @@ class _BaseSoftQuantizer(
             StrOptions({"auto"}),
         ],
         "bit_budget": [Interval(Integral, 1, None, closed="left"), None],
+        "allocation": [StrOptions(set(ALLOCATIONS))],
         "representation": [StrOptions(set(REPRESENTATIONS))],
         # a live view: quantizers registered later are accepted too
         "quantizer": [StrOptions(QUANTIZERS.keys())],
@@ -102,6 +106,7 @@ class _BaseSoftQuantizer(
         n_bits=4,
         *,
         bit_budget=None,
+        allocation="uniform",
         representation="auto",
         quantizer="soft",
         threshold_init="quantile",
@@ -164,9 +169,12 @@ class _BaseSoftQuantizer(
 
     def _fit(self, X, y, sample_weight):
         training = QuantizerTraining(self, configured_task(self))
-        budget = check_bit_budget(self.n_bits, self.bit_budget)
+        check_bit_budget(self.n_bits, self.bit_budget, self.allocation)
         X, y = check_readings(self, X, y, reset=True)
         weights = check_sample_weight(sample_weight, X, rescale=True)
+        budget = learned_bit_budget(
+            self.n_bits, self.bit_budget, self.allocation, X.shape[1]
+        )
         widths = None if budget is not None else check_n_bits(self.n_bits, X.shape[1])
         self._adopt(training.fit(X, y, widths, budget, weights))
         return self
@@ -271,7 +279,7 @@ def check_parameters(estimator) -> None:
     )
     check_steepness(estimator.steepness)
     check_hidden_layer_sizes(estimator.hidden_layer_sizes)
-    check_bit_budget(estimator.n_bits, estimator.bit_budget)
+    check_bit_budget(estimator.n_bits, estimator.bit_budget, estimator.allocation)
 
 
 # ----------------------------------------------------- fitted-state contract
@@ -314,9 +322,17 @@ def estimator_from_state(cls, state: FittedState, device: str = "cpu"):
     widths = check_bit_widths(codec.n_bits, allow_zero=True)
     if not widths.any():
         raise ValueError("n_bits gives every feature 0 bits.")
-    if learns_widths(est.n_bits) != (state.allocation_trace is not None):
-        raise ValueError("an allocation trace goes with n_bits='auto' only.")
-    if not learns_widths(est.n_bits) and not np.array_equal(
+    budget = learned_bit_budget(est.n_bits, est.bit_budget, est.allocation, len(widths))
+    if (budget is not None) != (state.allocation_trace is not None):
+        raise ValueError(
+            "an allocation trace goes with n_bits='auto' or allocation='learned' only."
+        )
+    if budget is not None and widths.sum() > budget:
+        raise ValueError(
+            f"the stored widths sum to {widths.sum()} bits, over the parameters' "
+            f"budget of {budget}."
+        )
+    if budget is None and not np.array_equal(
         check_n_bits(est.n_bits, len(widths)), widths
     ):
         raise ValueError("the parameter 'n_bits' contradicts the stored widths.")

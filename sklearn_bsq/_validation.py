@@ -65,18 +65,25 @@ def _check_numeric_columns(X) -> None:
             )
 
 
-def learns_widths(n_bits) -> bool:
-    """Whether ``n_bits="auto"`` (``n_bits`` may also be an array)."""
-    return isinstance(n_bits, str) and n_bits == "auto"
+ALLOCATIONS = ("uniform", "learned")
 
 
-def check_bit_budget(n_bits, bit_budget) -> int | None:
-    """The budget when widths are learned (``n_bits="auto"``), else None."""
-    auto = learns_widths(n_bits)
+def learns_widths(n_bits, allocation: str = "uniform") -> bool:
+    """Whether fit learns the widths: ``n_bits="auto"`` (under ``bit_budget``) or
+    an int ``n_bits`` with ``allocation="learned"``."""
+    auto = isinstance(n_bits, str) and n_bits == "auto"
+    return auto or allocation == "learned"
+
+
+def check_bit_budget(n_bits, bit_budget, allocation: str = "uniform") -> None:
+    """The combinations of ``n_bits``, ``bit_budget`` and ``allocation`` that
+    mean something; ValueError naming the fix for the others."""
+    auto = isinstance(n_bits, str) and n_bits == "auto"
     if auto and bit_budget is None:
         raise ValueError(
             "n_bits='auto' learns the widths under a total budget: give "
-            "bit_budget, the bits per sample (e.g. 2 * n_features)."
+            "bit_budget, the bits per sample (e.g. 2 * n_features), or give "
+            "n_bits=2, allocation='learned' for 2 bits per feature on average."
         )
     if not auto and bit_budget is not None:
         raise ValueError(
@@ -84,7 +91,24 @@ def check_bit_budget(n_bits, bit_budget) -> int | None:
             f"n_bits={n_bits!r} fixes the widths. Set n_bits='auto' or "
             "bit_budget=None."
         )
-    return int(bit_budget) if auto else None
+    if allocation == "learned" and not auto and not isinstance(n_bits, Integral):
+        raise ValueError(
+            "allocation='learned' spends an int n_bits (bits per feature on "
+            f"average); n_bits={n_bits!r} fixes every feature's width. Give an "
+            "int n_bits, or allocation='uniform'."
+        )
+
+
+def learned_bit_budget(n_bits, bit_budget, allocation: str, n_features: int):
+    """The bits per sample that fit allocates, or None where the widths are
+    given: ``bit_budget`` for ``n_bits="auto"``, ``n_bits * n_features`` for
+    ``allocation="learned"`` (as many bytes per row as one width for all)."""
+    check_bit_budget(n_bits, bit_budget, allocation)
+    if isinstance(n_bits, str) and n_bits == "auto":
+        return int(bit_budget)
+    if allocation == "learned":
+        return int(n_bits) * n_features
+    return None
 
 
 def check_n_bits(n_bits, n_features: int) -> np.ndarray:

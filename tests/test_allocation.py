@@ -202,7 +202,16 @@ def test_classification_and_early_stopping(cancer):
 @pytest.mark.parametrize(
     "params, match",
     [
-        (dict(n_bits="auto"), "give bit_budget"),
+        (dict(n_bits="auto"), "give bit_budget.*allocation='learned'"),
+        (
+            dict(n_bits=[2] * 8, allocation="learned"),
+            "allocation='learned' spends an int n_bits",
+        ),
+        (dict(n_bits=2, allocation="Learned"), "'allocation' parameter"),
+        (
+            dict(n_bits=2, bit_budget=8, allocation="learned"),
+            "bit_budget=8 is used only with n_bits='auto'",
+        ),
         (dict(n_bits=4, bit_budget=8), "bit_budget=8 is used only with n_bits='auto'"),
         (dict(n_bits="auto", bit_budget=0), "'bit_budget' parameter"),
         (dict(n_bits="auto", bit_budget=2.5), "'bit_budget' parameter"),
@@ -293,3 +302,63 @@ def test_ranking_follows_clear_differences_only():
     # With the same rows the uniform lean disappears once the gap is clear.
     per_row[3] = 0.9 + noise
     assert _guarded_ranking(per_row, widths).tolist()[:2] == [2, 3]
+
+
+# ------------------------------------------- allocation="learned": bits per feature
+def test_learned_allocation_spends_n_bits_per_feature_on_average(auto_model):
+    """allocation="learned" is n_bits="auto" with bit_budget n_bits * n_features:
+    the same widths, bytes and predictions, and the row as long as one width's."""
+    by_budget, X, y = auto_model  # "auto", bit_budget=8 on 8 features
+    learned = SoftQuantizerRegressor(
+        1, allocation="learned", random_state=0, **FAST
+    ).fit(X, y)
+    np.testing.assert_array_equal(learned.n_bits_, by_budget.n_bits_)
+    np.testing.assert_array_equal(learned.transform(X), by_budget.transform(X))
+    np.testing.assert_array_equal(learned.predict(X), by_budget.predict(X))
+    assert set(learned.allocation_trace_) == set(by_budget.allocation_trace_)
+    uniform = SoftQuantizerRegressor(1, random_state=0, **FAST).fit(X, y)
+    assert learned.bytes_per_row_ == uniform.bytes_per_row_ == 1
+    assert learned.n_bits_.tolist() != uniform.n_bits_.tolist()
+
+
+def test_grid_search_over_bits_per_feature_with_learned_widths():
+    """A grid over n_bits needs no feature count once the widths are learned."""
+    X, y = informative_data()
+    search = GridSearchCV(
+        SoftQuantizerRegressor(1, allocation="learned", random_state=0, **FAST),
+        {"n_bits": [1, 3]},
+        cv=2,
+    ).fit(X, y)
+    assert search.best_params_["n_bits"] == 3
+    assert search.best_estimator_.n_bits_.sum() == 3 * X.shape[1]
+
+
+def test_no_partial_fit_with_learned_allocation():
+    sq = SoftQuantizerRegressor(2, allocation="learned")
+    assert not hasattr(sq, "partial_fit")
+    with pytest.raises(AttributeError) as raised:
+        _ = sq.partial_fit
+    assert "allocation='learned'" in str(raised.value.__cause__)
+    assert hasattr(sq.set_params(allocation="uniform"), "partial_fit")
+
+
+def test_load_checks_learned_widths_against_the_parameters(tmp_path):
+    from test_persistence import rewrite
+
+    X, y = informative_data(n=200)
+    sq = SoftQuantizerRegressor(2, allocation="learned", random_state=0, **FAST)
+    save(sq.fit(X, y), tmp_path / "learned.npz")
+    loaded = load(tmp_path / "learned.npz")
+    assert loaded.get_params() == sq.get_params()
+    np.testing.assert_array_equal(loaded.transform(X), sq.transform(X))
+    for change, match in [
+        (dict(n_bits=1), "sum to 16 bits, over the parameters' budget of 8"),
+        (dict(allocation="uniform"), "allocation trace goes with"),
+    ]:
+        rewrite(
+            tmp_path / "learned.npz",
+            tmp_path / "bad.npz",
+            lambda a, m, change=change: m["params"].update(change),
+        )
+        with pytest.raises(ValueError, match=match):
+            load(tmp_path / "bad.npz")

@@ -12,6 +12,7 @@ from sklearn_bsq._validation import (
     check_n_bits,
     check_readings,
     check_steepness,
+    learned_bit_budget,
     learns_widths,
 )
 
@@ -39,8 +40,12 @@ def test_bad_n_bits(n_bits, error, match):
 
 def test_bit_budget_goes_with_learned_widths_only():
     assert learns_widths("auto") and not learns_widths(np.array([1, 2]))
-    assert check_bit_budget("auto", 12) == 12
-    assert check_bit_budget(4, None) is None
+    assert learns_widths(4, "learned") and not learns_widths(4, "uniform")
+    assert learned_bit_budget("auto", 12, "uniform", n_features=5) == 12
+    assert learned_bit_budget(3, None, "learned", n_features=5) == 15
+    assert learned_bit_budget(4, None, "uniform", n_features=5) is None
+    with pytest.raises(ValueError, match="spends an int n_bits"):
+        check_bit_budget([4, 2], None, "learned")
     with pytest.raises(ValueError, match="give bit_budget"):
         check_bit_budget("auto", None)
     with pytest.raises(ValueError, match="Set n_bits='auto' or bit_budget=None"):
