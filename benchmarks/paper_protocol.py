@@ -19,7 +19,7 @@ BASELINE_HEADS = 5
 
 
 # The library's defaults with learned widths at the same bits per row as the
-# uniform width b (``n_bits="auto"``, ``bit_budget`` b x features): opt-in, not in
+# uniform width b (``n_bits=b, allocation="learned"``): opt-in, not in
 # ``run_paper.py``'s default list (its wide first pass adds to every fit).
 OPT_IN_METHODS = ("bsq-auto",)
 # Methods that run the library's default network.

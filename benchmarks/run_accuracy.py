@@ -138,7 +138,7 @@ def fit_one(task_spec, folder, args):
         quantizer, init, representation = METHODS[method]
         widths = dict(n_bits=bits)
         if method in LEARNED_WIDTHS:
-            widths = dict(n_bits="auto", bit_budget=bits * X.shape[1])
+            widths = dict(n_bits=bits, allocation="learned")
         if representation is not None:
             common["representation"] = representation
         quantizer_params = dict(quantizer=quantizer, threshold_init=init)

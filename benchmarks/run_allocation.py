@@ -8,12 +8,13 @@ Usage (from the repository root)::
 
 Same protocol as ``run_accuracy.py`` (splits, MLP, budget, early stopping). Per
 dataset and average width ``b`` (2 and 4 bits per feature): ``bsq-levels`` gives
-every feature ``b`` bits; ``bsq-auto`` is ``SoftQuantizer(n_bits="auto",
-bit_budget=b * n_features)``. Both runs of a (dataset, seed, width) happen in the
-same invocation, so their fit times are measured side by side. Writes
-``results/allocation/runs.csv``, ``summary.md`` and ``allocation.png``; the
-summary also compares both with the best fixed-width baseline of
-``results/defaults/runs.csv`` (``run_accuracy.py`` with the current defaults, 2 bits).
+every feature ``b`` bits; ``bsq-auto`` is ``SoftQuantizer(n_bits=b,
+allocation="learned")`` (``n_bits="auto"`` with ``bit_budget=b * n_features``).
+Both runs of a (dataset, seed, width) happen in the same invocation, so their fit
+times are measured side by side. Writes ``results/allocation/runs.csv``,
+``summary.md`` and ``allocation.png``; the summary also compares both with the best
+fixed-width baseline of ``results/defaults/runs.csv`` (``run_accuracy.py`` with the
+current defaults, 2 bits).
 """
 
 from __future__ import annotations

@@ -23,8 +23,8 @@ configurations per dataset and width). Methods:
   midpoints of uniform (min-max) or quantile bins (KBinsDiscretizer);
 - ``lsq``: ``SoftQuantizerRegressor(n_bits=b, quantizer="lsq")``, a learned step size;
 - ``bsq-auto`` (only when named in ``--methods``): ``SoftQuantizerRegressor(
-  n_bits="auto", bit_budget=b * n_features)``, widths learned at the same bits per
-  row as the uniform width ``b``.
+  n_bits=b, allocation="learned")``, widths learned at the same bits per row as
+  the uniform width ``b`` (``n_bits="auto"`` with ``bit_budget=b * n_features``).
 
 ``float32`` and ``bsq-default`` run all ten seeds; the others seeds 42-44 (the
 compute budget of a 2-core machine; ``--seeds`` overrides). Every run is appended to
@@ -79,11 +79,8 @@ def paper_split(X, y, seed):
     )
 
 
-def make_model(
-    method: str, bits: int, seed: int, overrides: dict, n_features: int | None = None
-):
-    """The estimator a method names, with the library's defaults (``n_features``:
-    the data's, for ``bsq-auto``'s bit budget)."""
+def make_model(method: str, bits: int, seed: int, overrides: dict):
+    """The estimator a method names, with the library's defaults."""
     from sklearn.pipeline import make_pipeline
 
     from sklearn_bsq import FullPrecisionMLP, SoftQuantizerRegressor
@@ -102,10 +99,7 @@ def make_model(
     if method == "bsq-default":
         return SoftQuantizerRegressor(n_bits=bits, **common)
     if method == "bsq-auto":
-        if n_features is None:
-            raise ValueError("bsq-auto needs n_features: its budget is bits per row")
-        budget = bits * n_features
-        return SoftQuantizerRegressor(n_bits="auto", bit_budget=budget, **common)
+        return SoftQuantizerRegressor(n_bits=bits, allocation="learned", **common)
     representation = method.removeprefix("bsq-")
     return SoftQuantizerRegressor(n_bits=bits, representation=representation, **common)
 
@@ -143,7 +137,7 @@ def run_one(spec, folder, overrides, max_train):
     X_train, X_test, y_train, y_test = paper_split(X, y, seed)
     if max_train:
         X_train, y_train = X_train[:max_train], y_train[:max_train]
-    model = make_model(method, bits, seed, overrides, n_features=X.shape[1])
+    model = make_model(method, bits, seed, overrides)
     start = time.perf_counter()
     model.fit(X_train, y_train)
     seconds = time.perf_counter() - start

@@ -144,9 +144,9 @@ def summarize(runs_path: Path) -> str:
         lines += [
             "",
             "bsq-auto sends the bits per row of the uniform width in its column "
-            '(`n_bits="auto"`, `bit_budget` = width x features, widths learned per '
-            "feature); the floors are those of one width for every feature and do "
-            "not bound it.",
+            '(`allocation="learned"`: widths learned per feature under width x '
+            "features bits); the floors are those of one width for every feature "
+            "and do not bound it.",
         ]
     if above_floor:
         lines += [

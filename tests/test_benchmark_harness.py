@@ -248,11 +248,9 @@ def test_learned_widths_get_the_uniform_widths_bits_per_row_and_are_opt_in():
 
     from sklearn_bsq import SoftQuantizerRegressor
 
-    auto = run_paper.make_model("bsq-auto", 4, 42, {}, n_features=10)
-    assert (auto.n_bits, auto.bit_budget) == ("auto", 40)
+    auto = run_paper.make_model("bsq-auto", 4, 42, {})
+    assert (auto.n_bits, auto.allocation, auto.bit_budget) == (4, "learned", None)
     assert auto.n_heads == SoftQuantizerRegressor().n_heads  # the default network
-    with pytest.raises(ValueError, match="n_features"):
-        run_paper.make_model("bsq-auto", 4, 42, {})
     assert "bsq-auto" not in run_paper.parse_args([]).methods
     assert run_paper.parse_args(["--methods", "bsq-auto"]).methods == ["bsq-auto"]
 
