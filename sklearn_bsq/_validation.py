@@ -68,17 +68,20 @@ def _check_numeric_columns(X) -> None:
 ALLOCATIONS = ("uniform", "learned")
 
 
+def _is_auto(n_bits) -> bool:
+    return isinstance(n_bits, str) and n_bits == "auto"  # n_bits may be an array
+
+
 def learns_widths(n_bits, allocation: str = "uniform") -> bool:
     """Whether fit learns the widths: ``n_bits="auto"`` (under ``bit_budget``) or
     an int ``n_bits`` with ``allocation="learned"``."""
-    auto = isinstance(n_bits, str) and n_bits == "auto"
-    return auto or allocation == "learned"
+    return _is_auto(n_bits) or allocation == "learned"
 
 
 def check_bit_budget(n_bits, bit_budget, allocation: str = "uniform") -> None:
     """The combinations of ``n_bits``, ``bit_budget`` and ``allocation`` that
     mean something; ValueError naming the fix for the others."""
-    auto = isinstance(n_bits, str) and n_bits == "auto"
+    auto = _is_auto(n_bits)
     if auto and bit_budget is None:
         raise ValueError(
             "n_bits='auto' learns the widths under a total budget: give "
@@ -104,7 +107,7 @@ def learned_bit_budget(n_bits, bit_budget, allocation: str, n_features: int):
     given: ``bit_budget`` for ``n_bits="auto"``, ``n_bits * n_features`` for
     ``allocation="learned"`` (as many bytes per row as one width for all)."""
     check_bit_budget(n_bits, bit_budget, allocation)
-    if isinstance(n_bits, str) and n_bits == "auto":
+    if _is_auto(n_bits):
         return int(bit_budget)
     if allocation == "learned":
         return int(n_bits) * n_features
