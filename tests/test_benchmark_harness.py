@@ -530,3 +530,32 @@ def test_a_distilled_lodo_candidate_is_scored_on_the_default_runs_test_rows():
     assert student["score"] != default["score"]
     assert 0 < student["score"] < 2 * default["score"]
     assert student["fit_seconds"] > 0
+
+
+def test_learned_cost_times_both_models_at_the_same_bits_per_row(monkeypatch):
+    if not (DATA / "california.csv.gz").exists():
+        pytest.skip("the shared datasets are not beside this checkout")
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import learned_cost
+    import run_paper
+
+    built = []
+
+    def one_epoch(method, bits, seed, overrides):
+        model = run_paper.make_model(method, bits, seed, overrides)
+        built.append((method, model.get_params()["allocation"]))
+        return model.set_params(max_epochs=1)
+
+    monkeypatch.setattr(learned_cost, "make_model", one_epoch)
+    import torch
+
+    threads = torch.get_num_threads()
+    lines = learned_cost.time_fits(DATA, [2], rounds=1)
+    assert torch.get_num_threads() == threads  # one thread while timing only
+    assert built == [("bsq-default", "uniform"), ("bsq-auto", "learned")]
+    heading, header, table = lines[0], lines[1], lines[2].splitlines()
+    assert heading.startswith("# ") and "--bits 2 --rounds 1" in header
+    row = [cell.strip() for cell in table[2].strip("|").split("|")]
+    assert row[0] == "2" and row[3].endswith("x")
+    widths = json.loads(row[4])
+    assert len(widths) == 8 and sum(widths) <= 2 * 8  # california's 8 features
