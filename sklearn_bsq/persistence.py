@@ -465,6 +465,7 @@ def _read_metadata(arrays: Archive) -> dict:
 # Parameters added after format version 1 was fixed, with the value that gives the
 # behaviour of the files written before them.
 _PARAMS_BEFORE_THEY_EXISTED = {
+    "allocation": "uniform",
     "device": "cpu",
     "dropout": 0.0,
     "lr_schedule": "constant",

@@ -24,6 +24,7 @@ NETWORK = [
 QUANTIZER = [
     "n_bits",
     "bit_budget",
+    "allocation",
     "representation",
     "quantizer",
     "threshold_init",

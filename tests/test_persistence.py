@@ -338,13 +338,14 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 def test_a_file_written_by_an_earlier_release_loads_and_encodes_the_same():
     """``diabetes-format1.bsq.npz`` was written by the release before ``dropout``,
-    ``lr_schedule``, ``threshold_lr`` and ``n_heads`` existed (3 bits, "levels");
-    its bytes and predictions are kept beside it. A change of format, of a
+    ``lr_schedule``, ``threshold_lr``, ``n_heads`` and ``allocation`` existed (3
+    bits, "levels"); its bytes and predictions are kept beside it. A change of format, of a
     default or of the network layout that breaks old files fails here."""
     est = load(FIXTURES / "diabetes-format1.bsq.npz")
     expected = np.load(FIXTURES / "diabetes-format1-expected.npz")
     assert est.dropout == 0.0 and est.lr_schedule == "constant"
     assert est.threshold_lr is None and est.n_heads == 1
+    assert est.allocation == "uniform"  # its widths were given, whatever the default
     np.testing.assert_array_equal(est.transform(expected["X"]), expected["packed"])
     np.testing.assert_allclose(
         est.predict_packed(expected["packed"]), expected["predictions"], rtol=1e-6
