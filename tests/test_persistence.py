@@ -339,8 +339,9 @@ FIXTURES = Path(__file__).parent / "fixtures"
 def test_a_file_written_by_an_earlier_release_loads_and_encodes_the_same():
     """``diabetes-format1.bsq.npz`` was written by the release before ``dropout``,
     ``lr_schedule``, ``threshold_lr``, ``n_heads`` and ``allocation`` existed (3
-    bits, "levels"); its bytes and predictions are kept beside it. A change of format, of a
-    default or of the network layout that breaks old files fails here."""
+    bits, "levels"); its bytes and predictions are kept beside it. A change of
+    format, of a default or of the network layout that breaks old files fails
+    here."""
     est = load(FIXTURES / "diabetes-format1.bsq.npz")
     expected = np.load(FIXTURES / "diabetes-format1-expected.npz")
     assert est.dropout == 0.0 and est.lr_schedule == "constant"
