@@ -105,8 +105,8 @@ def check_bit_budget(n_bits, bit_budget, allocation: str = "uniform") -> None:
 def learned_bit_budget(n_bits, bit_budget, allocation: str, n_features: int):
     """The bits per sample that fit allocates, or None where the widths are
     given: ``bit_budget`` for ``n_bits="auto"``, ``n_bits * n_features`` for
-    ``allocation="learned"`` (as many bytes per row as one width for all)."""
-    check_bit_budget(n_bits, bit_budget, allocation)
+    ``allocation="learned"`` (as many bytes per row as one width for all). For
+    parameters that :func:`check_bit_budget` accepted."""
     if _is_auto(n_bits):
         return int(bit_budget)
     if allocation == "learned":
