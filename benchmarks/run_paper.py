@@ -26,9 +26,9 @@ configurations per dataset and width). Methods:
   n_bits=b, allocation="learned")``, widths learned at the same bits per row as
   the uniform width ``b`` (``n_bits="auto"`` with ``bit_budget=b * n_features``).
 
-``float32`` and ``bsq-default`` run all ten seeds; the others seeds 42-44 (the
-compute budget of a 2-core machine; ``--seeds`` overrides). Every run is appended to
-``results/paper/runs.csv`` as it finishes, so an interrupted run resumes.
+``float32``, ``bsq-default`` and ``bsq-auto`` run all ten seeds; the others seeds
+42-44 (the compute budget of a 2-core machine; ``--seeds`` overrides). Every run is
+appended to ``results/paper/runs.csv`` as it finishes, so an interrupted run resumes.
 """
 
 from __future__ import annotations
@@ -245,8 +245,8 @@ def parse_args(argv=None):
         "--seeds",
         nargs="+",
         type=int,
-        help="seeds for every method (default: 42-51 for float32 and bsq-default, "
-        "42-44 for the others)",
+        help="seeds for every method (default: 42-51 for float32, bsq-default and "
+        "bsq-auto, 42-44 for the others)",
     )
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "paper"))

@@ -204,22 +204,36 @@ def epoch_table(runs: pd.DataFrame) -> list[str]:
     return dataset_method_table("## Training epochs per fit", text.unstack())
 
 
-def main(runs_path) -> None:
-    runs_path = Path(runs_path)
-    runs = pd.read_csv(runs_path)
-    agg = aggregate(runs)
-    seed_lines = []
+def seed_lines(runs: pd.DataFrame) -> list[str]:
+    """A line per method: the seeds it ran at each width, a dataset named where
+    its seeds differ from the other datasets' at that width."""
+    lines = []
     for method, part in runs.groupby("method"):
         # widths that ran the same seeds, e.g. 42-44 everywhere, 42-51 at 5 bits
         by_seeds: dict[tuple, list] = {}
         for bits, rows in part.groupby("bits"):
-            by_seeds.setdefault(tuple(sorted(rows.seed.unique())), []).append(bits)
+            seeds = {
+                name: tuple(sorted(r.seed.unique()))
+                for name, r in rows.groupby("dataset")
+            }
+            if len(set(seeds.values())) == 1:
+                seeds = {"": next(iter(seeds.values()))}
+            for name, s in seeds.items():
+                by_seeds.setdefault((name, s), []).append(bits)
         cells = [
-            f"{len(s)} seeds ({', '.join(map(str, s))}) at "
+            (f"{name}: " if name else "")
+            + f"{len(s)} seed{'s' if len(s) > 1 else ''} ({', '.join(map(str, s))}) at "
             + ("float32" if b == [32] else f"{', '.join(map(str, b))} bits")
-            for s, b in by_seeds.items()
+            for (name, s), b in sorted(by_seeds.items(), key=lambda c: (c[0][0], c[1]))
         ]
-        seed_lines.append(f"- {method}: " + "; ".join(cells))
+        lines.append(f"- {method}: " + "; ".join(cells))
+    return lines
+
+
+def main(runs_path) -> None:
+    runs_path = Path(runs_path)
+    runs = pd.read_csv(runs_path)
+    agg = aggregate(runs)
     lines = [
         "# The paper's table under the paper's protocol",
         "",
@@ -232,7 +246,7 @@ def main(runs_path) -> None:
         f"{', '.join(sorted(FULL_SEED_METHODS))} were meant to run seeds 42-51, the "
         "other methods 42-44; the seeds each method ran:",
         "",
-        *seed_lines,
+        *seed_lines(runs),
         "",
         *targets(agg),
         "",

@@ -222,6 +222,28 @@ def test_paper_targets_are_counted_cell_by_cell():
     assert "Bw-SQ: 0 of 21 cells" in worse[2]
 
 
+def test_seed_lines_name_a_dataset_whose_seeds_differ():
+    """A width where one dataset ran fewer seeds is not reported with the union
+    of the seeds: that dataset gets its own entry."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import summarize_paper
+
+    runs = _paper_runs(0.0)
+    even = summarize_paper.seed_lines(runs)
+    assert "- bsq-default: 2 seeds (42, 43) at 2, 3, 4, 5, 6, 7, 8 bits" in even
+    assert "- float32: 2 seeds (42, 43) at float32" in even
+
+    fewer = (runs.dataset == "cpu_act") & (runs.bits == 8) & (runs.seed == 43)
+    (line,) = [
+        x for x in summarize_paper.seed_lines(runs[~fewer]) if "bsq-default" in x
+    ]
+    assert line == (
+        "- bsq-default: 2 seeds (42, 43) at 2, 3, 4, 5, 6, 7 bits; "
+        "california: 2 seeds (42, 43) at 8 bits; cpu_act: 1 seed (42) at 8 bits; "
+        "wine_quality: 2 seeds (42, 43) at 8 bits"
+    )
+
+
 def test_baselines_keep_five_heads_and_the_defaults_follow_the_library():
     """The committed baseline rows were measured with five heads; a rerun must
     reproduce them, while float32 and bsq-default run the library's defaults."""
