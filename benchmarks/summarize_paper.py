@@ -234,6 +234,7 @@ def main(runs_path) -> None:
     runs_path = Path(runs_path)
     runs = pd.read_csv(runs_path)
     agg = aggregate(runs)
+    seeds = seed_lines(runs)
     lines = [
         "# The paper's table under the paper's protocol",
         "",
@@ -246,7 +247,7 @@ def main(runs_path) -> None:
         f"{', '.join(sorted(FULL_SEED_METHODS))} were meant to run seeds 42-51, the "
         "other methods 42-44; the seeds each method ran:",
         "",
-        *seed_lines(runs),
+        *seeds,
         "",
         *targets(agg),
         "",
@@ -267,7 +268,7 @@ def main(runs_path) -> None:
         lines += ["", "## Fit time side by side (`run_paper.py --timing`)", ""]
         lines.append(timing.read_text().strip())
     (runs_path.parent / "summary.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines[: 12 + len(seed_lines)]))
+    print("\n".join(lines[: 12 + len(seeds)]))
 
 
 if __name__ == "__main__":
