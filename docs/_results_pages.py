@@ -30,8 +30,13 @@ PAGES = [
             "python benchmarks/run_paper.py",
             "python benchmarks/run_paper.py --timing",
             "python benchmarks/learned_cost.py",
+            "python benchmarks/learned_cost.py --dataset cpu_act --bits 4 8 --rounds 1",
         ],
-        ["paper/summary.md", "paper/learned_cost.md"],
+        [
+            "paper/summary.md",
+            "paper/learned_cost_california.md",
+            "paper/learned_cost_cpu_act.md",
+        ],
         ["paper/*.png"],
         "Test MSE of the standardized target on california, cpu_act and "
         "wine_quality, 90/10 splits, seeds 42-51, against the paper's published means.",

@@ -576,7 +576,8 @@ def test_learned_cost_times_both_models_at_the_same_bits_per_row(monkeypatch):
     assert torch.get_num_threads() == threads  # one thread while timing only
     assert built == [("bsq-default", "uniform"), ("bsq-auto", "learned")]
     heading, header, table = lines[0], lines[1], lines[2].splitlines()
-    assert heading.startswith("# ") and "--bits 2 --rounds 1" in header
+    assert heading == "# Fit time of learned widths on california"
+    assert "--dataset california --bits 2 --rounds 1" in header
     row = [cell.strip() for cell in table[2].strip("|").split("|")]
     assert row[0] == "2" and row[3].endswith("x")
     widths = json.loads(row[4])
