@@ -12,8 +12,7 @@ that both see the same machine; the best of the rounds. "learned" is
 ``allocation="learned"`` at the same bits per feature on average (``run_paper.py``'s
 ``bsq-auto``), "uniform" the default. The fit of learned widths adds a wide first
 pass at ``n_bits + 2`` bits per feature (at most 16) for half the epochs, and the
-bit removal. Writes
-``results/paper/learned_cost_<dataset>.md``.
+bit removal. Writes ``results/paper/learned_cost_<dataset>.md``.
 """
 
 from __future__ import annotations
