@@ -17,10 +17,12 @@ LIBRARY_DEFAULTS = {"float32", "bsq-default"}
 BASELINE_HEADS = 5
 
 
-# The library's defaults with learned widths at the same bits per row as the
-# uniform width b (``n_bits=b, allocation="learned"``): opt-in, not in
-# ``run_paper.py``'s default list (its wide first pass adds to every fit).
-OPT_IN_METHODS = ("bsq-auto",)
+# The library's defaults with the widths spent one way at the same bits per row:
+# learned (``n_bits=b, allocation="learned"``, what allocation="auto" does up to 4
+# bits) and uniform (``allocation="uniform"``, the default until allocation="auto";
+# its runs up to 4 bits were recorded as bsq-default then). Opt-in, not in
+# ``run_paper.py``'s default list: the default runs one of them at every width.
+OPT_IN_METHODS = ("bsq-auto", "bsq-uniform")
 # They run all ten seeds, the other methods FEW_SEEDS.
 FULL_SEED_METHODS = LIBRARY_DEFAULTS | set(OPT_IN_METHODS)
 # Methods that run the library's default network.
@@ -44,6 +46,7 @@ METHODS = [
     "bsq-bits",
     "bsq-levels+thermometer",
     "bsq-auto",
+    "bsq-uniform",
     "pr-mq",
     "pr-qq",
     "lsq",

@@ -46,6 +46,9 @@ METHODS = {
     "bsq-levels+thermometer": ("soft", "quantile", "levels+thermometer"),
     # the estimator's defaults, representation included ("auto")
     "bsq-default": ("soft", "quantile", None),
+    # the defaults with every feature at `bits` (allocation="uniform"; the
+    # default until allocation="auto", recorded as bsq-default then)
+    "bsq-uniform": ("soft", "quantile", None),
     # learned widths: `bits` is the average budget per feature (run_allocation.py)
     "bsq-auto": ("soft", "quantile", "levels"),
 }
@@ -139,6 +142,8 @@ def fit_one(task_spec, folder, args):
         widths = dict(n_bits=bits)
         if method in LEARNED_WIDTHS:
             widths = dict(n_bits=bits, allocation="learned")
+        elif method != "bsq-default":  # the baselines and variants: one width
+            widths = dict(n_bits=bits, allocation="uniform")
         if representation is not None:
             common["representation"] = representation
         quantizer_params = dict(quantizer=quantizer, threshold_init=init)
@@ -213,7 +218,9 @@ def parse_args(argv=None):
         default=[
             m
             for m in METHODS
-            if m not in LEARNED_WIDTHS | {"bsq-embedding", "bsq-levels+thermometer"}
+            if m
+            not in LEARNED_WIDTHS
+            | {"bsq-uniform", "bsq-embedding", "bsq-levels+thermometer"}
         ],
         choices=list(METHODS),
     )

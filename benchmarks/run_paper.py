@@ -15,20 +15,25 @@ the same for all datasets and widths (no per-dataset tuning; the paper tuned 100
 configurations per dataset and width). Methods:
 
 - ``float32``: ``FullPrecisionMLP()``, the same network and training on float32 inputs;
-- ``bsq-default``: ``SoftQuantizerRegressor(n_bits=b)``;
+- ``bsq-default``: ``SoftQuantizerRegressor(n_bits=b)`` (``allocation="auto"``:
+  learned widths up to 4 bits per feature, the same width for all above);
 - ``bsq-thermometer``, ``bsq-levels``, ``bsq-embedding``, ``bsq-bits``,
   ``bsq-levels+thermometer``: the defaults with that representation (the default,
-  "auto", is "levels+thermometer" up to 4 bits and the embedding above);
+  "auto", is "levels+thermometer" up to 4 bits and the embedding above), every
+  feature at ``b`` bits (``allocation="uniform"``, as for the baselines);
 - ``pr-mq``, ``pr-qq``: the paper's baselines, ``FullPrecisionMLP()`` trained on the
   midpoints of uniform (min-max) or quantile bins (KBinsDiscretizer);
 - ``lsq``: ``SoftQuantizerRegressor(n_bits=b, quantizer="lsq")``, a learned step size;
-- ``bsq-auto`` (only when named in ``--methods``): ``SoftQuantizerRegressor(
-  n_bits=b, allocation="learned")``, widths learned at the same bits per row as
-  the uniform width ``b`` (``n_bits="auto"`` with ``bit_budget=b * n_features``).
+- ``bsq-auto`` and ``bsq-uniform`` (only when named in ``--methods``): the
+  defaults with ``allocation="learned"`` (widths learned at the same bits per row
+  as the uniform width ``b``: ``n_bits="auto"`` with ``bit_budget=b * n_features``)
+  and with ``allocation="uniform"`` (every feature at ``b`` bits; the default until
+  ``allocation="auto"``, whose rows up to 4 bits were recorded as ``bsq-default``).
 
-``float32``, ``bsq-default`` and ``bsq-auto`` run all ten seeds; the others seeds
-42-44 (the compute budget of a 2-core machine; ``--seeds`` overrides). Every run is
-appended to ``results/paper/runs.csv`` as it finishes, so an interrupted run resumes.
+``float32``, ``bsq-default``, ``bsq-auto`` and ``bsq-uniform`` run all ten seeds; the
+others seeds 42-44 (the compute budget of a 2-core machine; ``--seeds`` overrides).
+Every run is appended to ``results/paper/runs.csv`` as it finishes, so an
+interrupted run resumes.
 """
 
 from __future__ import annotations
@@ -94,12 +99,17 @@ def make_model(method: str, bits: int, seed: int, overrides: dict):
             BinMidpoints(2**bits, strategy),
             FullPrecisionMLP(task="regression", **common),
         )
-    if method == "lsq":
-        return SoftQuantizerRegressor(n_bits=bits, quantizer="lsq", **common)
     if method == "bsq-default":
         return SoftQuantizerRegressor(n_bits=bits, **common)
     if method == "bsq-auto":
         return SoftQuantizerRegressor(n_bits=bits, allocation="learned", **common)
+    # the baselines and representations give every feature the same width, as
+    # their committed rows did
+    common["allocation"] = "uniform"
+    if method == "lsq":
+        return SoftQuantizerRegressor(n_bits=bits, quantizer="lsq", **common)
+    if method == "bsq-uniform":
+        return SoftQuantizerRegressor(n_bits=bits, **common)
     representation = method.removeprefix("bsq-")
     return SoftQuantizerRegressor(n_bits=bits, representation=representation, **common)
 
@@ -245,8 +255,8 @@ def parse_args(argv=None):
         "--seeds",
         nargs="+",
         type=int,
-        help="seeds for every method (default: 42-51 for float32, bsq-default and "
-        "bsq-auto, 42-44 for the others)",
+        help="seeds for every method (default: 42-51 for float32, bsq-default, "
+        "bsq-auto and bsq-uniform, 42-44 for the others)",
     )
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "paper"))

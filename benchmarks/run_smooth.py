@@ -17,8 +17,9 @@ mean MSE with the float32 MLP's (targets: within 3 % at 6 and 8 bits, within 10 
 4), and the floors of ``floors.py`` (the least MSE of any model that sees the codes,
 at equal-frequency and at the best thresholds; computed once into
 ``results/smooth/floors.json``).
-``--methods bsq-auto`` adds the default with learned widths at the same bits per
-row (``run_paper.py``'s ``bsq-auto``).
+``--methods bsq-auto bsq-uniform`` adds the defaults with learned and with uniform
+widths at the same bits per row (``run_paper.py``'s methods; the default itself
+learns them up to 4 bits per feature).
 """
 
 from __future__ import annotations

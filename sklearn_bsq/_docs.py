@@ -17,14 +17,18 @@ PARAMETERS_DOC = """
         pass makes the fit longer than at one width for every feature (the
         user guide's "Choosing bits" page has the measured cost);
         ``allocation_trace_`` records every removed bit.
-    allocation : {{"uniform", "learned"}}, default="uniform"
+    allocation : {{"auto", "uniform", "learned"}}, default="auto"
         How an int ``n_bits`` is spent: "uniform" gives every feature
         ``n_bits`` bits; "learned" learns the widths (see Notes) under
         ``n_bits * n_features`` bits per sample, so a row takes at most as many
         bytes as at one width for all. The same as ``n_bits="auto"`` with that
         ``bit_budget``, without counting the features first (in a Pipeline, or
-        a grid search over ``n_bits``). A sequence of widths cannot be
-        combined with "learned".
+        a grid search over ``n_bits``). "auto": "learned" up to 4 bits per
+        feature with ``quantizer="soft"``, where learned widths were better on
+        most datasets measured and on smooth data, "uniform" above (no gain
+        from 5 bits on, at a growing fit cost) and for the baseline
+        quantizers; ``partial_fit`` streams at the uniform width. A sequence
+        of widths is kept as given ("learned" cannot take one).
     {task}representation : {{"auto", "thermometer", "bits", "levels", "embedding", \
 "embedding-4", "levels+thermometer"}}, default="auto"
         What the network sees of each code, rebuilt on the server from the
@@ -103,7 +107,7 @@ PARAMETERS_DOC = """
         epochs, and restore the best epoch.
     validation_fraction : float, default=0.1
         Share of the training rows held out with ``early_stopping`` (and by
-        the bit allocation of ``n_bits="auto"`` and ``allocation="learned"``).
+        the bit allocation where the widths are learned).
     n_iter_no_change : int, default=10
         Epochs without improvement of the held-out loss before
         ``early_stopping`` stops.
@@ -148,10 +152,10 @@ PARAMETERS_DOC = """
         The representation the network sees ("auto" resolved); None for
         ``quantizer="lsq"``, which feeds the dequantized value.
     allocation_trace_ : dict of ndarray
-        Only where the widths were learned (``n_bits="auto"`` or
-        ``allocation="learned"``): one entry per step of the allocation, the
-        first being the wide start. ``feature`` lost a bit in that step (-1 at
-        the start) and has ``n_bits`` left; ``total_bits`` is the sum of the
+        Only where ``fit`` learned the widths (see ``allocation``): one entry
+        per step of the allocation, the first being the wide start.
+        ``feature`` lost a bit in that step (-1 at the start) and has
+        ``n_bits`` left; ``total_bits`` is the sum of the
         widths after the step and ``validation_loss`` the wide model's loss on
         the held-out rows with those widths (cross-entropy, or MSE of the
         standardized target). ``pandas.DataFrame(allocation_trace_)`` shows it
@@ -213,16 +217,17 @@ NETWORK_PARAMETERS = (
 NOTES_DOC = """
     Notes
     -----
-    With ``n_bits="auto"`` or ``allocation="learned"`` (whose ``bit_budget`` is
-    ``n_bits * n_features``), a wide model (every feature at ``ceil(bit_budget /
-    n_features) + 2`` bits, at most 16; one head whatever ``n_heads``) is trained for
-    half the epochs on all but ``validation_fraction`` of the data. Then the bits whose
-    removal raises the validation loss least are removed until the widths fit the
-    budget: a feature at ``w`` bits merges its wide codes into ``2**w`` groups of equal
-    training frequency; near the budget one bit goes per scoring round, further away up
-    to a quarter of the bits left to remove, one per feature; a bit goes before those of
-    the widest features only if the validation loss says so by more than one standard
-    error. Finally the model is trained for those widths as for fixed ``n_bits``.
+    With ``n_bits="auto"``, or learned widths (``allocation="learned"``, or "auto" up
+    to 4 bits per feature; ``bit_budget`` is then ``n_bits * n_features``), a wide
+    model (every feature at ``ceil(bit_budget / n_features) + 2`` bits, at most 16; one
+    head whatever ``n_heads``) is trained for half the epochs on all but
+    ``validation_fraction`` of the data. Then the bits whose removal raises the
+    validation loss least are removed until the widths fit the budget: a feature at
+    ``w`` bits merges its wide codes into ``2**w`` groups of equal training frequency;
+    near the budget one bit goes per scoring round, further away up to a quarter of
+    the bits left to remove, one per feature; a bit goes before those of the widest
+    features only if the validation loss says so by more than one standard error.
+    Finally the model is trained for those widths as for fixed ``n_bits``.
 """
 
 
@@ -261,7 +266,8 @@ PARTIAL_FIT_DOC = """Train on one chunk of the data: one epoch, going on from th
         open-ended stream. ``bin_values_`` (what ``inverse_transform`` returns)
         comes from the latest chunk. ``early_stopping`` does not apply, and
         with ``n_bits="auto"`` or ``allocation="learned"`` there is no
-        ``partial_fit`` (the widths are learned from all the data at once).
+        ``partial_fit`` (the widths are learned from all the data at once);
+        with ``allocation="auto"`` every feature gets ``n_bits`` bits.
 
         Parameters
         ----------

@@ -48,6 +48,7 @@ from ._threshold_init import THRESHOLD_INITS
 from ._training import RandomStream, draw_seed
 from ._validation import (
     ALLOCATIONS,
+    LEARNED_UP_TO_BITS,
     check_bit_budget,
     check_hidden_layer_sizes,
     check_n_bits,
@@ -56,17 +57,19 @@ from ._validation import (
     check_steepness,
     learned_bit_budget,
     learns_widths,
+    requires_learned_widths,
 )
 from ._widths import MAX_BITS, check_bit_widths
 
 
 def _widths_are_given(estimator) -> bool:
-    """``available_if`` check: no ``partial_fit`` where fit learns the widths."""
-    if learns_widths(estimator.n_bits, estimator.allocation):
+    """``available_if`` check: no ``partial_fit`` where the parameters ask for
+    learned widths (``allocation="auto"`` streams at the uniform width)."""
+    if requires_learned_widths(estimator.n_bits, estimator.allocation):
         raise AttributeError(
             "partial_fit is not available with n_bits='auto' or "
             "allocation='learned': the widths are learned from all the data at "
-            "once; use fit, or give the widths."
+            "once; use fit, or give the widths (allocation='auto' or 'uniform')."
         )
     return True
 
@@ -106,7 +109,7 @@ class _BaseSoftQuantizer(
         n_bits=4,
         *,
         bit_budget=None,
-        allocation="uniform",
+        allocation="auto",
         representation="auto",
         quantizer="soft",
         threshold_init="quantile",
@@ -173,7 +176,7 @@ class _BaseSoftQuantizer(
         X, y = check_readings(self, X, y, reset=True)
         weights = check_sample_weight(sample_weight, X, rescale=True)
         budget = learned_bit_budget(
-            self.n_bits, self.bit_budget, self.allocation, X.shape[1]
+            self.n_bits, self.bit_budget, self.allocation, X.shape[1], self.quantizer
         )
         widths = None if budget is not None else check_n_bits(self.n_bits, X.shape[1])
         self._adopt(training.fit(X, y, widths, budget, weights))
@@ -322,11 +325,24 @@ def estimator_from_state(cls, state: FittedState, device: str = "cpu"):
     widths = check_bit_widths(codec.n_bits, allow_zero=True)
     if not widths.any():
         raise ValueError("n_bits gives every feature 0 bits.")
-    budget = learned_bit_budget(est.n_bits, est.bit_budget, est.allocation, len(widths))
-    if (budget is not None) != (state.allocation_trace is not None):
+    # A trace comes from a fit that learned the widths; a model without one
+    # under allocation="auto" at a learned width was streamed (partial_fit).
+    has_trace = state.allocation_trace is not None
+    if (has_trace and not learns_widths(est.n_bits, est.allocation, est.quantizer)) or (
+        not has_trace and requires_learned_widths(est.n_bits, est.allocation)
+    ):
         raise ValueError(
-            "an allocation trace goes with n_bits='auto' or allocation='learned' only."
+            "an allocation trace goes with learned widths only: n_bits='auto', "
+            "allocation='learned', or allocation='auto' up to "
+            f"{LEARNED_UP_TO_BITS} bits per feature."
         )
+    budget = (
+        learned_bit_budget(
+            est.n_bits, est.bit_budget, est.allocation, len(widths), est.quantizer
+        )
+        if has_trace
+        else None
+    )
     if budget is not None and widths.sum() > budget:
         raise ValueError(
             f"the stored widths sum to {widths.sum()} bits, over the parameters' "

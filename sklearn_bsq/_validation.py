@@ -65,20 +65,48 @@ def _check_numeric_columns(X) -> None:
             )
 
 
-ALLOCATIONS = ("uniform", "learned")
+ALLOCATIONS = ("auto", "uniform", "learned")
+# allocation="auto" learns the widths at up to this many bits per feature on
+# average and gives every feature the same width above: learned widths gain at 2
+# to 4 bits and not from 5 on, where the wide pass costs most (CHANGELOG.md).
+LEARNED_UP_TO_BITS = 4
 
 
 def _is_auto(n_bits) -> bool:
     return isinstance(n_bits, str) and n_bits == "auto"  # n_bits may be an array
 
 
-def learns_widths(n_bits, allocation: str = "uniform") -> bool:
-    """Whether fit learns the widths: ``n_bits="auto"`` (under ``bit_budget``) or
-    an int ``n_bits`` with ``allocation="learned"``."""
+def resolved_allocation(n_bits, allocation: str = "auto", quantizer="soft") -> str:
+    """What ``fit`` does with the widths: "learned" (``n_bits="auto"`` under
+    ``bit_budget``, ``allocation="learned"``, or ``allocation="auto"`` with the
+    soft quantizer and an int ``n_bits`` of at most ``LEARNED_UP_TO_BITS``) or
+    "uniform" (the widths ``n_bits`` gives). The one place that says what
+    "auto" means."""
+    if _is_auto(n_bits) or allocation == "learned":
+        return "learned"
+    if (
+        allocation == "auto"
+        and quantizer == "soft"
+        and isinstance(n_bits, Integral)
+        and not isinstance(n_bits, bool)
+        and n_bits <= LEARNED_UP_TO_BITS
+    ):
+        return "learned"
+    return "uniform"
+
+
+def learns_widths(n_bits, allocation: str = "auto", quantizer="soft") -> bool:
+    """Whether ``fit`` learns the widths (see :func:`resolved_allocation`)."""
+    return resolved_allocation(n_bits, allocation, quantizer) == "learned"
+
+
+def requires_learned_widths(n_bits, allocation: str) -> bool:
+    """Whether the parameters ask for learned widths whatever the data:
+    ``n_bits="auto"`` or ``allocation="learned"`` (``partial_fit`` cannot)."""
     return _is_auto(n_bits) or allocation == "learned"
 
 
-def check_bit_budget(n_bits, bit_budget, allocation: str = "uniform") -> None:
+def check_bit_budget(n_bits, bit_budget, allocation: str = "auto") -> None:
     """The combinations of ``n_bits``, ``bit_budget`` and ``allocation`` that
     mean something; ValueError naming the fix for the others."""
     auto = _is_auto(n_bits)
@@ -102,14 +130,16 @@ def check_bit_budget(n_bits, bit_budget, allocation: str = "uniform") -> None:
         )
 
 
-def learned_bit_budget(n_bits, bit_budget, allocation: str, n_features: int):
+def learned_bit_budget(
+    n_bits, bit_budget, allocation: str, n_features: int, quantizer="soft"
+):
     """The bits per sample that fit allocates, or None where the widths are
-    given: ``bit_budget`` for ``n_bits="auto"``, ``n_bits * n_features`` for
-    ``allocation="learned"`` (as many bytes per row as one width for all). For
-    parameters that :func:`check_bit_budget` accepted."""
+    given: ``bit_budget`` for ``n_bits="auto"``, ``n_bits * n_features`` where
+    an int ``n_bits`` is learned (as many bytes per row as one width for all).
+    For parameters that :func:`check_bit_budget` accepted."""
     if _is_auto(n_bits):
         return int(bit_budget)
-    if allocation == "learned":
+    if learns_widths(n_bits, allocation, quantizer):
         return int(n_bits) * n_features
     return None
 
