@@ -5,20 +5,22 @@ Usage (from the repository root)::
     python benchmarks/run_lodo.py                 # the runs (resumable), then tables
     python benchmarks/run_lodo.py --summary-only  # the summary again from the CSVs
 
-The defaults that were chosen on the 14 datasets of ``run_accuracy.py`` (the
-representation, the threshold rate, the number of heads) are set against the
-alternatives they were chosen over, at 2 and 4 bits, under that script's protocol
-(seeds 0-2, 4,000 training rows); at 4 bits also the default distilled into one
-head (``sklearn_bsq.distill``), the cheaper server. Then, for each dataset in turn,
-the other 13 choose a candidate, by the least mean relative loss against float32
-and by the least mean rank, and its loss on the held-out dataset is reported beside
-the default's and beside the best candidate's there. A default that every fold
+The defaults that were chosen on the 14 datasets of ``run_accuracy.py`` (the width
+allocation, the representation, the threshold rate, the number of heads) are set
+against the alternatives they were chosen over, at 2 and 4 bits, under that
+script's protocol (seeds 0-2, 4,000 training rows); at 4 bits also the former
+default distilled into one head (``sklearn_bsq.distill``), the cheaper server.
+Then, for each dataset in turn, the other 13 choose a candidate, by the least mean
+relative loss against float32 and by the least mean rank, and its loss on the
+held-out dataset is reported beside the default's and beside the best candidate's
+there. A default that every fold
 chooses does not owe its place to any one dataset; where a fold chooses another, the
 held-out loss says what that choice would have cost or won on data nobody looked at
 while choosing.
 
-The default, float32 and the baselines come from ``results/defaults/runs.csv`` (the
-same protocol; a fit reproduces its stored score). The alternatives' runs go to
+The default, float32, the baselines and ``allocation=uniform`` (the former default,
+``bsq-uniform`` there) come from ``results/defaults/runs.csv`` (the same protocol; a
+fit reproduces its stored score). The alternatives' runs go to
 ``results/lodo/runs.csv`` as they finish (column ``method``: the candidate's name);
 the tables to ``results/lodo/summary.md``.
 """
@@ -46,15 +48,23 @@ BITS = (2, 4)
 # network into this many heads (sklearn_bsq.distill on the training rows).
 DISTILLED_HEADS = "distilled heads"
 # name: (parameters set on the default, widths where it differs from the default:
-# "auto" resolves threshold_lr to 1e-2 at 2 bits and 2e-2 at 4)
+# "auto" resolves threshold_lr to 1e-2 at 2 bits and 2e-2 at 4). The default
+# learns the widths at 2 and 4 bits (allocation="auto"); the candidates that change
+# another parameter were run on the former default, which gave every feature the
+# same width, and keep that width.
+UNIFORM = {"allocation": "uniform"}
 CANDIDATES = {
-    "threshold_lr=0.02": ({"threshold_lr": 0.02}, (2,)),
-    "threshold_lr=0.01": ({"threshold_lr": 0.01}, (4,)),
-    "thermometer": ({"representation": "thermometer"}, BITS),
-    "levels": ({"representation": "levels"}, BITS),
-    "n_heads=5": ({"n_heads": 5}, BITS),
-    "distilled to 1 head": ({DISTILLED_HEADS: 1}, (4,)),
+    "allocation=uniform": (UNIFORM, BITS),
+    "threshold_lr=0.02": ({**UNIFORM, "threshold_lr": 0.02}, (2,)),
+    "threshold_lr=0.01": ({**UNIFORM, "threshold_lr": 0.01}, (4,)),
+    "thermometer": ({**UNIFORM, "representation": "thermometer"}, BITS),
+    "levels": ({**UNIFORM, "representation": "levels"}, BITS),
+    "n_heads=5": ({**UNIFORM, "n_heads": 5}, BITS),
+    "distilled to 1 head": ({**UNIFORM, DISTILLED_HEADS: 1}, (4,)),
 }
+# Candidates whose runs results/defaults/runs.csv holds under another method name
+# (the same protocol and parameters): read from there, not run again.
+STORED_CANDIDATES = {"allocation=uniform": "bsq-uniform"}
 
 
 def run_candidate(spec, folder, args):
@@ -92,7 +102,8 @@ def run_missing(args) -> Path:
         for seed in args.seeds
         for candidate, (_, widths) in CANDIDATES.items()
         for bits in widths
-        if (name, seed, candidate, bits) not in done
+        if candidate not in STORED_CANDIDATES
+        and (name, seed, candidate, bits) not in done
     ]
     folder = datasets.data_dir(args.data_dir)
     run_accuracy.run_specs(
@@ -176,7 +187,9 @@ def summary_lines(runs: pd.DataFrame, seeds) -> list[str]:
         f"{', '.join(map(str, seeds))}, relative loss against float32 (MSE / "
         "float32 - 1, or 1 - accuracy / float32; lower is better, negative beats "
         "float32), mean over the seeds. The default is the library's "
-        "(`SoftQuantizer(n_bits=b)`); each candidate changes one parameter of it. "
+        "(`SoftQuantizer(n_bits=b)`, which learns the widths at 2 and 4 bits); "
+        "`allocation=uniform` gives every feature the same width (the former "
+        "default) and each other candidate changes one more parameter of that. "
         "The other datasets choose by the least mean relative loss (where a few "
         "datasets with losses of hundreds of percent weigh most) and by the least "
         "mean rank (every dataset weighs the same).",
@@ -241,7 +254,10 @@ def summary_lines(runs: pd.DataFrame, seeds) -> list[str]:
 
 def load_runs(runs_path: Path) -> pd.DataFrame:
     stored = pd.read_csv(DEFAULTS_CSV)
-    stored = stored[stored.method.isin([DEFAULT, "float32", *summarize.BASELINES])]
+    renamed = {method: name for name, method in STORED_CANDIDATES.items()}
+    stored = stored[
+        stored.method.isin([DEFAULT, "float32", *summarize.BASELINES, *renamed])
+    ].replace({"method": renamed})
     return pd.concat([stored, pd.read_csv(runs_path)], ignore_index=True)
 
 

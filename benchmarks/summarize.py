@@ -15,6 +15,9 @@ BASELINES = ["kbins-uniform", "kbins-quantile", "kbins-kmeans", "lsq"]
 # The estimator's defaults; results made before "bsq-default" existed have
 # "bsq-levels", the default representation then.
 PRIMARY, EARLIER_PRIMARY = "bsq-default", "bsq-levels"
+# The default with every feature at the same width (allocation="uniform"), the
+# default before allocation="auto"; its runs up to 4 bits were bsq-default's then.
+FORMER_PRIMARY = "bsq-uniform"
 TOLERANCE = 0.01  # "within 1 % (relative) of full precision"
 
 
@@ -217,11 +220,20 @@ def main(argv=None) -> int:
             "bsq-levels",
             "bsq-embedding",
             "bsq-levels+thermometer",
+            FORMER_PRIMARY,
             "bsq-default",
         ]
         if m in set(agg.method) and m != "float32"
     ]
     target_text, counts = targets(agg, primary)
+    former = ""
+    if FORMER_PRIMARY in methods and primary != FORMER_PRIMARY:
+        _, earlier = targets(agg, FORMER_PRIMARY)
+        former = (
+            f" The same targets for {FORMER_PRIMARY} (every feature at the width, "
+            f'the default before allocation="auto"): {earlier["at4"]} and '
+            f"{earlier['at2']} of {earlier['n']}."
+        )
     text = [
         "# Benchmark summary",
         f"\nGenerated from `{runs_path.name}` ({len(runs)} runs, seeds "
@@ -231,7 +243,7 @@ def main(argv=None) -> int:
         target_text,
         f"\nWithin 1 % of float32 at 4 bits: {counts['at4']} of {counts['n']} "
         f"datasets. Better than every baseline at 2 bits: {counts['at2']} of "
-        f"{counts['n']}.",
+        f"{counts['n']}." + former,
         f"\n## Empirical entropy of the transmitted codes ({primary}, "
         "bits per feature)\n",
         entropy_table(agg, primary, bits_list),

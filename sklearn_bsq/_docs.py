@@ -24,11 +24,12 @@ PARAMETERS_DOC = """
         bytes as at one width for all. The same as ``n_bits="auto"`` with that
         ``bit_budget``, without counting the features first (in a Pipeline, or
         a grid search over ``n_bits``). "auto": "learned" up to 4 bits per
-        feature with ``quantizer="soft"``, where learned widths were better on
-        most datasets measured and on smooth data, "uniform" above (no gain
-        from 5 bits on, at a growing fit cost) and for the baseline
-        quantizers; ``partial_fit`` streams at the uniform width. A sequence
-        of widths is kept as given ("learned" cannot take one).
+        feature with ``quantizer="soft"`` from 500 training rows, where
+        learned widths were better on most datasets measured and on smooth
+        data; "uniform" above 4 bits (no gain from 5 bits on, at a growing fit
+        cost), on fewer rows (too few held-out rows to rank the bits), for the
+        baseline quantizers and in ``partial_fit``. A sequence of widths is
+        kept as given ("learned" cannot take one).
     {task}representation : {{"auto", "thermometer", "bits", "levels", "embedding", \
 "embedding-4", "levels+thermometer"}}, default="auto"
         What the network sees of each code, rebuilt on the server from the
@@ -217,8 +218,8 @@ NETWORK_PARAMETERS = (
 NOTES_DOC = """
     Notes
     -----
-    With ``n_bits="auto"``, or learned widths (``allocation="learned"``, or "auto" up
-    to 4 bits per feature; ``bit_budget`` is then ``n_bits * n_features``), a wide
+    With ``n_bits="auto"``, or learned widths (``allocation="learned"``, or "auto" as
+    documented there; ``bit_budget`` is then ``n_bits * n_features``), a wide
     model (every feature at ``ceil(bit_budget / n_features) + 2`` bits, at most 16; one
     head whatever ``n_heads``) is trained for half the epochs on all but
     ``validation_fraction`` of the data. Then the bits whose removal raises the

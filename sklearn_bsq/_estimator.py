@@ -48,6 +48,7 @@ from ._threshold_init import THRESHOLD_INITS
 from ._training import RandomStream, draw_seed
 from ._validation import (
     ALLOCATIONS,
+    LEARNED_MIN_ROWS,
     LEARNED_UP_TO_BITS,
     check_bit_budget,
     check_hidden_layer_sizes,
@@ -176,7 +177,12 @@ class _BaseSoftQuantizer(
         X, y = check_readings(self, X, y, reset=True)
         weights = check_sample_weight(sample_weight, X, rescale=True)
         budget = learned_bit_budget(
-            self.n_bits, self.bit_budget, self.allocation, X.shape[1], self.quantizer
+            self.n_bits,
+            self.bit_budget,
+            self.allocation,
+            X.shape[1],
+            self.quantizer,
+            n_rows=X.shape[0],
         )
         widths = None if budget is not None else check_n_bits(self.n_bits, X.shape[1])
         self._adopt(training.fit(X, y, widths, budget, weights))
@@ -326,7 +332,8 @@ def estimator_from_state(cls, state: FittedState, device: str = "cpu"):
     if not widths.any():
         raise ValueError("n_bits gives every feature 0 bits.")
     # A trace comes from a fit that learned the widths; a model without one
-    # under allocation="auto" at a learned width was streamed (partial_fit).
+    # under allocation="auto" up to 4 bits was streamed (partial_fit) or fitted
+    # on too few rows to learn them.
     has_trace = state.allocation_trace is not None
     if (has_trace and not learns_widths(est.n_bits, est.allocation, est.quantizer)) or (
         not has_trace and requires_learned_widths(est.n_bits, est.allocation)
@@ -334,7 +341,7 @@ def estimator_from_state(cls, state: FittedState, device: str = "cpu"):
         raise ValueError(
             "an allocation trace goes with learned widths only: n_bits='auto', "
             "allocation='learned', or allocation='auto' up to "
-            f"{LEARNED_UP_TO_BITS} bits per feature."
+            f"{LEARNED_UP_TO_BITS} bits per feature (from {LEARNED_MIN_ROWS} rows)."
         )
     budget = (
         learned_bit_budget(

@@ -316,7 +316,7 @@ def holdout_indices(
     classification: bool,
     seed: int,
     sample_weight: np.ndarray | None = None,
-    why: str = "give n_bits explicitly",
+    why: str = "give the widths (allocation='uniform')",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Seeded training and validation row indices (stratified when possible).
     With ``sample_weight`` the validation rows come from the rows of positive

@@ -70,18 +70,24 @@ ALLOCATIONS = ("auto", "uniform", "learned")
 # average and gives every feature the same width above: learned widths gain at 2
 # to 4 bits and not from 5 on, where the wide pass costs most (CHANGELOG.md).
 LEARNED_UP_TO_BITS = 4
+# ... and from this many training rows: on fewer, the held-out rows that rank the
+# bits (validation_fraction of them) are too few to tell bits apart.
+LEARNED_MIN_ROWS = 500
 
 
 def _is_auto(n_bits) -> bool:
     return isinstance(n_bits, str) and n_bits == "auto"  # n_bits may be an array
 
 
-def resolved_allocation(n_bits, allocation: str = "auto", quantizer="soft") -> str:
-    """What ``fit`` does with the widths: "learned" (``n_bits="auto"`` under
-    ``bit_budget``, ``allocation="learned"``, or ``allocation="auto"`` with the
-    soft quantizer and an int ``n_bits`` of at most ``LEARNED_UP_TO_BITS``) or
-    "uniform" (the widths ``n_bits`` gives). The one place that says what
-    "auto" means."""
+def resolved_allocation(
+    n_bits, allocation: str = "auto", quantizer="soft", n_rows: int | None = None
+) -> str:
+    """What ``fit`` on ``n_rows`` rows does with the widths: "learned"
+    (``n_bits="auto"`` under ``bit_budget``, ``allocation="learned"``, or
+    ``allocation="auto"`` with the soft quantizer, an int ``n_bits`` of at most
+    ``LEARNED_UP_TO_BITS`` and at least ``LEARNED_MIN_ROWS`` rows) or "uniform"
+    (the widths ``n_bits`` gives). ``n_rows=None``: whether some data would
+    learn them. The one place that says what "auto" means."""
     if _is_auto(n_bits) or allocation == "learned":
         return "learned"
     if (
@@ -90,14 +96,17 @@ def resolved_allocation(n_bits, allocation: str = "auto", quantizer="soft") -> s
         and isinstance(n_bits, Integral)
         and not isinstance(n_bits, bool)
         and n_bits <= LEARNED_UP_TO_BITS
+        and (n_rows is None or n_rows >= LEARNED_MIN_ROWS)
     ):
         return "learned"
     return "uniform"
 
 
-def learns_widths(n_bits, allocation: str = "auto", quantizer="soft") -> bool:
+def learns_widths(
+    n_bits, allocation: str = "auto", quantizer="soft", n_rows: int | None = None
+) -> bool:
     """Whether ``fit`` learns the widths (see :func:`resolved_allocation`)."""
-    return resolved_allocation(n_bits, allocation, quantizer) == "learned"
+    return resolved_allocation(n_bits, allocation, quantizer, n_rows) == "learned"
 
 
 def requires_learned_widths(n_bits, allocation: str) -> bool:
@@ -131,15 +140,20 @@ def check_bit_budget(n_bits, bit_budget, allocation: str = "auto") -> None:
 
 
 def learned_bit_budget(
-    n_bits, bit_budget, allocation: str, n_features: int, quantizer="soft"
+    n_bits,
+    bit_budget,
+    allocation: str,
+    n_features: int,
+    quantizer="soft",
+    n_rows: int | None = None,
 ):
-    """The bits per sample that fit allocates, or None where the widths are
-    given: ``bit_budget`` for ``n_bits="auto"``, ``n_bits * n_features`` where
-    an int ``n_bits`` is learned (as many bytes per row as one width for all).
-    For parameters that :func:`check_bit_budget` accepted."""
+    """The bits per sample that fit on ``n_rows`` rows allocates, or None where
+    the widths are given: ``bit_budget`` for ``n_bits="auto"``, ``n_bits *
+    n_features`` where an int ``n_bits`` is learned (as many bytes per row as
+    one width for all). For parameters that :func:`check_bit_budget` accepted."""
     if _is_auto(n_bits):
         return int(bit_budget)
-    if learns_widths(n_bits, allocation, quantizer):
+    if learns_widths(n_bits, allocation, quantizer, n_rows):
         return int(n_bits) * n_features
     return None
 

@@ -14,8 +14,8 @@ arrays, each with a CRC-32) read with ``allow_pickle=False``. The array
 and the other arrays are ``n_bits``, ``feature_mean``, ``feature_scale``,
 ``thresholds`` and ``bin_values`` (all features concatenated; lengths follow from
 ``n_bits``; a feature with 0 bits has no thresholds and one bin value) and
-``module.<key>`` for every tensor of the network's state. A model fitted with
-``n_bits="auto"`` also stores its ``allocation_trace_`` as
+``module.<key>`` for every tensor of the network's state. A model whose fit
+learned the widths also stores its ``allocation_trace_`` as
 ``allocation_trace.<column>`` arrays. The code tables of message format v2 are
 the arrays ``code_contexts`` (int, one per feature: the context feature or -1)
 and ``code_frequencies`` (uint32, all tables concatenated row by row: ``2**b_k *

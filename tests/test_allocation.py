@@ -102,7 +102,9 @@ def test_learned_widths_beat_uniform_widths_here(auto_model):
     features that matter."""
     sq, X, y = auto_model
     X_test, y_test = informative_data(seed=1)
-    uniform = SoftQuantizerRegressor(1, random_state=0, **FAST).fit(X, y)
+    uniform = SoftQuantizerRegressor(
+        1, allocation="uniform", random_state=0, **FAST
+    ).fit(X, y)
     assert uniform.n_bits_.sum() == sq.n_bits_.sum()
     assert sq.score(X_test, y_test) > uniform.score(X_test, y_test) + 0.1
 
@@ -184,7 +186,7 @@ def test_grid_search_over_the_budget():
 def test_refit_with_fixed_widths_forgets_the_trace(auto_model):
     _, X, y = auto_model
     sq = SoftQuantizerRegressor("auto", bit_budget=8, random_state=0, **FAST).fit(X, y)
-    sq.set_params(n_bits=2, bit_budget=None).fit(X, y)
+    sq.set_params(n_bits=2, bit_budget=None, allocation="uniform").fit(X, y)
     assert not hasattr(sq, "allocation_trace_")
     assert sq.n_bits_.tolist() == [2] * X.shape[1]
 
@@ -218,7 +220,7 @@ def test_classification_and_early_stopping(cancer):
         (dict(n_bits="Auto", bit_budget=8), "'n_bits' parameter"),
         (
             dict(n_bits="auto", bit_budget=8, validation_fraction=0.001),
-            "empty training or validation set.*give n_bits explicitly",
+            "empty training or validation set.*allocation='uniform'",
         ),
     ],
 )
@@ -316,7 +318,9 @@ def test_learned_allocation_spends_n_bits_per_feature_on_average(auto_model):
     np.testing.assert_array_equal(learned.transform(X), by_budget.transform(X))
     np.testing.assert_array_equal(learned.predict(X), by_budget.predict(X))
     assert set(learned.allocation_trace_) == set(by_budget.allocation_trace_)
-    uniform = SoftQuantizerRegressor(1, random_state=0, **FAST).fit(X, y)
+    uniform = SoftQuantizerRegressor(
+        1, allocation="uniform", random_state=0, **FAST
+    ).fit(X, y)
     assert learned.bytes_per_row_ == uniform.bytes_per_row_ == 1
     assert learned.n_bits_.tolist() != uniform.n_bits_.tolist()
 
@@ -362,3 +366,58 @@ def test_load_checks_learned_widths_against_the_parameters(tmp_path):
         )
         with pytest.raises(ValueError, match=match):
             load(tmp_path / "bad.npz")
+
+
+# ------------------------------------------------------- allocation="auto", the default
+def test_auto_learns_the_widths_up_to_4_bits(auto_model):
+    """The default at 1 bit per feature on 600 rows is allocation="learned":
+    the same widths, bytes, predictions and trace."""
+    _, X, y = auto_model
+    default = SoftQuantizerRegressor(1, random_state=0, **FAST).fit(X, y)
+    learned = SoftQuantizerRegressor(
+        1, allocation="learned", random_state=0, **FAST
+    ).fit(X, y)
+    assert default.allocation == "auto"
+    np.testing.assert_array_equal(default.n_bits_, learned.n_bits_)
+    np.testing.assert_array_equal(default.transform(X), learned.transform(X))
+    np.testing.assert_array_equal(default.predict(X), learned.predict(X))
+    for column, values in learned.allocation_trace_.items():
+        np.testing.assert_array_equal(default.allocation_trace_[column], values)
+
+
+@pytest.mark.parametrize(
+    "params, n_rows",
+    [
+        (dict(n_bits=5), 600),  # above 4 bits
+        (dict(n_bits=2), 499),  # too few rows to rank bits on
+        (dict(n_bits=2, quantizer="fixed"), 600),  # a baseline
+        (dict(n_bits=[2, 1, 3, 0, 2, 2, 1, 1]), 600),  # widths given
+    ],
+)
+def test_auto_keeps_the_given_widths(params, n_rows):
+    X, y = informative_data(n=n_rows)
+    default = SoftQuantizerRegressor(**params, random_state=0, **FAST).fit(X, y)
+    uniform = SoftQuantizerRegressor(
+        **params, allocation="uniform", random_state=0, **FAST
+    ).fit(X, y)
+    assert not hasattr(default, "allocation_trace_")
+    expected = np.broadcast_to(params["n_bits"], X.shape[1])
+    np.testing.assert_array_equal(default.n_bits_, expected)
+    np.testing.assert_array_equal(default.transform(X), uniform.transform(X))
+    np.testing.assert_array_equal(default.predict(X), uniform.predict(X))
+
+
+def test_auto_streams_at_the_uniform_width_and_reloads(tmp_path):
+    """partial_fit cannot learn widths from all the data: the default streams
+    every feature at n_bits, and the file it saves loads (no trace, uniform
+    widths, allocation="auto")."""
+    X, y = informative_data()
+    sq = SoftQuantizerRegressor(2, random_state=0, **FAST)
+    for start in range(0, 600, 200):
+        sq.partial_fit(X[start : start + 200], y[start : start + 200])
+    assert sq.n_bits_.tolist() == [2] * X.shape[1]
+    assert not hasattr(sq, "allocation_trace_")
+    save(sq, tmp_path / "streamed.npz")
+    loaded = load(tmp_path / "streamed.npz")
+    assert loaded.allocation == "auto"
+    np.testing.assert_array_equal(loaded.transform(X), sq.transform(X))

@@ -529,6 +529,43 @@ def test_leave_one_dataset_out_chooses_on_the_other_datasets():
     assert "| datasets within 1 % of float32 | 1 | 1 |" in text
 
 
+def test_lodo_reads_the_former_default_from_the_defaults_runs(tmp_path, monkeypatch):
+    """allocation=uniform is not run again: its rows are results/defaults'
+    bsq-uniform rows, renamed; other methods there stay out."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import run_lodo
+
+    row = "wine_quality,regression,0,{},4,mse,{},1.0,3000,6,2.0\n"
+    header = "dataset,task,seed,method,bits,metric,score,fit_seconds,n_train,"
+    defaults = tmp_path / "defaults.csv"
+    defaults.write_text(
+        header
+        + "bytes_per_row,code_entropy_bits\n"
+        + "".join(
+            row.format(m, s)
+            for m, s in [("bsq-default", 0.5), ("bsq-uniform", 0.6), ("bsq-auto", 0.4)]
+        )
+    )
+    lodo = tmp_path / "lodo.csv"
+    lodo.write_text(header + "bytes_per_row,code_entropy_bits\n")
+    monkeypatch.setattr(run_lodo, "DEFAULTS_CSV", defaults)
+    runs = run_lodo.load_runs(lodo)
+    assert dict(zip(runs.method, runs.score, strict=True)) == {
+        "bsq-default": 0.5,
+        "allocation=uniform": 0.6,
+    }
+    assert "allocation=uniform" in run_lodo.CANDIDATES
+    args = run_lodo.parse_args(["--out", str(tmp_path)])
+    planned = []
+    monkeypatch.setattr(
+        run_lodo.run_accuracy,
+        "run_specs",
+        lambda path, fields, todo, *rest: planned.extend(todo),
+    )
+    run_lodo.run_missing(args)
+    assert planned and not any(c == "allocation=uniform" for _, _, c, _ in planned)
+
+
 @pytest.mark.slow
 def test_a_distilled_lodo_candidate_is_scored_on_the_default_runs_test_rows():
     """The student is fitted from the default's run and scored on the same test
@@ -574,7 +611,7 @@ def test_learned_cost_times_both_models_at_the_same_bits_per_row(monkeypatch):
     threads = torch.get_num_threads()
     lines = learned_cost.time_fits(DATA, [2], rounds=1)
     assert torch.get_num_threads() == threads  # one thread while timing only
-    assert built == [("bsq-default", "uniform"), ("bsq-auto", "learned")]
+    assert built == [("bsq-uniform", "uniform"), ("bsq-auto", "learned")]
     heading, header, table = lines[0], lines[1], lines[2].splitlines()
     assert heading == "# Fit time of learned widths on california"
     assert "--dataset california --bits 2 --rounds 1" in header

@@ -60,7 +60,7 @@ def test_a_state_that_contradicts_the_parameters_is_refused(model):
             SoftQuantizerClassifier, dataclasses.replace(state, codec=moved)
         )
     traced = dataclasses.replace(state, allocation_trace={"feature": np.array([-1])})
-    with pytest.raises(ValueError, match="allocation trace goes with n_bits='auto'"):
+    with pytest.raises(ValueError, match="allocation trace goes with learned widths"):
         estimator_from_state(SoftQuantizerClassifier, traced)
 
 

@@ -28,7 +28,10 @@ def best_accuracy_from_codes(codes, y):
 @pytest.mark.parametrize("seed", [0, 1])
 def test_one_bit_threshold_is_learned(threshold_task, seed):
     X_train, X_test, y_train, y_test = threshold_task
-    clf = SoftQuantizerClassifier(1, max_epochs=40, random_state=seed)
+    # one width for all: the paper's setting, one threshold on feature 0
+    clf = SoftQuantizerClassifier(
+        1, allocation="uniform", max_epochs=40, random_state=seed
+    )
     clf.fit(X_train, y_train)
 
     learned = float(clf.thresholds_[0][0])
