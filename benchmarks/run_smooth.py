@@ -39,6 +39,8 @@ import run_paper  # noqa: E402
 from datasets import SMOOTH  # noqa: E402
 from paper_protocol import METHODS  # noqa: E402
 
+from sklearn_bsq._validation import LEARNED_UP_TO_BITS, learns_widths  # noqa: E402
+
 # the largest mean-MSE ratio to float32 each width may reach
 TARGETS = {4: 1.10, 6: 1.03, 8: 1.03}
 
@@ -128,7 +130,8 @@ def summarize(runs_path: Path) -> str:
                     total += 1
                     met += ratio <= TARGETS[b]
                     floor = stored.get(name, {}).get(str(b), {}).get("best")
-                    if floor:
+                    # the floors bound one width for every feature only
+                    if floor and not learns_widths(b):
                         above_floor.append(
                             f"{name} {b} bits {np.mean(values) / floor:.3f}x "
                             f"(floor {floor / base:.3f}x float32)"
@@ -141,13 +144,18 @@ def summarize(runs_path: Path) -> str:
                 + " |"
             )
     lines += ["", f"Default within its target: {met} of {total} cells."]
-    if "bsq-auto" in methods:
+    learned = [b for b in bits if learns_widths(b)]
+    if "bsq-auto" in methods or learned:
         lines += [
             "",
-            "bsq-auto sends the bits per row of the uniform width in its column "
-            '(`allocation="learned"`: widths learned per feature under width x '
-            "features bits); the floors are those of one width for every feature "
-            "and do not bound it.",
+            "bsq-auto, and the default up to "
+            f"{LEARNED_UP_TO_BITS} bits per feature "
+            '(`allocation="auto"`), send the bits per row of the uniform width in '
+            'their column (`allocation="learned"`: widths learned per feature under '
+            "width x features bits); the floors are those of one width for every "
+            "feature and do not bound them. bsq-uniform: the default with every "
+            'feature at the width (`allocation="uniform"`, the default before '
+            '`allocation="auto"`).',
         ]
     if above_floor:
         lines += [

@@ -28,6 +28,7 @@ PAGES = [
         "The paper's table (full data, the paper's protocol)",
         [
             "python benchmarks/run_paper.py",
+            "python benchmarks/run_paper.py --methods bsq-auto bsq-uniform",
             "python benchmarks/run_paper.py --timing",
             "python benchmarks/learned_cost.py",
             "python benchmarks/learned_cost.py --dataset cpu_act --bits 4 8 --rounds 1",
@@ -39,12 +40,18 @@ PAGES = [
         ],
         ["paper/*.png"],
         "Test MSE of the standardized target on california, cpu_act and "
-        "wine_quality, 90/10 splits, seeds 42-51, against the paper's published means.",
+        "wine_quality, 90/10 splits, seeds 42-51, against the paper's published means. "
+        "bsq-uniform is the default with every feature at the width "
+        '(allocation="uniform"; the default until allocation="auto", whose runs up '
+        "to 4 bits were recorded as bsq-default then).",
     ),
     ResultsPage(
         "smooth",
         "Smooth data the defaults were not chosen on",
-        ["python benchmarks/run_smooth.py"],
+        [
+            "python benchmarks/run_smooth.py",
+            "python benchmarks/run_smooth.py --methods bsq-auto bsq-uniform",
+        ],
         ["smooth/summary.md"],
         [],
         "scikit-learn's Friedman regressions at 40,768 rows under the paper's "
@@ -57,8 +64,9 @@ PAGES = [
         ["python benchmarks/run_lodo.py"],
         ["lodo/summary.md"],
         [],
-        "The defaults chosen on the 14 datasets (representation, threshold rate, "
-        "number of heads) against the alternatives, at 2 and 4 bits: each dataset "
+        "The defaults chosen on the 14 datasets (width allocation, representation, "
+        "threshold rate, number of heads) against the alternatives, at 2 and 4 bits: "
+        "each dataset "
         "held out in turn, the candidate the other 13 choose, and what it scores on "
         "the one held out.",
     ),
@@ -74,7 +82,8 @@ PAGES = [
         ["entropy/*.png"],
         "The default model at 1 to 8 bits on the 14 datasets (protocol of "
         "`run_accuracy.py`): mean message bits of the test rows in format v2 "
-        "against the v1 row, and both rate-accuracy curves.",
+        "against the v1 row, and both rate-accuracy curves. Measured before "
+        'allocation="auto": every feature at the width.',
     ),
     ResultsPage(
         "datasets",
@@ -88,7 +97,9 @@ PAGES = [
         ["defaults/summary.md"],
         ["defaults/plots/*.png"],
         "The current defaults against float32 and four fixed or learned binnings "
-        "(protocol: `benchmarks/README.md`).",
+        "(protocol: `benchmarks/README.md`). bsq-uniform: the default before "
+        'allocation="auto", every feature at the width (its runs, recorded as '
+        "bsq-default then; `--methods bsq-uniform` runs it again).",
     ),
     ResultsPage(
         "small",
@@ -133,7 +144,8 @@ PAGES = [
         [],
         "What each MLP head of the default buys in accuracy (the paper's protocol at "
         "4 bits, 10 seeds) and costs on the server (`predict_packed` against "
-        "scikit-learn's MLPRegressor(128, 128), side by side in one run).",
+        "scikit-learn's MLPRegressor(128, 128), side by side in one run). Measured "
+        'before allocation="auto": every feature at 4 bits.',
     ),
     ResultsPage(
         "threads",

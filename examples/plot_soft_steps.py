@@ -19,7 +19,8 @@ from sklearn_bsq import SoftQuantizer
 
 X, y = load_breast_cancer(return_X_y=True)
 feature = 0  # mean radius
-sq = SoftQuantizer(n_bits=2, random_state=0).fit(X, y)
+# every feature at 2 bits (on 500 rows or more the default would learn the widths)
+sq = SoftQuantizer(n_bits=2, allocation="uniform", random_state=0).fit(X, y)
 thresholds = sq.thresholds_[feature]
 scale = X[:, feature].std()
 

@@ -305,21 +305,28 @@ def test_smooth_summary_counts_the_default_against_its_width_targets(tmp_path):
     text = run_smooth.summarize(runs)
     assert "Default within its target: 2 of 3 cells." in text
     assert "0.1050 (2) 1.050x" in text
-    assert "floor" not in text.split("|---|")[-1]  # no floors.json: no floor rows
+    assert "| floor (" not in text  # no floors.json: no floor rows
     assert (tmp_path / "summary.md").read_text() == text
-    floors = {"friedman2": {"4": {"equal-frequency": 0.108, "best": 0.104}}}
+    floors = {
+        "friedman2": {
+            "4": {"equal-frequency": 0.108, "best": 0.104},
+            "6": {"equal-frequency": 0.101, "best": 0.098},
+        }
+    }
     (tmp_path / "floors.json").write_text(json.dumps(floors))
     text = run_smooth.summarize(runs)
     assert (
-        "| friedman2 | 0.1000 (2) | floor (equal-frequency) | 0.1080 1.080x |  |  |"
-        in text
+        "| friedman2 | 0.1000 (2) | floor (equal-frequency) | 0.1080 1.080x "
+        "| 0.1010 1.010x |  |" in text
     )
     assert (
-        "| friedman2 | 0.1000 (2) | floor (best thresholds) | 0.1040 1.040x |  |  |"
-        in text
+        "| friedman2 | 0.1000 (2) | floor (best thresholds) | 0.1040 1.040x "
+        "| 0.0980 0.980x |  |" in text
     )
-    # the default's 0.109 against the floor's 0.104: 1.048x
-    assert "friedman2 4 bits 1.048x (floor 1.040x float32)" in text
+    # the default's 0.102 at 6 bits (one width for all) against the floor's 0.098;
+    # at 4 bits it learns the widths, which the floors of one width do not bound
+    assert "friedman2 6 bits 1.041x (floor 0.980x float32)" in text
+    assert "friedman2 4 bits" not in text
 
 
 def test_smooth_datasets_are_generated_the_same_every_time():
