@@ -496,6 +496,8 @@ def test_python_export_is_exact_on_single_precision_interpreters():
     rng = np.random.default_rng(0)
     rows = np.tile(np.median(X, axis=0), (100_000, 1)).astype(np.float32)
     for j, t in enumerate(sq.thresholds_):
+        if not len(t):
+            continue  # a feature the learned widths do not send
         picks = t[rng.integers(0, len(t), len(rows))]
         step = rng.integers(-1, 2, len(rows))
         rows[:, j] = np.where(step < 0, np.nextafter(picks, np.float32(-np.inf)), picks)
