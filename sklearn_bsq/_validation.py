@@ -79,40 +79,30 @@ def _is_auto(n_bits) -> bool:
     return isinstance(n_bits, str) and n_bits == "auto"  # n_bits may be an array
 
 
-def resolved_allocation(
+def requires_learned_widths(n_bits, allocation: str) -> bool:
+    """Whether the parameters ask for learned widths whatever the data:
+    ``n_bits="auto"`` or ``allocation="learned"`` (``partial_fit`` cannot)."""
+    return _is_auto(n_bits) or allocation == "learned"
+
+
+def learns_widths(
     n_bits, allocation: str = "auto", quantizer="soft", n_rows: int | None = None
-) -> str:
-    """What ``fit`` on ``n_rows`` rows does with the widths: "learned"
-    (``n_bits="auto"`` under ``bit_budget``, ``allocation="learned"``, or
-    ``allocation="auto"`` with the soft quantizer, an int ``n_bits`` of at most
-    ``LEARNED_UP_TO_BITS`` and at least ``LEARNED_MIN_ROWS`` rows) or "uniform"
-    (the widths ``n_bits`` gives). ``n_rows=None``: whether some data would
-    learn them. The one place that says what "auto" means."""
-    if _is_auto(n_bits) or allocation == "learned":
-        return "learned"
-    if (
+) -> bool:
+    """Whether ``fit`` on ``n_rows`` rows learns the widths: where the parameters
+    require it, or with ``allocation="auto"``, the soft quantizer, an int
+    ``n_bits`` of at most ``LEARNED_UP_TO_BITS`` and at least
+    ``LEARNED_MIN_ROWS`` rows (``n_rows=None``: whether some data would). The
+    one place that says what "auto" means."""
+    if requires_learned_widths(n_bits, allocation):
+        return True
+    return (
         allocation == "auto"
         and quantizer == "soft"
         and isinstance(n_bits, Integral)
         and not isinstance(n_bits, bool)
         and n_bits <= LEARNED_UP_TO_BITS
         and (n_rows is None or n_rows >= LEARNED_MIN_ROWS)
-    ):
-        return "learned"
-    return "uniform"
-
-
-def learns_widths(
-    n_bits, allocation: str = "auto", quantizer="soft", n_rows: int | None = None
-) -> bool:
-    """Whether ``fit`` learns the widths (see :func:`resolved_allocation`)."""
-    return resolved_allocation(n_bits, allocation, quantizer, n_rows) == "learned"
-
-
-def requires_learned_widths(n_bits, allocation: str) -> bool:
-    """Whether the parameters ask for learned widths whatever the data:
-    ``n_bits="auto"`` or ``allocation="learned"`` (``partial_fit`` cannot)."""
-    return _is_auto(n_bits) or allocation == "learned"
+    )
 
 
 def check_bit_budget(n_bits, bit_budget, allocation: str = "auto") -> None:
