@@ -17,7 +17,8 @@ inside one byte, one table row per byte value (the sum of the features' rows in
 that byte), so a row costs one gather per byte and no unpacking; otherwise
 from the codes, one table row per combination of the codes of a window of
 consecutive features, or a row per feature (the torch server's windows,
-``_first_layer.FirstLayerTables``).
+``_first_layer.FirstLayerTables``). Rows with few lookups add each lookup's
+table rows as they are gathered; rows with many gather them all, then sum.
 """
 
 from __future__ import annotations
@@ -50,6 +51,10 @@ MAX_INPUT_TABLE_VALUES = 1 << 26
 # Up to this many thresholds in the widest feature, all features are compared
 # in one padded block; above it (the padding would grow with 2**16), each alone.
 PADDED_COMPARISON_MAX = 255
+# Up to this many table lookups per row (bytes or windows of features), the
+# first layer adds each lookup's rows as it gathers them; above it, one gather
+# and a sum (benchmarks/results/history.md: 8 features at 4 bits, 1.3x).
+CHAINED_GATHERS_MAX = 8
 
 
 def _onnx():
@@ -212,20 +217,45 @@ def byte_table_first_layer(
     index = g.op("Cast", packed, to=g.onnx.TensorProto.INT64)
     rows = np.arange(n_bytes, dtype=np.int64) * 256
     index = g.op("Add", index, g.const(rows, "byte_offsets"))
-    return gathered_sums(g, index, by_byte.reshape(n_bytes * 256, units), heads, "byte")
+    table = by_byte.reshape(n_bytes * 256, units)
+    return gathered_sums(g, index, n_bytes, table, heads, "byte")
 
 
 def gathered_sums(
-    g: GraphBuilder, index: str, table: np.ndarray, heads: list[slice], kind: str
+    g: GraphBuilder,
+    index: str,
+    n_columns: int,
+    table: np.ndarray,
+    heads: list[slice],
+    kind: str,
 ) -> list[str]:
-    """Each head's sum over a row's ``index`` columns of the table rows they
-    name (one gather and one sum per head: no reshape between the heads)."""
-    axis = g.const(np.array([1], np.int64))
+    """Each head's sum over a row's ``n_columns`` ``index`` columns of the
+    table rows they name, with no reshape between the heads.
+
+    ONNX has no gather that sums. Up to ``CHAINED_GATHERS_MAX`` columns, each
+    column's rows are gathered apart and added to the running sum at once
+    (read back while in cache); with more, one ``Gather`` of every column and a
+    ``ReduceSum`` (a chain would cost two kernels a column per head).
+    """
+    chained = n_columns <= CHAINED_GATHERS_MAX
+    if chained:
+        columns = [
+            g.op("Gather", index, g.const(np.array(c, np.int64)), axis=1)
+            for c in range(n_columns)
+        ]
+    else:
+        axis = g.const(np.array([1], np.int64))
     outputs = []
-    for columns in heads:
-        head_table = g.const(np.ascontiguousarray(table[:, columns]), f"{kind}_table")
-        gathered = g.op("Gather", head_table, index, axis=0)
-        outputs.append(g.op("ReduceSum", gathered, axis, keepdims=0))
+    for head in heads:
+        head_table = g.const(np.ascontiguousarray(table[:, head]), f"{kind}_table")
+        if chained:
+            total = g.op("Gather", head_table, columns[0], axis=0)
+            for column in columns[1:]:
+                total = g.op("Add", total, g.op("Gather", head_table, column, axis=0))
+        else:
+            gathered = g.op("Gather", head_table, index, axis=0)
+            total = g.op("ReduceSum", gathered, axis, keepdims=0)
+        outputs.append(total)
     return outputs
 
 
@@ -246,7 +276,8 @@ def windowed_first_layer(
         codes = g.op("Cast", combined, to=proto.INT64)
     starts = tables.window_starts.cpu().numpy()
     index = g.op("Add", codes, g.const(starts, "window_offsets"))
-    return gathered_sums(g, index, _array(tables.window_table), heads, "window")
+    table = _array(tables.window_table)
+    return gathered_sums(g, index, len(tables.windows), table, heads, "window")
 
 
 def packed_first_layer(g: GraphBuilder, packed: str, module: nn.Module):
@@ -308,11 +339,13 @@ def mlp_after_first(
     """The layers after the first, head by head, on each head's first-layer
     output; returns the network's output and whether it is already class
     probabilities (the mean of the heads')."""
-    for layer in layers:
+    layers = [layer for layer in layers if not isinstance(layer, nn.Dropout)]
+    for i, layer in enumerate(layers):
+        last = all(isinstance(rest, CombineHeads) for rest in layers[i + 1 :])
+        if last and not classification and isinstance(layer, nn.Linear | HeadLinear):
+            return regression_output(g, heads, layer), False
         if isinstance(layer, nn.ReLU):
             heads = [g.op("Relu", h) for h in heads]
-        elif isinstance(layer, nn.Dropout):
-            continue  # identity at inference
         elif isinstance(layer, nn.Linear):  # one head
             heads = [gemm(g, heads[0], _array(layer.weight).T, _array(layer.bias))]
         elif isinstance(layer, HeadLinear):
@@ -327,6 +360,24 @@ def mlp_after_first(
         else:
             raise TypeError(f"export_onnx cannot write a {type(layer).__name__} layer.")
     return heads[0], False
+
+
+def regression_output(g: GraphBuilder, heads: list[str], layer) -> str:
+    """The mean of the heads' single outputs by ``layer``, the network's last,
+    shape ``(1, n)``: each head's product runs transposed, ``w @ x.T``
+    (onnxruntime's ``Gemm`` with one output column ran 4x slower than with one
+    output row), the heads added through ``Gemm``'s C input and the mean folded
+    into the weights."""
+    if isinstance(layer, HeadLinear):
+        rows = _array(layer.weight)[:, :, 0]  # (heads, inputs)
+        biases = _array(layer.bias)[:, 0, 0]
+    else:
+        rows, biases = _array(layer.weight), _array(layer.bias)  # (1, inputs)
+    n_heads = len(heads)
+    total = g.const(np.full((1, 1), biases.sum() / n_heads, np.float32), "bias")
+    for row, x in zip(rows / n_heads, heads, strict=True):
+        total = g.op("Gemm", g.const(row[None, :], "weight"), x, total, transB=1)
+    return total
 
 
 # ----------------------------------------------------------------- outputs

@@ -146,6 +146,38 @@ def test_packed_rows_are_read_by_byte_or_by_window_of_features(
     np.testing.assert_allclose(predictions, reg.predict(X), rtol=RTOL)
 
 
+@pytest.mark.parametrize(("limit", "summed_by"), [(None, "Add"), (4, "ReduceSum")])
+def test_few_lookups_are_added_as_gathered_and_many_summed_at_once(
+    diabetes, monkeypatch, limit, summed_by
+):
+    """At 4 bits a row of ten features is five byte lookups: within the limit,
+    each head adds every lookup's table rows as it gathers them; above it (the
+    limit lowered to four), one gather of all five and a ``ReduceSum`` per head.
+    Both give the torch server's values."""
+    from sklearn_bsq import _onnx
+
+    if limit is not None:
+        monkeypatch.setattr(_onnx, "CHAINED_GATHERS_MAX", limit)
+    X, y = diabetes
+    reg = SoftQuantizerRegressor(4, n_heads=3, max_epochs=2, random_state=0).fit(X, y)
+    model = export_onnx(reg)
+    table_gathers = [
+        node
+        for node in model.graph.node
+        if node.op_type == "Gather" and node.input[0].startswith("byte_table")
+    ]
+    assert len(table_gathers) == (3 * 5 if summed_by == "Add" else 3)
+    gathered = {node.output[0] for node in table_gathers}
+    sums = [
+        node
+        for node in model.graph.node
+        if node.op_type == summed_by and gathered & set(node.input)
+    ]
+    assert len(sums) == (3 * 4 if summed_by == "Add" else 3)
+    (predictions,) = run(model, "packed", reg.transform(X))
+    np.testing.assert_allclose(predictions, reg.predict(X), rtol=RTOL)
+
+
 @pytest.mark.parametrize("bits", [4, [3, 5, 2, 4, 6, 3, 4, 5, 7, 1], [1, 16] * 5])
 def test_codes_outside_their_range_fail_instead_of_reading_other_rows(diabetes, bits):
     """On ``codes`` a code beyond its feature's width (or below zero) would
