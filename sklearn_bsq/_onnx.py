@@ -53,7 +53,7 @@ MAX_INPUT_TABLE_VALUES = 1 << 26
 PADDED_COMPARISON_MAX = 255
 # Up to this many table lookups per row (bytes or windows of features), the
 # first layer adds each lookup's rows as it gathers them; above it, one gather
-# and a sum (benchmarks/results/history.md: 8 features at 4 bits, 1.3x).
+# and a sum (benchmarks/results/history.md: faster up to 8, slower at 39).
 CHAINED_GATHERS_MAX = 8
 
 
