@@ -337,8 +337,9 @@ def mlp_after_first(
     g: GraphBuilder, heads: list[str], layers, classification: bool
 ) -> tuple[str, bool]:
     """The layers after the first, head by head, on each head's first-layer
-    output; returns the network's output and whether it is already class
-    probabilities (the mean of the heads')."""
+    output; returns the network's output (a regression's as one row, see
+    ``regression_output``) and whether it is already class probabilities (the
+    mean of the heads')."""
     layers = [layer for layer in layers if not isinstance(layer, nn.Dropout)]
     for i, layer in enumerate(layers):
         last = all(isinstance(rest, CombineHeads) for rest in layers[i + 1 :])
