@@ -4,7 +4,8 @@ The network's input for feature ``j`` depends on its code ``c_j`` alone (the
 quantizer's contract: a block of ``out_sizes[j]`` columns), so the first linear
 layer computes ``b + sum_j T_j[c_j]``, where ``T_j`` holds
 ``W[:, block_j] @ input_j(c)`` for every code ``c``. Consecutive features
-whose codes take at most ``WINDOW_MAX_BITS`` bits together share one table
+whose codes take at most ``WINDOW_MAX_BITS`` bits together (fewer where
+those tables would exceed ``COMBINED_TABLE_MAX_VALUES``) share one table
 with a row per combination of their codes (the sum of their rows). A row then
 costs one gather-and-sum of a hidden vector per window (``embedding_bag``)
 instead of a matrix product over every step of every feature: at 4 bits,
@@ -106,11 +107,7 @@ class FirstLayerTables:
         self.n_heads = heads_of(module)
         self.widths = widths
 
-        self.windows = code_windows(widths)
-        if not fits_combined(
-            sum(window_sizes(widths, self.windows)), first.out_features
-        ):
-            self.windows = code_windows(widths, max_bits=0)  # a window per feature
+        self.windows = fitting_windows(widths, first.out_features)
         window_table, window_starts = self._window_tables(self.windows)
         self.window_table = torch.as_tensor(window_table, device=device)
         self.window_starts = torch.as_tensor(window_starts, device=device)
@@ -168,6 +165,18 @@ def code_windows(widths, max_bits: int = WINDOW_MAX_BITS) -> list[list[int]]:
         windows[-1].append(j)
         bits += width
     return windows
+
+
+def fitting_windows(widths, units: int) -> list[list[int]]:
+    """The widest ``code_windows`` (at most ``WINDOW_MAX_BITS`` bits) whose
+    tables of ``units`` values a row fit ``fits_combined``; a window per
+    feature when none does. Fewer lookups serve faster even from larger
+    tables (benchmarks/results/history.md, "window widths")."""
+    for max_bits in range(WINDOW_MAX_BITS, 0, -1):
+        windows = code_windows(widths, max_bits)
+        if fits_combined(sum(window_sizes(widths, windows)), units):
+            return windows
+    return code_windows(widths, max_bits=0)
 
 
 def window_sizes(widths, windows) -> list[int]:

@@ -211,6 +211,22 @@ def test_windows_group_features_up_to_their_bit_limit():
     assert code_windows([4, 4, 4], max_bits=0) == [[0], [1], [2]]
 
 
+@pytest.mark.parametrize(
+    ("limit", "windows"),
+    [
+        (520, [[0, 1, 2], [3]]),  # 10 bits: 512 + 8 rows
+        (519, [[0, 1], [2, 3]]),  # narrower windows before one per feature
+        (128, [[0, 1], [2, 3]]),
+        (127, [[0], [1], [2], [3]]),
+    ],
+)
+def test_windows_narrow_until_their_tables_fit(monkeypatch, limit, windows):
+    from sklearn_bsq import _first_layer
+
+    monkeypatch.setattr(_first_layer, "COMBINED_TABLE_MAX_VALUES", limit)
+    assert _first_layer.fitting_windows([3, 3, 3, 3], units=1) == windows
+
+
 def test_the_committed_fixture_serves_its_recorded_predictions():
     est = load(FIXTURES / "diabetes-format1.bsq.npz")
     expected = np.load(FIXTURES / "diabetes-format1-expected.npz")
