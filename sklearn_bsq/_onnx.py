@@ -94,11 +94,15 @@ class GraphBuilder:
 
 
 # ----------------------------------------------------------------- to codes
-def codes_from_packed(g: GraphBuilder, packed: str, widths: np.ndarray) -> str:
+def codes_from_packed(
+    g: GraphBuilder, packed: str, widths: np.ndarray, combine: np.ndarray | None = None
+) -> str:
     """int64 codes ``(n, active)`` from uint8 rows of wire format v1: every byte
     looked up as its 8 bits (most significant first; a gather is cheaper than
     integer division and remainder), then each feature's bits weighted by powers
-    of two (one product; codes below 2**16 are exact in float32)."""
+    of two (one product; codes below 2**16 are exact in float32). With
+    ``combine`` (active x k, powers of two) the same product gives ``codes @
+    combine`` instead, e.g. windows' combined codes (exact below 2**24)."""
     active = widths[widths > 0]
     n_bytes = -(-int(active.sum()) // 8)
     byte_bits = (np.arange(256)[:, None] >> np.arange(7, -1, -1)) & 1
@@ -110,6 +114,8 @@ def codes_from_packed(g: GraphBuilder, packed: str, widths: np.ndarray) -> str:
     for j, width in enumerate(active):
         weights[start : start + width, j] = 2.0 ** np.arange(width - 1, -1, -1)
         start += int(width)
+    if combine is not None:
+        weights = weights @ combine
     codes = g.op("MatMul", flat, g.const(weights, "bit_weights"))
     return g.op("Cast", codes, to=g.onnx.TensorProto.INT64)
 
@@ -259,39 +265,57 @@ def gathered_sums(
     return outputs
 
 
+def window_weights(tables) -> np.ndarray | None:
+    """``(active, windows)``: each feature's code shifted to its place in its
+    window's combination (``codes @ weights``), or None when every feature is
+    a window of its own (codes are their windows' rows)."""
+    n_active = len(tables.widths)
+    if len(tables.windows) == n_active:
+        return None
+    weights = np.zeros((n_active, len(tables.windows)), np.float32)
+    window_of, shifts = tables.window_of.cpu(), tables.shifts.cpu()
+    weights[np.arange(n_active), window_of.numpy()] = 2.0 ** shifts.numpy()
+    return weights
+
+
 def windowed_first_layer(
     g: GraphBuilder, codes: str, tables, heads: list[slice]
 ) -> list[str]:
     """Each head's first-layer output as one gather per window of features,
-    summed: the torch server's windows and tables (``FirstLayerTables``), a
-    window per feature where combined tables would be too large."""
-    proto = g.onnx.TensorProto
-    n_active = len(tables.widths)
-    if len(tables.windows) < n_active:  # combined codes < 2**24: exact in float32
-        weights = np.zeros((n_active, len(tables.windows)), np.float32)
-        window_of, shifts = tables.window_of.cpu(), tables.shifts.cpu()
-        weights[np.arange(n_active), window_of.numpy()] = 2.0 ** shifts.numpy()
+    summed: the torch server's windows and tables (``FirstLayerTables``)."""
+    weights = window_weights(tables)
+    if weights is not None:  # combined codes < 2**24: exact in float32
+        proto = g.onnx.TensorProto
         as_float = g.op("Cast", codes, to=proto.FLOAT)
         combined = g.op("MatMul", as_float, g.const(weights, "window_weights"))
         codes = g.op("Cast", combined, to=proto.INT64)
+    return window_rows_first_layer(g, codes, tables, heads)
+
+
+def window_rows_first_layer(
+    g: GraphBuilder, window_codes: str, tables, heads: list[slice]
+) -> list[str]:
+    """Each head's first-layer output from each window's combined code."""
     starts = tables.window_starts.cpu().numpy()
-    index = g.op("Add", codes, g.const(starts, "window_offsets"))
+    index = g.op("Add", window_codes, g.const(starts, "window_offsets"))
     table = _array(tables.window_table)
     return gathered_sums(g, index, len(tables.windows), table, heads, "window")
 
 
-def packed_first_layer(g: GraphBuilder, packed: str, module: nn.Module):
-    """Each head's first-layer output straight from packed bytes, or None when
-    the model has no small tables or a feature spans two bytes."""
+def packed_first_layer(g: GraphBuilder, packed: str, module: nn.Module, widths):
+    """Each head's first-layer output straight from packed bytes: byte tables
+    where no feature spans two bytes, else the bits weighted in one product
+    to windows' combined codes; None when the model has no small tables."""
     tables = first_layer_tables(module)
     if tables is None:
         return None
-    by_byte = byte_tables(tables)
-    if by_byte is None:
-        return None
     first = module.mlp[0]
     heads = head_columns(first.out_features, heads_of(module))
-    return byte_table_first_layer(g, packed, by_byte, heads)
+    by_byte = byte_tables(tables)
+    if by_byte is not None:
+        return byte_table_first_layer(g, packed, by_byte, heads)
+    window_codes = codes_from_packed(g, packed, widths, window_weights(tables))
+    return window_rows_first_layer(g, window_codes, tables, heads)
 
 
 def first_layer_by_head(g: GraphBuilder, codes: str, module: nn.Module) -> list[str]:
@@ -437,7 +461,7 @@ def quantizer_graph(estimator, input_kind: str):
         source = helper.make_tensor_value_info(
             "packed", proto.UINT8, ["N", codec.bytes_per_row]
         )
-        heads = packed_first_layer(g, "packed", module)
+        heads = packed_first_layer(g, "packed", module, widths)
         codes = None if heads else codes_from_packed(g, "packed", widths)
     elif input_kind == "codes":
         source = helper.make_tensor_value_info(

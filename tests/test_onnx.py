@@ -108,26 +108,23 @@ def initializer_kinds(model) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    ("bits", "table_limit", "tables"),
+    ("bits", "table_limit", "tables", "products"),
     [
-        (4, None, {"byte_table"}),
-        (3, None, {"byte_bits", "window_table", "window_weights"}),
-        (
-            [3, 5, 2, 4, 6, 3, 4, 5, 7, 1],
-            None,
-            {"byte_bits", "window_table", "window_weights"},
-        ),
-        (4, 0, {"byte_bits", "window_table"}),
+        (4, None, {"byte_table"}, 0),
+        (3, None, {"byte_bits", "window_table"}, 1),
+        ([3, 5, 2, 4, 6, 3, 4, 5, 7, 1], None, {"byte_bits", "window_table"}, 1),
+        (4, 0, {"byte_bits", "window_table"}, 1),
     ],
 )
 def test_packed_rows_are_read_by_byte_or_by_window_of_features(
-    diabetes, monkeypatch, bits, table_limit, tables
+    diabetes, monkeypatch, bits, table_limit, tables, products
 ):
     """At 4 bits two features share each byte: the graph looks every byte's value
     up in a table per head and never unpacks codes. Where features span bytes
-    it unpacks the codes and looks up combinations of a window of them; with
-    the tables' size limit at zero, every feature's code alone. Every way gives
-    the torch server's values."""
+    it unpacks the bits and weights them, in one product, to the combined codes
+    of windows of features, whose combinations it looks up; with the tables'
+    size limit at zero, every feature's code alone. Every way gives the torch
+    server's values."""
     from sklearn_bsq import _first_layer
 
     if table_limit is not None:
@@ -142,6 +139,7 @@ def test_packed_rows_are_read_by_byte_or_by_window_of_features(
         "window_weights",
     }
     assert used == tables
+    assert [node.op_type for node in model.graph.node].count("MatMul") == products
     (predictions,) = run(model, "packed", reg.transform(X))
     np.testing.assert_allclose(predictions, reg.predict(X), rtol=RTOL)
 
