@@ -486,6 +486,30 @@ def test_interleaved_timing_runs_every_path_in_every_round():
     assert set(best) == {"a", "b"} and all(0 <= t < 1 for t in best.values())
 
 
+def test_paired_speed_reports_best_times_and_the_median_round():
+    """Rows per second against a reference timed in the same rounds: the ratio of
+    the best times, the per-round ratios' median and range, and a verdict that
+    needs both to reach the target."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from run_speed import interleaved_round_times, paired_speed
+
+    rounds = interleaved_round_times({"a": lambda: None}, rounds=4, calls=2)
+    assert list(rounds) == ["a"] and len(rounds["a"]) == 4
+
+    reference = [2.0, 2.0, 2.0, 1.0]  # seconds per round
+    faster = [1.0, 1.0, 1.0, 1.0]  # 2x, 2x, 2x, 1x the reference's rows/s
+    assert paired_speed(faster, reference, 1.0) == (
+        "1.00x (best times); per round median 2.00x, 1.00x to 2.00x over 4 rounds; "
+        "target >= 1x: met"
+    )
+    lucky = [4.0, 4.0, 4.0, 0.5]  # best time 2x, most rounds 0.5x
+    assert paired_speed(lucky, reference, 1.0).endswith(
+        "median 0.50x, 0.50x to 2.00x over 4 rounds; target >= 1x: met by the best "
+        "times, not by the median round"
+    )
+    assert paired_speed([4.0] * 4, reference, 0.5).endswith("target >= 0.5x: missed")
+
+
 def test_leave_one_dataset_out_chooses_on_the_other_datasets():
     """Relative losses against float32 in both directions of the metric, and each
     fold's choice made without the held-out dataset's scores."""
