@@ -95,9 +95,9 @@ def paired_speed(times: list[float], reference: list[float], target: float) -> s
         verdict = "met by the best times, not by the median round"
     else:
         verdict = "missed"
-    return (
-        f"{best:.2f}x (best times); per round median {median:.2f}x, "
-        f"{per_round.min():.2f}x to {per_round.max():.2f}x over {per_round.size} "
+    return (  # three decimals: a verdict is never read off a rounded 1.00x
+        f"{best:.3f}x (best times); per round median {median:.3f}x, "
+        f"{per_round.min():.3f}x to {per_round.max():.3f}x over {per_round.size} "
         f"rounds; target >= {target:g}x: {verdict}"
     )
 

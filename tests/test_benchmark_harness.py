@@ -499,13 +499,13 @@ def test_paired_speed_reports_best_times_and_the_median_round():
     reference = [2.0, 2.0, 2.0, 1.0]  # seconds per round
     faster = [1.0, 1.0, 1.0, 1.0]  # 2x, 2x, 2x, 1x the reference's rows/s
     assert paired_speed(faster, reference, 1.0) == (
-        "1.00x (best times); per round median 2.00x, 1.00x to 2.00x over 4 rounds; "
-        "target >= 1x: met"
+        "1.000x (best times); per round median 2.000x, 1.000x to 2.000x over 4 "
+        "rounds; target >= 1x: met"
     )
     lucky = [4.0, 4.0, 4.0, 0.5]  # best time 2x, most rounds 0.5x
     assert paired_speed(lucky, reference, 1.0).endswith(
-        "median 0.50x, 0.50x to 2.00x over 4 rounds; target >= 1x: met by the best "
-        "times, not by the median round"
+        "median 0.500x, 0.500x to 2.000x over 4 rounds; target >= 1x: met by the "
+        "best times, not by the median round"
     )
     assert paired_speed([4.0] * 4, reference, 0.5).endswith("target >= 0.5x: missed")
 
