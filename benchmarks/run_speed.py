@@ -27,7 +27,9 @@ multiply-adds per row (every path timed in ``--repeats`` interleaved rounds,
 three calls each, the best call kept, so that all ratios see the same machine);
 and the peak memory ``predict_packed`` adds (in a fresh process: the peak resident
 size, reset before the call, minus the resident size before it; Linux, glibc's
-mmap threshold fixed so that freed batches are not counted).
+mmap threshold fixed so that freed batches are not counted); and each serving
+target on california as the ratio of the best times and as the median and range
+of the per-round ratios (``paired_speed``).
 Writes ``server.md`` to ``--out``.
 """
 
