@@ -15,9 +15,10 @@ units. The first layer uses the lookup tables of the torch server path
 (``_first_layer``) when they are small: on packed rows whose features each lie
 inside one byte, one table row per byte value (the sum of the features' rows in
 that byte), so a row costs one gather per byte and no unpacking; otherwise
-from the codes, one table row per combination of the codes of a window of
-consecutive features, or a row per feature (the torch server's windows,
-``_first_layer.FirstLayerTables``). Rows with few lookups add each lookup's
+one table row per combination of the codes of a window of consecutive
+features, or a row per feature (the torch server's windows,
+``_first_layer.FirstLayerTables``), packed bits weighted straight to each
+window's combined code in one product. Rows with few lookups add each lookup's
 table rows as they are gathered; rows with many gather them all, then sum.
 """
 
