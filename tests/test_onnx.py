@@ -144,6 +144,32 @@ def test_packed_rows_are_read_by_byte_or_by_window_of_features(
     np.testing.assert_allclose(predictions, reg.predict(X), rtol=RTOL)
 
 
+def test_windows_narrowed_to_fit_serve_the_same_predictions(diabetes, monkeypatch):
+    """Ten 3-bit features make 10-bit windows of three; with the tables' limit
+    just below those, the server and the graph take pairs of features (6 bits)
+    rather than one feature each, and predict what the wider windows did."""
+    from sklearn_bsq import _first_layer
+
+    X, y = diabetes
+    reg = SoftQuantizerRegressor(3, max_epochs=2, random_state=0).fit(X, y)
+    module = reg.net_.module_
+    wide = _first_layer.first_layer_tables(module)
+    assert [len(window) for window in wide.windows] == [3, 3, 3, 1]
+    before = reg.predict(X)
+    rows = sum(_first_layer.window_sizes(wide.widths, wide.windows))
+    limit = rows * module.mlp[0].out_features - 1
+    monkeypatch.setattr(_first_layer, "COMBINED_TABLE_MAX_VALUES", limit)
+    _first_layer._CACHE.pop(module)
+    try:
+        narrowed = _first_layer.first_layer_tables(module)
+        assert narrowed.windows == [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9]]
+        np.testing.assert_allclose(reg.predict(X), before, rtol=RTOL)
+        (served,) = run(export_onnx(reg), "packed", reg.transform(X))
+    finally:
+        _first_layer._CACHE.pop(module)
+    np.testing.assert_allclose(served, before, rtol=RTOL)
+
+
 @pytest.mark.parametrize(("limit", "summed_by"), [(None, "Add"), (4, "ReduceSum")])
 def test_few_lookups_are_added_as_gathered_and_many_summed_at_once(
     diabetes, monkeypatch, limit, summed_by
