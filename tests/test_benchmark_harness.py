@@ -510,6 +510,38 @@ def test_paired_speed_reports_best_times_and_the_median_round():
     assert paired_speed([4.0] * 4, reference, 0.5).endswith("target >= 0.5x: missed")
 
 
+def test_serving_targets_pick_each_models_fastest_path():
+    """The default's and one head's fastest paths against the peer, and the
+    default's fastest onnxruntime call size against its torch path."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from run_speed import PEER, PEER_PATH, target_lines
+
+    torch_path = "torch, predict_packed"
+    small, large = (
+        "onnxruntime, packed, 512-row calls",
+        "onnxruntime, packed, 4,096-row calls",
+    )
+    round_times = {
+        ("california", PEER, PEER_PATH): [1.0, 1.0],
+        ("california", "default (3 heads)", torch_path): [2.0, 2.0],
+        ("california", "default (3 heads)", small): [3.0, 3.0],
+        ("california", "default (3 heads)", large): [1.6, 1.8],
+        ("california", "n_heads=1", torch_path): [0.5, 0.5],
+        ("california", "n_heads=1", large): [0.8, 0.8],
+        ("Ailerons", "default (3 heads)", torch_path): [0.1, 0.1],  # not california
+    }
+    lines = target_lines(round_times, "default (3 heads)")
+    assert lines[2].startswith(f"- the default ({large}) vs {PEER}: 0.625x")
+    assert lines[2].endswith(
+        "median 0.590x, 0.556x to 0.625x over 2 rounds; target >= 0.5x: met"
+    )
+    assert lines[3].startswith(f"- n_heads=1 ({torch_path}) vs {PEER}: 2.000x")
+    assert lines[4].startswith(f"- the default, {large} vs {torch_path}: 1.250x")
+    assert lines[4].endswith(
+        "median 1.181x, 1.111x to 1.250x over 2 rounds; target >= 1x: met"
+    )
+
+
 def test_leave_one_dataset_out_chooses_on_the_other_datasets():
     """Relative losses against float32 in both directions of the metric, and each
     fold's choice made without the held-out dataset's scores."""
