@@ -144,8 +144,8 @@ PAGES = [
         [],
         "What each MLP head of the default buys in accuracy (the paper's protocol at "
         "4 bits, 10 seeds) and costs on the server (`predict_packed` against "
-        "scikit-learn's MLPRegressor(128, 128), side by side in one run). Measured "
-        'before allocation="auto": every feature at 4 bits.',
+        "scikit-learn's MLPRegressor(128, 128), side by side in one run), with "
+        'the widths the default learns (allocation="auto").',
     ),
     ResultsPage(
         "threads",
