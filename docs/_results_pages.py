@@ -82,8 +82,9 @@ PAGES = [
         ["entropy/*.png"],
         "The default model at 1 to 8 bits on the 14 datasets (protocol of "
         "`run_accuracy.py`): mean message bits of the test rows in format v2 "
-        "against the v1 row, and both rate-accuracy curves. Measured before "
-        'allocation="auto": every feature at the width.',
+        "against the v1 row, and both rate-accuracy curves, with the default's "
+        'learned widths (allocation="auto"); the run before them, every feature '
+        "at the width, is in the history.",
     ),
     ResultsPage(
         "datasets",
