@@ -255,9 +255,10 @@ class _BaseSoftQuantizer(
     @property
     def mean_message_bits_(self) -> float:
         """Mean bits of a ``compress`` message (format v2) on rows the code
-        frequencies were not learned from: two folds of the training rows,
-        each coded with the other's frequencies. Compare ``8 *
-        bytes_per_row_``, what every ``transform`` row costs."""
+        frequencies were not counted from: ten folds of the training rows,
+        each coded with frequencies counted from the other nine in the
+        model's contexts. Compare ``8 * bytes_per_row_``, what every
+        ``transform`` row costs."""
         estimate = self.codec_.estimated_message_bits
         if estimate is None:
             raise AttributeError(

@@ -183,13 +183,14 @@ class Codec:
         codes = provisional.encode(X)
         values = bin_representatives(X, codes, provisional.thresholds, sample_weight)
         widths = provisional.n_bits
+        tables = CodeTables.learn(codes, widths)
         codec = cls(
             widths,
             provisional.thresholds,
             values,
             representation,
-            CodeTables.learn(codes, widths),
-            held_out_message_bits(codes, widths),
+            tables,
+            held_out_message_bits(codes, widths, tables.contexts),
         )
         codec._encoder = provisional._encoder  # same thresholds: reuse the table
         return codec
