@@ -163,8 +163,8 @@ _SCREEN_ROWS = 10_000
 # Rows that choose contexts and estimate the rate at most: enough for means of
 # a few bits.
 _ESTIMATE_ROWS = 100_000
-# Folds of the rate estimate: tables from 9 of 10 rows fit new rows almost as
-# well as the model's own (two folds, tables from half the rows, erred high).
+# Folds of the rate estimate: tables counted from 9 of 10 rows fit new rows
+# almost as well as the model's own; from fewer, the estimate errs high.
 _ESTIMATE_FOLDS = 10
 
 
