@@ -10,7 +10,7 @@ Full california (or ``--dataset``), seed 42's split of the paper's protocol
 (``run_paper.py``), one thread, the two models fitted alternately in one process so
 that both see the same machine; the best of the rounds. "learned" is
 ``allocation="learned"`` at the same bits per feature on average (``run_paper.py``'s
-``bsq-auto``, what the default does up to 4 bits), "uniform" every feature at that
+``bsq-learned``, what the default does up to 4 bits), "uniform" every feature at that
 width (``allocation="uniform"``, ``bsq-uniform``). The fit of learned widths adds a
 wide first pass at ``n_bits + 2`` bits per feature (at most 16) for half the epochs,
 and the bit removal. Writes ``results/paper/learned_cost_<dataset>.md``.
@@ -45,7 +45,7 @@ def time_fits(
 def _time_fits(folder, bits: list[int], rounds: int, dataset: str) -> list[str]:
     X, y, _ = datasets.load(dataset, folder)
     X_train, _, y_train, _ = paper_split(X, y, 42)
-    methods = {"uniform": "bsq-uniform", "learned": "bsq-auto"}
+    methods = {"uniform": "bsq-uniform", "learned": "bsq-learned"}
     rows = [
         "| bits per feature | uniform (s) | learned (s) | learned / uniform | "
         "learned widths |",

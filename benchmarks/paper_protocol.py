@@ -22,7 +22,7 @@ BASELINE_HEADS = 5
 # bits) and uniform (``allocation="uniform"``, the default until allocation="auto";
 # its runs up to 4 bits were recorded as bsq-default then). Opt-in, not in
 # ``run_paper.py``'s default list: the default runs one of them at every width.
-OPT_IN_METHODS = ("bsq-auto", "bsq-uniform")
+OPT_IN_METHODS = ("bsq-learned", "bsq-uniform")
 # They run all ten seeds, the other methods FEW_SEEDS.
 FULL_SEED_METHODS = LIBRARY_DEFAULTS | set(OPT_IN_METHODS)
 # Methods that run the library's default network.
@@ -45,7 +45,7 @@ METHODS = [
     "bsq-embedding",
     "bsq-bits",
     "bsq-levels+thermometer",
-    "bsq-auto",
+    "bsq-learned",
     "bsq-uniform",
     "pr-mq",
     "pr-qq",

@@ -50,9 +50,9 @@ METHODS = {
     # default until allocation="auto", recorded as bsq-default then)
     "bsq-uniform": ("soft", "quantile", None),
     # learned widths: `bits` is the average budget per feature (run_allocation.py)
-    "bsq-auto": ("soft", "quantile", "levels"),
+    "bsq-learned": ("soft", "quantile", "levels"),
 }
-LEARNED_WIDTHS = {"bsq-auto"}
+LEARNED_WIDTHS = {"bsq-learned"}
 FIELDS = [
     "dataset",
     "task",

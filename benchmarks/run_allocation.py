@@ -8,7 +8,7 @@ Usage (from the repository root)::
 
 Same protocol as ``run_accuracy.py`` (splits, MLP, budget, early stopping). Per
 dataset and average width ``b`` (2 and 4 bits per feature): ``bsq-levels`` gives
-every feature ``b`` bits; ``bsq-auto`` is ``SoftQuantizer(n_bits=b,
+every feature ``b`` bits; ``bsq-learned`` is ``SoftQuantizer(n_bits=b,
 allocation="learned")`` (``n_bits="auto"`` with ``bit_budget=b * n_features``).
 Both runs of a (dataset, seed, width) happen in the same invocation, so their fit
 times are measured side by side. Writes ``results/allocation/runs.csv``,
@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run_accuracy  # noqa: E402
 import summarize  # noqa: E402
 
-UNIFORM, LEARNED = "bsq-levels", "bsq-auto"
+UNIFORM, LEARNED = "bsq-levels", "bsq-learned"
 DEFAULT_OUT = Path(__file__).parent / "results" / "allocation"
 # the baselines of run_accuracy.py with the library's current defaults (results/
 # runs.csv holds them with the network of an older release)

@@ -24,13 +24,13 @@ configurations per dataset and width). Methods:
 - ``pr-mq``, ``pr-qq``: the paper's baselines, ``FullPrecisionMLP()`` trained on the
   midpoints of uniform (min-max) or quantile bins (KBinsDiscretizer);
 - ``lsq``: ``SoftQuantizerRegressor(n_bits=b, quantizer="lsq")``, a learned step size;
-- ``bsq-auto`` and ``bsq-uniform`` (only when named in ``--methods``): the
+- ``bsq-learned`` and ``bsq-uniform`` (only when named in ``--methods``): the
   defaults with ``allocation="learned"`` (widths learned at the same bits per row
   as the uniform width ``b``: ``n_bits="auto"`` with ``bit_budget=b * n_features``)
   and with ``allocation="uniform"`` (every feature at ``b`` bits; the default until
   ``allocation="auto"``, whose rows up to 4 bits were recorded as ``bsq-default``).
 
-``float32``, ``bsq-default``, ``bsq-auto`` and ``bsq-uniform`` run all ten seeds; the
+``float32``, ``bsq-default``, ``bsq-learned`` and ``bsq-uniform`` run all ten seeds; the
 others seeds 42-44 (the compute budget of a 2-core machine; ``--seeds`` overrides).
 Every run is appended to ``results/paper/runs.csv`` as it finishes, so an
 interrupted run resumes.
@@ -101,7 +101,7 @@ def make_model(method: str, bits: int, seed: int, overrides: dict):
         )
     if method == "bsq-default":
         return SoftQuantizerRegressor(n_bits=bits, **common)
-    if method == "bsq-auto":
+    if method == "bsq-learned":
         return SoftQuantizerRegressor(n_bits=bits, allocation="learned", **common)
     # the baselines and representations give every feature the same width, as
     # their committed rows did
@@ -256,7 +256,7 @@ def parse_args(argv=None):
         nargs="+",
         type=int,
         help="seeds for every method (default: 42-51 for float32, bsq-default, "
-        "bsq-auto and bsq-uniform, 42-44 for the others)",
+        "bsq-learned and bsq-uniform, 42-44 for the others)",
     )
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "paper"))

@@ -17,7 +17,7 @@ mean MSE with the float32 MLP's (targets: within 3 % at 6 and 8 bits, within 10 
 4), and the floors of ``floors.py`` (the least MSE of any model that sees the codes,
 at equal-frequency and at the best thresholds; computed once into
 ``results/smooth/floors.json``).
-``--methods bsq-auto bsq-uniform`` adds the defaults with learned and with uniform
+``--methods bsq-learned bsq-uniform`` adds the defaults with learned and with uniform
 widths at the same bits per row (``run_paper.py``'s methods; the default itself
 learns them up to 4 bits per feature).
 """
@@ -145,10 +145,10 @@ def summarize(runs_path: Path) -> str:
             )
     lines += ["", f"Default within its target: {met} of {total} cells."]
     learned = [b for b in bits if learns_widths(b)]
-    if "bsq-auto" in methods or learned:
+    if "bsq-learned" in methods or learned:
         lines += [
             "",
-            "bsq-auto, and the default up to "
+            "bsq-learned, and the default up to "
             f"{LEARNED_UP_TO_BITS} bits per feature "
             '(`allocation="auto"`), send the bits per row of the uniform width in '
             'their column (`allocation="learned"`: widths learned per feature under '

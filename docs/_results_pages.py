@@ -28,7 +28,7 @@ PAGES = [
         "The paper's table (full data, the paper's protocol)",
         [
             "python benchmarks/run_paper.py",
-            "python benchmarks/run_paper.py --methods bsq-auto bsq-uniform",
+            "python benchmarks/run_paper.py --methods bsq-learned bsq-uniform",
             "python benchmarks/run_paper.py --timing",
             "python benchmarks/learned_cost.py",
             "python benchmarks/learned_cost.py --dataset cpu_act --bits 4 8 --rounds 1",
@@ -50,7 +50,7 @@ PAGES = [
         "Smooth data the defaults were not chosen on",
         [
             "python benchmarks/run_smooth.py",
-            "python benchmarks/run_smooth.py --methods bsq-auto bsq-uniform",
+            "python benchmarks/run_smooth.py --methods bsq-learned bsq-uniform",
         ],
         ["smooth/summary.md"],
         [],

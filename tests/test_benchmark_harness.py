@@ -56,10 +56,10 @@ def test_quick_allocation_benchmark(tmp_path):
 
     out = tmp_path / "quick"
     runs = pd.read_csv(out / "runs.csv")
-    assert sorted(runs.method) == ["bsq-auto"] * 2 + ["bsq-levels"] * 2
+    assert sorted(runs.method) == ["bsq-learned"] * 2 + ["bsq-levels"] * 2
     for run in runs.itertuples():
         widths = [int(b) for b in run.widths.split()]
-        if run.method == "bsq-auto":
+        if run.method == "bsq-learned":
             assert sum(widths) == 2 * len(widths)  # the budget, spent
         else:
             assert set(widths) == {2}
@@ -84,7 +84,7 @@ def _allocation_runs(seeds, uniform, learned):
             widths="2 2" if method == "bsq-levels" else "3 1",
         )
         for s in seeds
-        for method, score in (("bsq-levels", uniform), ("bsq-auto", learned))
+        for method, score in (("bsq-levels", uniform), ("bsq-learned", learned))
     ]
     return pd.DataFrame(rows)
 
@@ -270,11 +270,11 @@ def test_learned_widths_get_the_uniform_widths_bits_per_row_and_are_opt_in():
 
     from sklearn_bsq import SoftQuantizerRegressor
 
-    auto = run_paper.make_model("bsq-auto", 4, 42, {})
+    auto = run_paper.make_model("bsq-learned", 4, 42, {})
     assert (auto.n_bits, auto.allocation, auto.bit_budget) == (4, "learned", None)
     assert auto.n_heads == SoftQuantizerRegressor().n_heads  # the default network
-    assert "bsq-auto" not in run_paper.parse_args([]).methods
-    assert run_paper.parse_args(["--methods", "bsq-auto"]).methods == ["bsq-auto"]
+    assert "bsq-learned" not in run_paper.parse_args([]).methods
+    assert run_paper.parse_args(["--methods", "bsq-learned"]).methods == ["bsq-learned"]
 
 
 def test_accuracy_benchmark_takes_quantizer_parameters():
@@ -606,7 +606,11 @@ def test_lodo_reads_the_former_default_from_the_defaults_runs(tmp_path, monkeypa
         + "bytes_per_row,code_entropy_bits\n"
         + "".join(
             row.format(m, s)
-            for m, s in [("bsq-default", 0.5), ("bsq-uniform", 0.6), ("bsq-auto", 0.4)]
+            for m, s in [
+                ("bsq-default", 0.5),
+                ("bsq-uniform", 0.6),
+                ("bsq-learned", 0.4),
+            ]
         )
     )
     lodo = tmp_path / "lodo.csv"
@@ -675,7 +679,7 @@ def test_learned_cost_times_both_models_at_the_same_bits_per_row(monkeypatch):
     threads = torch.get_num_threads()
     lines = learned_cost.time_fits(DATA, [2], rounds=1)
     assert torch.get_num_threads() == threads  # one thread while timing only
-    assert built == [("bsq-uniform", "uniform"), ("bsq-auto", "learned")]
+    assert built == [("bsq-uniform", "uniform"), ("bsq-learned", "learned")]
     heading, header, table = lines[0], lines[1], lines[2].splitlines()
     assert heading == "# Fit time of learned widths on california"
     assert "--dataset california --bits 2 --rounds 1" in header
