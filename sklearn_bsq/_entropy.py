@@ -347,17 +347,26 @@ class _SentFeature(NamedTuple):
     width: int
     precision: int
     frequencies: NDArray[np.uint64]
-    starts: NDArray[np.uint64]  # within the entry's row
-    running: NDArray[np.uint64]  # row r adds r * 2**P: one sorted array
+    starts: NDArray[np.uint64]  # within the entry's row: sorted in every row
 
     @classmethod
     def of(cls, j: int, width: int, frequencies: NDArray) -> _SentFeature:
         p = precision_bits(width)
         starts = np.cumsum(frequencies, axis=1, dtype=np.uint64) - frequencies
-        rows = np.arange(frequencies.shape[0], dtype=np.uint64)[:, None]
-        running = starts + (rows << np.uint64(p))
         flat = frequencies.astype(np.uint64).ravel()
-        return cls(j, width, p, flat, starts.ravel(), running.ravel())
+        return cls(j, width, p, flat, starts.ravel())
+
+    def entry_of(self, row_start: NDArray | int, target: NDArray) -> NDArray:
+        """Every row's flat entry whose interval holds its ``target``: the last
+        of its row's ``2**width`` starts that is at most ``target``, found by a
+        binary search of ``width`` steps over all rows at once (the first
+        start of every row is 0, at most any target)."""
+        entry = np.zeros(target.shape, np.int64) + row_start
+        step = 1 << (self.width - 1)
+        while step:
+            entry += step * (self.starts[entry + step] <= target)
+            step >>= 1
+        return entry
 
 
 class RangeCoder:
@@ -406,6 +415,7 @@ class RangeCoder:
 
     def _range_code(self, codes: NDArray) -> tuple[NDArray[np.uint8], NDArray]:
         n = len(codes)
+        codes = np.asfortranarray(codes)  # read column by column below
         out = np.zeros((n, self._buffer_bytes), dtype=np.uint8)
         at = np.zeros(n, dtype=np.int64)  # next byte to write, per row
         low = np.zeros(n, dtype=np.uint64)
@@ -513,7 +523,9 @@ class RangeCoder:
             value = (value << np.uint64(8)) | data[:, k]
         at = np.full(n, 4, dtype=np.int64)
         width = np.full(n, _WINDOW, dtype=np.uint64)
-        codes = np.zeros((n, self.widths.size), dtype=np.int64)
+        # column by column: a feature's codes are written, and read as contexts,
+        # as one contiguous column
+        codes = np.zeros((n, self.widths.size), dtype=np.int64, order="F")
         for feature in self._features:
             j, precision = feature.index, feature.precision
             r = width >> np.uint64(precision)
@@ -525,9 +537,7 @@ class RangeCoder:
                     "it is damaged or from another model."
                 )
             row = self.tables.row_index(codes, j)
-            base = np.uint64(0) if isinstance(row, int) else row.astype(np.uint64)
-            wanted = (base << np.uint64(precision)) + target
-            c = np.searchsorted(feature.running, wanted, "right") - 1  # flat entry
+            c = feature.entry_of(row << feature.width, target)  # flat entry
             codes[:, j] = c & ((1 << feature.width) - 1)
             value -= r * feature.starts[c]
             width = r * feature.frequencies[c]
