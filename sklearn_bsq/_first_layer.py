@@ -232,11 +232,19 @@ def table_values(module: nn.Module) -> int:
 
 def first_layer_tables(module: nn.Module) -> FirstLayerTables | None:
     """The tables of a trained ``QuantizedMLP`` (built once, cached), or None
-    when they would be too large."""
+    when they would be too large.
+
+    The cache is checked on every forward pass, so its key holds only what the
+    tables are made of: the quantizer's tensors (it may rebuild its inputs
+    from buffers as well as parameters) and the first layer's; the later
+    layers are read as they are on every call.
+    """
     if table_values(module) > MAX_TABLE_VALUES:
         return None
-    # a quantizer may rebuild its inputs from buffers as well as parameters
-    tensors = itertools.chain(module.parameters(), module.buffers())
+    quantizer, first = module.quantizer, module.mlp[0]
+    tensors = itertools.chain(
+        quantizer.parameters(), quantizer.buffers(), first.parameters()
+    )
     key = tuple((t.data_ptr(), t._version) for t in tensors)
     cached = _CACHE.get(module)
     if cached is None or cached[0] != key:

@@ -14,6 +14,9 @@ matrix of the codes' bits; the tests check that.
 
 from __future__ import annotations
 
+import functools
+from typing import NamedTuple
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -76,6 +79,30 @@ def word_pieces(widths: ArrayLike, word_bits: int) -> list[tuple[int, int, int]]
     return pieces
 
 
+class _WordPiece(NamedTuple):
+    """A piece of ``word_pieces`` for 64-bit words, its shift and mask as
+    numpy scalars (made once per widths: ``_word_layout``)."""
+
+    feature: int
+    word: int
+    code_moves_left: bool  # into its word (shift >= 0): unpacking shifts right
+    shift: np.uint64  # its size
+    mask: np.uint64  # the code's bits
+
+
+@functools.lru_cache(maxsize=64)
+def _word_layout(widths: tuple[int, ...]) -> tuple[_WordPiece, ...]:
+    """The 64-bit ``word_pieces`` of ``widths``, ready to shift and mask: a
+    server unpacks a model's rows with the same layout call after call, and
+    working it out again cost more than unpacking a few rows."""
+    return tuple(
+        _WordPiece(
+            j, word, shift >= 0, np.uint64(abs(shift)), np.uint64(2 ** widths[j] - 1)
+        )
+        for j, word, shift in word_pieces(widths, _WORD_BITS)
+    )
+
+
 def pack(codes: ArrayLike, widths: ArrayLike) -> NDArray[np.uint8]:
     """Pack integer codes into wire format v1 bytes.
 
@@ -115,13 +142,13 @@ def pack_in_range(codes: np.ndarray, widths: NDArray[np.int64]) -> NDArray[np.ui
     n = codes.shape[0]
     words = np.zeros((n, _words_per_row(n_bytes)), dtype=np.uint64)
     column = np.empty(n, dtype=np.uint64)
-    for j, word, shift in word_pieces(widths, _WORD_BITS):
-        np.copyto(column, codes[:, j], casting="unsafe")
-        if shift >= 0:
-            column <<= np.uint64(shift)  # bits beyond the word fall off
+    for piece in _word_layout(tuple(widths.tolist())):
+        np.copyto(column, codes[:, piece.feature], casting="unsafe")
+        if piece.code_moves_left:
+            column <<= piece.shift  # bits beyond the word fall off
         else:
-            column >>= np.uint64(-shift)
-        words[:, word] |= column
+            column >>= piece.shift
+        words[:, piece.word] |= column
     as_bytes = words.astype(">u8", copy=False).view(np.uint8)
     return np.ascontiguousarray(as_bytes[:, :n_bytes])
 
@@ -158,13 +185,13 @@ def unpack(packed: ArrayLike, widths: ArrayLike) -> NDArray[np.unsignedinteger]:
     words = padded.view(">u8").astype(np.uint64)
     codes = np.zeros((n, widths.size), dtype=code_dtype(widths))
     column = np.empty(n, dtype=np.uint64)
-    for j, word, shift in word_pieces(widths, _WORD_BITS):
-        if shift >= 0:
-            np.right_shift(words[:, word], np.uint64(shift), out=column)
+    for piece in _word_layout(tuple(widths.tolist())):
+        if piece.code_moves_left:
+            np.right_shift(words[:, piece.word], piece.shift, out=column)
         else:
-            np.left_shift(words[:, word], np.uint64(-shift), out=column)
-        column &= np.uint64(n_thresholds(int(widths[j])))  # the code's bits
-        codes[:, j] |= column.astype(codes.dtype)
+            np.left_shift(words[:, piece.word], piece.shift, out=column)
+        column &= piece.mask
+        codes[:, piece.feature] |= column.astype(codes.dtype)
     return codes
 
 

@@ -78,6 +78,41 @@ def test_tables_are_built_once_and_again_after_training(cancer):
     np.testing.assert_allclose(after, expected, rtol=1e-5, atol=1e-6)
 
 
+def test_tables_are_rebuilt_from_the_first_layer_and_later_layers_read_live(
+    fitted, cancer
+):
+    """The tables' cache key holds the tensors they are made of (quantizer and
+    first layer): a later layer changed in place keeps the tables and changes
+    the outputs as the plain product does; a first layer changed in place
+    rebuilds them."""
+    import copy
+
+    from sklearn_bsq._first_layer import first_layer_tables
+
+    module = copy.deepcopy(fitted.net_.module_)  # the fixture is shared
+    codes = torch.as_tensor(fitted.encode(cancer[1]).astype(np.int64))
+
+    def outputs():
+        with torch.inference_mode():
+            return module(codes=codes).numpy()
+
+    outputs()
+    tables = first_layer_tables(module)
+    later = [layer for layer in module.mlp[1:] if hasattr(layer, "weight")][-1]
+    with torch.no_grad():
+        later.weight.mul_(-2.0)
+    changed = outputs()
+    assert first_layer_tables(module) is tables
+    expected = _matrix_product_path(module, codes).numpy()
+    np.testing.assert_allclose(changed, expected, rtol=1e-5, atol=1e-5)
+    with torch.no_grad():
+        module.mlp[0].weight.mul_(0.5)
+    np.testing.assert_allclose(
+        outputs(), _matrix_product_path(module, codes).numpy(), rtol=1e-5, atol=1e-5
+    )
+    assert first_layer_tables(module) is not tables
+
+
 def test_wide_codes_keep_the_matrix_product(fitted, cancer, monkeypatch):
     from sklearn_bsq import _first_layer
 
