@@ -25,6 +25,8 @@ onnxruntime on the packed bytes (``export_onnx``), against scikit-learn's
 same dataset's float32 rows, in rows per second with each model's additions and
 multiply-adds per row (every path timed in ``--repeats`` interleaved rounds,
 three calls each, the best call kept, so that all ratios see the same machine);
+the cost of a call of one row (the default through torch and onnxruntime, the peer
+on one float32 row: ``ONE_ROW_CALLS`` calls a pass, interleaved rounds as above);
 and the peak memory ``predict_packed`` adds (in a fresh process: the peak resident
 size, reset before the call, minus the resident size before it; Linux, glibc's
 mmap threshold fixed so that freed batches are not counted); and each serving
@@ -56,6 +58,8 @@ PEER, PEER_PATH = "MLPRegressor(128, 128)", "numpy, float32 rows"
 # onnxruntime's call sizes: torch's batch, and a smaller one, as onnxruntime
 # holds every byte's gathered table rows of a call at once
 ONNX_CALL_ROWS = (PREDICT_BATCH_ROWS, 512)
+# one-row calls per timed pass (a server answering each message alone)
+ONE_ROW_CALLS = 1_000
 
 
 def interleaved_round_times(paths: dict, rounds: int, calls: int = 3) -> dict:
@@ -300,10 +304,11 @@ def model_paths(model, packed) -> tuple[dict, dict]:
     return paths, costs
 
 
-def peer_paths(X, y, X_rows) -> tuple[dict, dict]:
+def peer_paths(X, y, X_rows) -> tuple[dict, dict, dict]:
     """scikit-learn's ``MLPRegressor(128, 128)`` and default ``MLPRegressor``
-    fitted on ``X, y`` predicting ``X_rows``, and their multiply-adds per row
-    (speed does not depend on the epochs: a few keep the run short)."""
+    fitted on ``X, y`` predicting ``X_rows``, their multiply-adds per row, and
+    the fitted peers by name (speed does not depend on the epochs: a few keep
+    the run short)."""
     from sklearn.neural_network import MLPRegressor
 
     peers = {
@@ -317,7 +322,42 @@ def peer_paths(X, y, X_rows) -> tuple[dict, dict]:
         sizes = [X.shape[1], *peer.hidden_layer_sizes, 1]
         macs = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
         costs[name] = f"{macs:,}"
-    return paths, costs
+    return paths, costs, peers
+
+
+def one_row_paths(model, packed, peer, X_rows) -> dict:
+    """A server answering each message alone: ``ONE_ROW_CALLS`` calls of one
+    row each through torch (``predict_packed``), onnxruntime on the packed
+    bytes and the peer on one float32 row."""
+    import onnxruntime as ort
+
+    from sklearn_bsq import export_onnx
+
+    session = ort.InferenceSession(export_onnx(model).SerializeToString())
+    row, reading = packed[:1], X_rows[:1]
+
+    def calls(run):
+        return lambda: [run() for _ in range(ONE_ROW_CALLS)]
+
+    return {
+        "torch, predict_packed": calls(lambda: model.predict_packed(row)),
+        "onnxruntime, packed": calls(lambda: session.run(None, {"packed": row})),
+        f"{PEER}, float32 row": calls(lambda: peer.predict(reading)),
+    }
+
+
+def one_row_lines(round_times: dict, default: str) -> list[str]:
+    """Microseconds per one-row call of each path in ``one_row_paths``."""
+    lines = [
+        f"One row per call, the {default} on california (a server answering each "
+        f"message alone; best of the rounds, {ONE_ROW_CALLS:,} calls each):",
+        "",
+        "| path | microseconds per call |",
+        "|---|---|",
+    ]
+    for path, times in round_times.items():
+        lines.append(f"| {path} | {min(times) / ONE_ROW_CALLS * 1e6:,.0f} |")
+    return lines
 
 
 def speed_table(rows: int, seconds: dict, costs: dict) -> list[str]:
@@ -358,7 +398,7 @@ def server(rows: int, repeats: int, data_folder: str | None) -> list[str]:
         X, y, _ = load(dataset, data_dir(data_folder))
         widths[dataset] = X.shape[1]
         X_rows = np.resize(X, (rows, X.shape[1]))  # the data repeated to ``rows``
-        peers, peer_costs = peer_paths(X, y, X_rows)
+        peers, peer_costs, fitted_peers = peer_paths(X, y, X_rows)
         costs[dataset] = {}
         for name, run in peers.items():
             paths[dataset, name, PEER_PATH] = run
@@ -374,7 +414,9 @@ def server(rows: int, repeats: int, data_folder: str | None) -> list[str]:
                 costs[dataset][label, path] = model_costs[path]
             if dataset == "california" and n_heads == default_heads:
                 memory_line = added_memory(model, packed)
+                one_row = one_row_paths(model, packed, fitted_peers[PEER], X_rows)
     round_times = interleaved_round_times(paths, repeats)
+    one_row_times = interleaved_round_times(one_row, repeats)
     seconds = {key: min(times) for key, times in round_times.items()}
     lines = [
         f"{rows:,} rows at 4 bits (each dataset repeated to that many); torch "
@@ -384,6 +426,7 @@ def server(rows: int, repeats: int, data_folder: str | None) -> list[str]:
         by_path = {key[1:]: s for key, s in seconds.items() if key[0] == dataset}
         lines += ["", f"{dataset} ({widths[dataset]} features):", ""]
         lines += speed_table(rows, by_path, dataset_costs)
+    lines += ["", *one_row_lines(one_row_times, default)]
     lines += ["", memory_line]
     lines += ["", *target_lines(round_times, default)]
     return lines

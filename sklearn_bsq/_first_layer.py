@@ -16,8 +16,9 @@ takes this path in eval mode, so every prediction from codes (``predict``,
 plain matrix product up to float32 rounding (the sums run in another order).
 Training never sees codes and is unchanged.
 
-Tables are built once per trained network and cached (keyed by the parameters'
-version counters, which every optimizer step and every load bumps); networks
+Tables are built once per trained network and cached (keyed by the version
+counters of the quantizer's and the first layer's tensors, which every optimizer
+step and every load bumps); networks
 whose tables would exceed ``MAX_TABLE_VALUES`` (very wide codes) keep the
 matrix product.
 """

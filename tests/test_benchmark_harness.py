@@ -510,6 +510,21 @@ def test_paired_speed_reports_best_times_and_the_median_round():
     assert paired_speed([4.0] * 4, reference, 0.5).endswith("target >= 0.5x: missed")
 
 
+def test_one_row_calls_are_reported_per_call_from_the_best_round():
+    """A pass of ``ONE_ROW_CALLS`` one-row calls, timed in rounds: each path's
+    best pass divided by the calls, in microseconds."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from run_speed import ONE_ROW_CALLS, one_row_lines
+
+    per_call = 1e-6 * ONE_ROW_CALLS  # seconds per pass of 1 us calls
+    lines = one_row_lines(
+        {"torch": [300 * per_call, 280 * per_call], "onnx": [25 * per_call]},
+        "default (3 heads)",
+    )
+    assert lines[0].startswith("One row per call, the default (3 heads)")
+    assert lines[-2:] == ["| torch | 280 |", "| onnx | 25 |"]
+
+
 def test_serving_targets_pick_each_models_fastest_path():
     """The default's and one head's fastest paths against the peer, and the
     default's fastest onnxruntime call size against its torch path."""
