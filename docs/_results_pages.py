@@ -153,7 +153,7 @@ PAGES = [
         "Threads, idle and beside a busy process",
         [
             "python benchmarks/run_threads.py",
-            "python benchmarks/run_threads.py --epochs 40 --repeats 1 "
+            "python benchmarks/run_threads.py --epochs 40 --repeats 2 "
             "--out benchmarks/results/threads/forty-epochs",
         ],
         ["threads/summary.md", "threads/forty-epochs/summary.md"],
