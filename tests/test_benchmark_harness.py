@@ -702,3 +702,23 @@ def test_learned_cost_times_both_models_at_the_same_bits_per_row(monkeypatch):
     assert row[0] == "2" and row[3].endswith("x")
     widths = json.loads(row[4])
     assert len(widths) == 8 and sum(widths) <= 2 * 8  # california's 8 features
+
+
+def test_gpu_check_runs_its_checks_with_the_cpu_in_cudas_place(capsys):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import gpu_check
+
+    assert gpu_check.main(["--device", "cpu", "--rows", "1500", "--epochs", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith("device cpu in CUDA's place")
+    assert lines[2] == "bytes of the cpu model encoded on the CPU equal its own: True"
+    assert lines[3].startswith("predict_proba_packed: cpu ")
+    assert lines[3].endswith("max |difference| 0.00e+00")
+    assert lines[4] == "saved on cpu, loaded on the CPU: same bytes True"
+    assert lines[5].startswith("default regressor (3 heads) predict_packed: cpu ")
+    assert lines[5].endswith("max |difference| 0.00e+00 of the largest prediction")
+    import torch
+
+    if not torch.cuda.is_available():
+        assert gpu_check.main(["--rows", "10"]) == 2
+        assert "no CUDA device" in capsys.readouterr().out
