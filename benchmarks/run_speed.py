@@ -269,17 +269,23 @@ def layer_widths(module) -> list[int]:
     return widths
 
 
-def model_paths(model, packed) -> tuple[dict, dict]:
-    """The serving paths of a fitted model on ``packed`` (torch's
-    ``predict_packed``, onnxruntime in one call and in calls of each of
-    ``ONNX_CALL_ROWS`` rows) and each path's table adds + multiply-adds per
-    row, after checking that onnxruntime predicts what torch does."""
+def onnx_session(model):
+    """The model's graph on packed bytes (``export_onnx``) and an onnxruntime
+    session of it."""
     import onnxruntime as ort
 
     from sklearn_bsq import export_onnx
 
     graph = export_onnx(model)
-    session = ort.InferenceSession(graph.SerializeToString())
+    return graph, ort.InferenceSession(graph.SerializeToString())
+
+
+def model_paths(model, packed, graph, session) -> tuple[dict, dict]:
+    """The serving paths of a fitted model on ``packed`` (torch's
+    ``predict_packed``, onnxruntime's ``session`` of ``graph`` in one call and
+    in calls of each of ``ONNX_CALL_ROWS`` rows) and each path's table adds +
+    multiply-adds per row, after checking that onnxruntime predicts what torch
+    does."""
     np.testing.assert_allclose(
         session.run(None, {"packed": packed[:4096]})[0],
         model.predict_packed(packed[:4096]),
@@ -325,15 +331,10 @@ def peer_paths(X, y, X_rows) -> tuple[dict, dict, dict]:
     return paths, costs, peers
 
 
-def one_row_paths(model, packed, peer, X_rows) -> dict:
+def one_row_paths(model, packed, session, peer, X_rows) -> dict:
     """A server answering each message alone: ``ONE_ROW_CALLS`` calls of one
-    row each through torch (``predict_packed``), onnxruntime on the packed
-    bytes and the peer on one float32 row."""
-    import onnxruntime as ort
-
-    from sklearn_bsq import export_onnx
-
-    session = ort.InferenceSession(export_onnx(model).SerializeToString())
+    row each through torch (``predict_packed``), onnxruntime (``session``) on
+    the packed bytes and the peer on one float32 row."""
     row, reading = packed[:1], X_rows[:1]
 
     def calls(run):
@@ -408,13 +409,16 @@ def server(rows: int, repeats: int, data_folder: str | None) -> list[str]:
                 4, n_heads=n_heads, max_epochs=2, random_state=0
             ).fit(X, y)
             packed = model.transform(X_rows)
-            model_runs, model_costs = model_paths(model, packed)
+            graph, session = onnx_session(model)
+            model_runs, model_costs = model_paths(model, packed, graph, session)
             for path, run in model_runs.items():
                 paths[dataset, label, path] = run
                 costs[dataset][label, path] = model_costs[path]
             if dataset == "california" and n_heads == default_heads:
                 memory_line = added_memory(model, packed)
-                one_row = one_row_paths(model, packed, fitted_peers[PEER], X_rows)
+                one_row = one_row_paths(
+                    model, packed, session, fitted_peers[PEER], X_rows
+                )
     round_times = interleaved_round_times(paths, repeats)
     one_row_times = interleaved_round_times(one_row, repeats)
     seconds = {key: min(times) for key, times in round_times.items()}
