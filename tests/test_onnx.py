@@ -102,6 +102,19 @@ def test_a_regressor_gives_the_same_values_for_mixed_widths(
         np.testing.assert_allclose(predictions, reg.predict(X), rtol=RTOL)
 
 
+def test_range_coded_messages_are_served_as_their_decompressed_codes(diabetes):
+    """No graph reads format v2; the server guide's way: ``decompress``, then
+    the graph on codes."""
+    X, y = diabetes
+    widths = [4, 3, 0, 5, 4, 2, 3, 4, 6, 3]
+    reg = SoftQuantizerRegressor(widths, max_epochs=2, random_state=0).fit(X, y)
+    messages = reg.compress(X)
+    assert min(map(len, messages)) < reg.bytes_per_row_  # some rows range-coded
+    codes = reg.decompress(messages).astype(np.int64)
+    (predictions,) = run(export_onnx(reg, input="codes"), "codes", codes)
+    np.testing.assert_allclose(predictions, reg.predict_compressed(messages), rtol=RTOL)
+
+
 def initializer_kinds(model) -> set[str]:
     """The initializers' names without the builder's numbering."""
     return {tensor.name.rsplit("_", 1)[0] for tensor in model.graph.initializer}
