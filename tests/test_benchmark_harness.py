@@ -715,7 +715,11 @@ def test_gpu_check_runs_its_checks_with_the_cpu_in_cudas_place(capsys):
     assert lines[3].startswith("predict_proba_packed: cpu ")
     assert lines[3].endswith("max |difference| 0.00e+00")
     assert lines[4] == "saved on cpu, loaded on the CPU: same bytes True"
-    assert lines[5].startswith("default regressor (3 heads) predict_packed: cpu ")
+    from sklearn_bsq import SoftQuantizerRegressor
+
+    heads = SoftQuantizerRegressor().n_heads
+    assert lines[5].startswith(f"default regressor ({heads} heads) predict_packed: ")
+    assert "predict_packed: cpu " in lines[5]
     assert lines[5].endswith("max |difference| 0.00e+00 of the largest prediction")
     import torch
 
