@@ -14,9 +14,10 @@ so, with a few rows, so that the script works the day a device is lent).
    network, maximum absolute difference of the probabilities, and rows per
    second (best of three calls, after a first call that builds the tables).
 4. ``save`` on the CUDA model, ``load(device="cpu")``: the same bytes.
-5. The default regressor at 4 bits (the server benchmark's model): fitted on
-   CUDA, ``predict_packed`` on CUDA against its CPU twin, relative difference
-   of the predictions and rows per second.
+5. The default regressor at 4 bits (the model the server benchmark serves),
+   fitted on CUDA: ``predict_packed`` on CUDA against its CPU twin, the largest
+   difference of the predictions as a share of the largest prediction, and rows
+   per second.
 
 Prints one line per check and exits with 1 if a check fails; exits with 2 when
 torch finds no CUDA device.
