@@ -97,7 +97,11 @@ def _word_layout(widths: tuple[int, ...]) -> tuple[_WordPiece, ...]:
     working it out again cost more than unpacking a few rows."""
     return tuple(
         _WordPiece(
-            j, word, shift >= 0, np.uint64(abs(shift)), np.uint64(2 ** widths[j] - 1)
+            j,
+            word,
+            shift >= 0,
+            np.uint64(abs(shift)),
+            np.uint64(n_thresholds(widths[j])),
         )
         for j, word, shift in word_pieces(widths, _WORD_BITS)
     )
