@@ -1,9 +1,12 @@
 """GPU check: fit and predict on CUDA, and the same bytes as on the CPU.
 
-Usage (on a machine with CUDA): ``python benchmarks/gpu_check.py [--rows 200000]``
+Usage (on a machine with CUDA): ``python benchmarks/gpu_check.py [--rows 200000]
+[--out benchmarks/results/speed/gpu.md]``
 
 ``--device cpu`` runs every check with the CPU in CUDA's place (the tests run it
 so, with a few rows, so that the script works the day a device is lent).
+``--out FILE`` also writes the lines as a Markdown page with the command, the
+device and the verdict: the file to commit after a run on a GPU.
 
 1. Fits ``SoftQuantizerClassifier(4, device="cuda")`` and the same estimator on the
    CPU (same seed, same data), side by side, and prints both fit times.
@@ -20,7 +23,7 @@ so, with a few rows, so that the script works the day a device is lent).
    per second.
 
 Prints one line per check and exits with 1 if a check fails; exits with 2 when
-torch finds no CUDA device.
+torch finds no CUDA device (and writes no file).
 """
 
 from __future__ import annotations
@@ -60,6 +63,9 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--device", default="cuda", help="cuda, or cpu to try the script itself"
     )
+    parser.add_argument(
+        "--out", type=Path, help="also write the lines as a Markdown page here"
+    )
     args = parser.parse_args(argv)
     device = args.device
     if device == "cuda":
@@ -67,9 +73,16 @@ def main(argv=None) -> int:
             print("torch finds no CUDA device; nothing to check.")
             return 2
         torch.zeros(1, device=device)  # CUDA's start-up stays out of the fit time
-        print(f"torch {torch.__version__}, {torch.cuda.get_device_name(0)}")
+        machine = f"torch {torch.__version__}, {torch.cuda.get_device_name(0)}"
     else:
-        print(f"torch {torch.__version__}, device {device} in CUDA's place")
+        machine = f"torch {torch.__version__}, device {device} in CUDA's place"
+    lines = []
+
+    def report(line: str) -> None:
+        print(line)
+        lines.append(line)
+
+    report(machine)
     rng = np.random.default_rng(0)
     X = rng.normal(size=(args.rows, args.features)).astype(np.float32)
     y = (X[:, 0] + X[:, 1] ** 2 > 1).astype(int)
@@ -78,33 +91,33 @@ def main(argv=None) -> int:
         lambda: SoftQuantizerClassifier(device=device, **params).fit(X, y)
     )
     cpu, t_cpu = timed(lambda: SoftQuantizerClassifier(**params).fit(X, y))
-    print(
+    report(
         f"fit {args.rows:,} x {args.features}: {device} {t_gpu:.1f} s, "
         f"cpu {t_cpu:.1f} s"
     )
-    failures = 0
+    passed = []  # one entry per check with a verdict (all but the fit times)
 
     twin = estimator_from_state(SoftQuantizerClassifier, fitted_state(gpu))
     same = np.array_equal(twin.transform(X), gpu.transform(X))
-    print(f"bytes of the {device} model encoded on the CPU equal its own: {same}")
-    failures += not same
+    report(f"bytes of the {device} model encoded on the CPU equal its own: {same}")
+    passed.append(same)
 
     packed = gpu.transform(X)
     proba_gpu, speed_gpu = served(lambda: gpu.predict_proba_packed(packed), args.rows)
     proba_cpu, speed_cpu = served(lambda: twin.predict_proba_packed(packed), args.rows)
     gap = float(np.abs(proba_gpu - proba_cpu).max())
-    print(
+    report(
         f"predict_proba_packed: {device} {speed_gpu:,.0f} rows/s, cpu "
         f"{speed_cpu:,.0f} rows/s, max |difference| {gap:.2e}"
     )
-    failures += not gap < 1e-5
+    passed.append(gap < 1e-5)
 
     with tempfile.TemporaryDirectory() as tmp:
         save(gpu, Path(tmp) / "gpu.bsq.npz")
         loaded = load(Path(tmp) / "gpu.bsq.npz", device="cpu")
     same = np.array_equal(loaded.transform(X), packed)
-    print(f"saved on {device}, loaded on the CPU: same bytes {same}")
-    failures += not same
+    report(f"saved on {device}, loaded on the CPU: same bytes {same}")
+    passed.append(same)
 
     target = X[:, 0] + np.sin(X[:, 1]) + 0.1 * rng.normal(size=args.rows)
     reg = SoftQuantizerRegressor(device=device, **params).fit(X, target)
@@ -113,13 +126,41 @@ def main(argv=None) -> int:
     pred_gpu, speed_gpu = served(lambda: reg.predict_packed(packed), args.rows)
     pred_cpu, speed_cpu = served(lambda: reg_twin.predict_packed(packed), args.rows)
     gap = float(np.abs(pred_gpu - pred_cpu).max() / np.abs(pred_cpu).max())
-    print(
+    report(
         f"default regressor ({reg.n_heads} heads) predict_packed: {device} "
         f"{speed_gpu:,.0f} rows/s, cpu {speed_cpu:,.0f} rows/s, max |difference| "
         f"{gap:.2e} of the largest prediction"
     )
-    failures += not gap < 1e-5
-    return 1 if failures else 0
+    passed.append(gap < 1e-5)
+    if args.out is not None:
+        write_page(args.out, argv, lines, passed)
+    return 0 if all(passed) else 1
+
+
+def write_page(path: Path, argv, lines: list[str], passed: list[bool]) -> None:
+    """The run as a Markdown page: the command, its lines (the first names torch
+    and the device), and the verdict."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    command = " ".join(["python benchmarks/gpu_check.py", *args])
+    failed = passed.count(False)
+    verdict = (
+        f"{failed} of {len(passed)} checks failed."
+        if failed
+        else f"All {len(passed)} checks passed."
+    )
+    text = [
+        "# GPU check",
+        "",
+        f"Generated by `{command}` ({lines[0]}). The checks are the script's "
+        "docstring's; the fit times are one fit each.",
+        "",
+        *[f"- {line}" for line in lines[1:]],
+        "",
+        verdict,
+        "",
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(text))
 
 
 if __name__ == "__main__":
