@@ -73,7 +73,10 @@ def main(argv=None) -> int:
             print("torch finds no CUDA device; nothing to check.")
             return 2
         torch.zeros(1, device=device)  # CUDA's start-up stays out of the fit time
-        machine = f"torch {torch.__version__}, {torch.cuda.get_device_name(0)}"
+        machine = (
+            f"torch {torch.__version__} (CUDA {torch.version.cuda}), "
+            f"{torch.cuda.get_device_name(0)}"
+        )
     else:
         machine = f"torch {torch.__version__}, device {device} in CUDA's place"
     lines = []
