@@ -253,9 +253,13 @@ def _write_messages(args, model, output: Path) -> int:
         data = b"".join(len(m).to_bytes(2, "big") + m for m in messages)
     write_atomically(output, lambda f: f.write(data))
     bits = 8 * sum(len(m) for m in messages) / max(1, len(messages))
+    # The file's own framing is not part of a message: name it, so that a file
+    # larger than the v1 rows' does not read as messages longer than v1.
+    framing = "2-byte lengths" if args.format != "hex" else "hex, a line each"
     print(
         f"{len(messages)} messages, {bits:.1f} bits each on average "
-        f"(v1: {8 * model.bytes_per_row_}), to {output}"
+        f"(v1: {8 * model.bytes_per_row_}), to {output} "
+        f"({len(data):,} bytes with the file's framing: {framing})"
     )
     return 0
 

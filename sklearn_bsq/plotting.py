@@ -128,7 +128,7 @@ class ThresholdDisplay:
         >>> features = ["petal length (cm)", "sepal width (cm)"]
         >>> display = ThresholdDisplay.from_estimator(clf, iris.data, features)
         >>> [axis.get_title() for axis in display.axes_]
-        ['petal length (cm) (4 bit)', 'sepal width (cm) (4 bit)']
+        ['petal length (cm) (4 bits)', 'sepal width (cm) (4 bits)']
         >>> plt.close(display.figure_)
         """
         state = fitted_state(estimator, "ThresholdDisplay.from_estimator")
@@ -207,7 +207,8 @@ class ThresholdDisplay:
             self.learned_lines_.append(
                 [a.axvline(t, color="tab:red", lw=1.2) for t in learned]
             )
-            a.set_title(f"{name} ({width} bit{': not sent' if width == 0 else ''})")
+            bits = "1 bit" if width == 1 else f"{width} bits"
+            a.set_title(f"{name} ({bits}{': not sent' if width == 0 else ''})")
         # The legend goes on the first panel with lines (width-0 panels have none).
         for a, learned, initial in zip(
             axes, self.learned_lines_, self.initial_lines_, strict=True

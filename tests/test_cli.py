@@ -109,6 +109,8 @@ def test_entropy_coded_messages_through_transform_and_predict(files):
         )
         assert result.returncode == 0, result.stderr
         assert f"{len(table)} messages" in result.stdout
+        size = (files / name).stat().st_size
+        assert f"({size:,} bytes with the file's framing" in result.stdout
         result = sh(
             f"sklearn-bsq predict reg.bsq.npz --packed {name} --coding entropy "
             f"-o {name}.csv",

@@ -39,7 +39,7 @@ def test_threshold_display_draws_learned_and_initial_lines(fitted, cancer):
     assert [len(lines) for lines in display.initial_lines_] == [3, 7]
     drawn = [line.get_xdata()[0] for line in display.learned_lines_[1]]
     np.testing.assert_allclose(drawn, sq.thresholds_[12])
-    assert display.axes_[1].get_title() == "f12 (3 bit)"
+    assert display.axes_[1].get_title() == "f12 (3 bits)"
     assert len(display.axes_[0].patches) == 50  # histogram bars
 
 
