@@ -160,7 +160,7 @@ def fit(args) -> int:
     print(f"model {model.model_id_}: {model.task_}, {model.n_features_in_} features")
     print(f"bits per feature: {model.n_bits_.tolist()}")
     print(
-        f"{model.bytes_per_row_} bytes per row, {model.compression_ratio_:.1f}x "
+        f"{_bytes(model.bytes_per_row_)} per row, {model.compression_ratio_:.1f}x "
         "smaller than float32"
     )
     if score is not None:
@@ -221,6 +221,10 @@ def _features(model, table):
     return table[list(names)]
 
 
+def _bytes(n: int) -> str:
+    return "1 byte" if n == 1 else f"{n} bytes"
+
+
 def transform(args) -> int:
     output = output_path(args, args.model, args.data)
     model = load(args.model)
@@ -234,7 +238,7 @@ def transform(args) -> int:
         write_atomically(output, lambda f: f.write(text.encode("ascii")))
     else:
         write_atomically(output, lambda f: f.write(packed.tobytes()))
-    print(f"{len(packed)} rows, {model.bytes_per_row_} bytes each, to {output}")
+    print(f"{len(packed)} rows, {_bytes(model.bytes_per_row_)} each, to {output}")
     return 0
 
 
@@ -419,7 +423,7 @@ def info(args) -> int:
     print(f"model {model.model_id_} ({type(model).__name__}, {model.task_})")
     print(
         f"{model.n_features_in_} features, {int(model.n_bits_.sum())} bits, "
-        f"{model.bytes_per_row_} bytes per row, {model.compression_ratio_:.1f}x "
+        f"{_bytes(model.bytes_per_row_)} per row, {model.compression_ratio_:.1f}x "
         "smaller than float32"
     )
     for j, (width, t) in enumerate(zip(model.n_bits_, model.thresholds_, strict=True)):
