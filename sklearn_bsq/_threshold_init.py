@@ -114,16 +114,27 @@ def _quantile_cuts(
     if sample_weight is None:
         thresholds = np.quantile(column, probs)
     else:
-        # numpy weighs quantiles with this method only
-        thresholds = np.quantile(
-            column, probs, weights=sample_weight, method="inverted_cdf"
-        )
+        thresholds = weighted_quantile(column, probs, sample_weight)
     # cut i: between values[i] and values[i + 1]; valid cuts are 0..m-2
     cuts = np.searchsorted(values, thresholds, side="right") - 1
     cuts = np.unique(cuts[(cuts >= 0) & (cuts < values.size - 1)])
     if cuts.size == n_thresholds:
         return thresholds
     return _median_cuts(column, values, n_thresholds, sample_weight)
+
+
+def weighted_quantile(values: NDArray, probs: NDArray, weights: NDArray) -> NDArray:
+    """``np.quantile(values, probs, weights=weights, method="inverted_cdf")``,
+    value for value, on numpy 1.x too (whose ``quantile`` takes no weights):
+    the first sorted value whose share of the total weight reaches each
+    probability. ``values`` 1-D, ``weights`` non-negative with a positive sum."""
+    order = np.argsort(values)  # numpy's own sort, so ties fall as in numpy's
+    cdf = np.cumsum(weights[order], dtype=np.float64)
+    cdf /= cdf[-1]
+    if cdf[0] == 0:  # leading zero weights: a probability of 0 skips them
+        cdf[cdf == 0] = -1
+    index = np.searchsorted(cdf, np.asarray(probs, dtype=np.float64), side="left")
+    return values[order][np.minimum(index, values.size - 1)]
 
 
 def _median_cuts(

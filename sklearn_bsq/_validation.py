@@ -40,6 +40,8 @@ def check_sample_weight(sample_weight, X, *, rescale: bool) -> np.ndarray | None
     weights = _check_sample_weight(
         sample_weight, X, dtype=np.float64, ensure_non_negative=True
     )
+    if not weights.any():  # scikit-learn refuses these from 1.7 on, 1.6 not
+        raise ValueError("Sample weights must contain at least one non-zero number.")
     if rescale:
         with np.errstate(over="ignore"):
             mean = weights.mean()

@@ -1,7 +1,10 @@
 """The README's promises: its commands are CI's, its quickstart runs, it stays short."""
 
+import configparser
 import re
 from pathlib import Path
+
+from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -49,3 +52,38 @@ def test_the_quickstart_is_the_getting_started_page_s():
     page = (ROOT / "docs" / "getting_started.md").read_text()
     (quickstart,) = fenced_blocks("python")
     assert f"```python\n{quickstart}```" in page
+
+
+def oldest_pins() -> dict[str, Version]:
+    lines = (ROOT / ".ci" / "oldest-versions.txt").read_text().splitlines()
+    pins = [line.split("==") for line in lines if line and not line.startswith("#")]
+    return {name: Version(version) for name, version in pins}
+
+
+def floors(requirements: str) -> dict[str, Version]:
+    found = re.findall(r"^\s*([\w-]+)>=([\d.]+)", requirements, flags=re.MULTILINE)
+    return {name: Version(version) for name, version in found}
+
+
+def test_ci_tests_the_oldest_releases_setup_cfg_admits():
+    """Every dependency's floor is the release CI's second environment pins
+    (torch excepted: CI has one CPU build, the README's), and the tests it runs
+    there exist."""
+    setup = configparser.ConfigParser()
+    setup.read(ROOT / "setup.cfg")
+    required = floors(setup["options"]["install_requires"])
+    required["matplotlib"] = floors(setup["options.extras_require"]["plot"])[
+        "matplotlib"
+    ]
+    pins = oldest_pins()
+    assert set(required) <= set(pins)
+    for name, floor in required.items():
+        if name == "torch":
+            assert f"pip install torch=={pins[name]}" in README
+            continue
+        assert pins[name].release[: len(floor.release)] == floor.release, name
+    block = CI_SCRIPT[CI_SCRIPT.index("oldest_tests=(") :]
+    named = re.findall(r"tests/test_\w+\.py", block[: block.index(")")])
+    assert len(named) > 20
+    for path in named:
+        assert (ROOT / path).is_file(), path

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from sklearn_bsq._quantizers import BitwiseSoftQuantizer
-from sklearn_bsq._threshold_init import initial_thresholds
+from sklearn_bsq._threshold_init import initial_thresholds, weighted_quantile
 
 
 class TestInitialThresholds:
@@ -76,4 +76,46 @@ class TestInitialThresholds:
         probs = np.arange(1, 16) / 16
         np.testing.assert_array_equal(
             initial_thresholds(column, 15), np.quantile(column, probs)
+        )
+
+
+def weighted_cases(n_cases=300):
+    """Columns with ties, weights with zeros (leading ones too) and integers."""
+    rng = np.random.default_rng(0)
+    for _ in range(n_cases):
+        n = int(rng.integers(1, 60))
+        values = rng.integers(0, rng.integers(1, 12), n).astype(np.float64)
+        if rng.random() < 0.5:
+            values = values + rng.normal(size=n)  # no ties
+        weights = rng.integers(0, 5, n).astype(np.float64)
+        if rng.random() < 0.5:
+            weights = weights * rng.random(n)
+        if weights.sum() == 0:
+            weights[-1] = 1.0
+        probs = np.r_[0.0, np.sort(rng.random(5)), np.arange(1, 8) / 8]
+        yield values, weights, probs
+
+
+def test_weighted_quantile_as_repeated_rows():
+    """Integer weights cut where the rows repeated that often cut (numpy's
+    unweighted "inverted_cdf", which numpy 1.x has)."""
+    for values, weights, probs in weighted_cases():
+        counts = np.round(weights).astype(int)
+        if counts.sum() == 0:
+            continue
+        np.testing.assert_array_equal(
+            weighted_quantile(values, probs, counts.astype(np.float64)),
+            np.quantile(np.repeat(values, counts), probs, method="inverted_cdf"),
+        )
+
+
+@pytest.mark.skipif(
+    np.lib.NumpyVersion(np.__version__) < "2.0.0",
+    reason="numpy weighs quantiles from 2.0 on",
+)
+def test_weighted_quantile_is_numpys():
+    for values, weights, probs in weighted_cases():
+        np.testing.assert_array_equal(
+            weighted_quantile(values, probs, weights),
+            np.quantile(values, probs, weights=weights, method="inverted_cdf"),
         )
