@@ -57,24 +57,27 @@ def test_the_quickstart_is_the_getting_started_page_s():
 def oldest_pins() -> dict[str, Version]:
     lines = (ROOT / ".ci" / "oldest-versions.txt").read_text().splitlines()
     pins = [line.split("==") for line in lines if line and not line.startswith("#")]
-    return {name: Version(version) for name, version in pins}
+    return {name.split("[")[0]: Version(version) for name, version in pins}
 
 
 def floors(requirements: str) -> dict[str, Version]:
-    found = re.findall(r"^\s*([\w-]+)>=([\d.]+)", requirements, flags=re.MULTILINE)
+    """``name>=version`` lines (extras in brackets left out of the name)."""
+    found = re.findall(
+        r"^\s*([\w-]+)(?:\[[^\]]*\])?>=([\d.]+)", requirements, flags=re.MULTILINE
+    )
     return {name: Version(version) for name, version in found}
 
 
 def test_ci_tests_the_oldest_releases_setup_cfg_admits():
-    """Every dependency's floor is the release CI's second environment pins
-    (torch excepted: CI has one CPU build, the README's), and the tests it runs
-    there exist."""
+    """Every dependency's floor (and the [plot] and [dask] extras') is the
+    release CI's second environment pins (torch excepted: CI has one CPU build,
+    the README's), and the tests it runs there exist."""
     setup = configparser.ConfigParser()
     setup.read(ROOT / "setup.cfg")
     required = floors(setup["options"]["install_requires"])
-    required["matplotlib"] = floors(setup["options.extras_require"]["plot"])[
-        "matplotlib"
-    ]
+    extras = setup["options.extras_require"]
+    required["matplotlib"] = floors(extras["plot"])["matplotlib"]
+    required["dask"] = floors(extras["dask"])["dask"]
     pins = oldest_pins()
     assert set(required) <= set(pins)
     for name, floor in required.items():
