@@ -69,7 +69,7 @@ def floors(requirements: str) -> dict[str, Version]:
 
 
 def test_ci_tests_the_oldest_releases_setup_cfg_admits():
-    """Every dependency's floor (and the [plot] and [dask] extras') is the
+    """Every dependency's floor (and the [plot], [cli] and [dask] extras') is the
     release CI's second environment pins (torch excepted: CI has one CPU build,
     the README's), and the tests it runs there exist."""
     setup = configparser.ConfigParser()
@@ -78,6 +78,7 @@ def test_ci_tests_the_oldest_releases_setup_cfg_admits():
     extras = setup["options.extras_require"]
     required["matplotlib"] = floors(extras["plot"])["matplotlib"]
     required["dask"] = floors(extras["dask"])["dask"]
+    required["pandas"] = floors(extras["cli"])["pandas"]
     pins = oldest_pins()
     assert set(required) <= set(pins)
     for name, floor in required.items():
