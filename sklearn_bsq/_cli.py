@@ -251,15 +251,16 @@ def _write_messages(args, model, output: Path) -> int:
         messages = model.compress(_features(model, read_table(args.data)))
     except ValueError as error:  # a model saved without code frequencies
         raise UsageError(str(error)) from error
+    # The file's framing is not part of a message: the line below names it, so
+    # that a file larger than the v1 rows' does not read as longer messages.
     if args.format == "hex":
         data = "".join(m.hex() + "\n" for m in messages).encode("ascii")
+        framing = "hex, a line each"
     else:
         data = b"".join(len(m).to_bytes(2, "big") + m for m in messages)
+        framing = "2-byte lengths"
     write_atomically(output, lambda f: f.write(data))
     bits = 8 * sum(len(m) for m in messages) / max(1, len(messages))
-    # The file's own framing is not part of a message: name it, so that a file
-    # larger than the v1 rows' does not read as messages longer than v1.
-    framing = "2-byte lengths" if args.format != "hex" else "hex, a line each"
     print(
         f"{len(messages)} messages, {bits:.1f} bits each on average "
         f"(v1: {8 * model.bytes_per_row_}), to {output} "

@@ -305,8 +305,7 @@ def _check_packed(
     if arr.ndim != 2 or arr.shape[1] != n_bytes:
         raise ValueError(
             f"packed bytes must have shape (n_samples, {n_bytes}) for this "
-            f"model ({n_bytes} byte{'' if n_bytes == 1 else 's'} per row), got "
-            f"shape {arr.shape}."
+            f"model, got shape {arr.shape}."
         )
     pad_bits = n_bytes * 8 - int(widths.sum())
     if pad_bits and arr.shape[0]:
