@@ -57,8 +57,8 @@ PARAMETERS_DOC = """
         of the training data (``"lsq"`` uses only the outer two). Where a value
         repeats so often that quantiles coincide, ``"quantile"`` cuts by
         repeated medians instead, so that every threshold separates readings.
-    hidden_layer_sizes : tuple of int, default=(128, 128)
-        Widths of the MLP's hidden ReLU layers.
+    hidden_layer_sizes : int or array-like of int, default=(128, 128)
+        Widths of the MLP's hidden ReLU layers (one int: one layer).
     max_epochs : int or "auto", default="auto"
         Training epochs (the upper bound when ``early_stopping`` is on).
         "auto" scales them with the training rows ``n``: about

@@ -93,7 +93,10 @@ class BaseMLPEstimator(BaseEstimator):
     fixed_task: str | None = None
 
     _parameter_constraints: dict = {
-        "hidden_layer_sizes": [tuple, list],
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
         "max_epochs": [
             Interval(Integral, 1, None, closed="left"),
             StrOptions({"auto"}),

@@ -175,11 +175,22 @@ def check_n_bits(n_bits, n_features: int) -> np.ndarray:
 
 
 def check_hidden_layer_sizes(sizes) -> tuple[int, ...]:
-    """The hidden layer sizes as a tuple of positive ints."""
-    if not all(
+    """The hidden layer sizes as a tuple of positive ints.
+
+    One int is one hidden layer, as in scikit-learn's ``MLPClassifier``.
+    """
+    given = sizes
+    if isinstance(sizes, np.ndarray):
+        sizes = sizes.tolist()  # Python ints; a 0-d array becomes one int
+    if isinstance(sizes, Integral):
+        sizes = (sizes,)
+    if not isinstance(sizes, (list, tuple)) or not all(
         isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in sizes
     ):
-        raise ValueError(f"hidden_layer_sizes must hold positive ints, got {sizes!r}.")
+        raise ValueError(
+            "hidden_layer_sizes must be a positive int or a sequence of positive "
+            f"ints, got {given!r}."
+        )
     return tuple(int(s) for s in sizes)
 
 

@@ -218,7 +218,8 @@ def _to_arrays(est) -> tuple[dict, dict]:
     params = dict(state.params)  # the parameters the model was fitted with
     n_bits_type = type(params["n_bits"]).__name__  # list, tuple, ndarray, int, str
     params["n_bits"] = np.asarray(params["n_bits"]).tolist()
-    params["hidden_layer_sizes"] = list(params["hidden_layer_sizes"])
+    hidden = params["hidden_layer_sizes"]  # one int stays one int
+    params["hidden_layer_sizes"] = np.asarray(hidden).tolist()
     params["steepness"] = list(params["steepness"])
     if not (params["random_state"] is None or isinstance(params["random_state"], int)):
         params["random_state"] = None  # a RandomState object is not data
@@ -477,7 +478,8 @@ _PARAMS_BEFORE_THEY_EXISTED = {
 
 def _params(metadata: dict) -> dict:
     params = {**_PARAMS_BEFORE_THEY_EXISTED, **metadata["params"]}
-    params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+    if isinstance(params["hidden_layer_sizes"], list):
+        params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
     params["steepness"] = tuple(params["steepness"])
     if isinstance(params["n_bits"], list):
         # Give back the sequence type the user passed (files without the key

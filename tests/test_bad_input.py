@@ -171,7 +171,10 @@ def test_bad_n_bits(n_bits, error, match):
     [
         (dict(steepness=(0.0, 10.0)), "steepness must be a pair"),
         (dict(steepness=(1.0,)), "steepness must be a pair"),
-        (dict(hidden_layer_sizes=(0,)), "hidden_layer_sizes must hold positive ints"),
+        (dict(hidden_layer_sizes=(0,)), "must be a positive int or a sequence"),
+        (dict(hidden_layer_sizes=(16.0,)), "must be a positive int or a sequence"),
+        (dict(hidden_layer_sizes=[[16]]), "must be a positive int or a sequence"),
+        (dict(hidden_layer_sizes=0), "'hidden_layer_sizes' parameter"),
         (dict(representation="onehot"), "'representation' parameter"),
         (dict(task="ranking"), "'task' parameter"),
         (dict(quantizer="magic"), "'quantizer' parameter"),

@@ -82,6 +82,23 @@ def test_round_trip_with_widths_as_an_array(cancer, tmp_path):
     np.testing.assert_array_equal(loaded.predict(X_test), est.predict(X_test))
 
 
+@pytest.mark.parametrize("hidden", [32, np.array([32, 16])])
+def test_hidden_layers_given_as_scikit_learn_takes_them(hidden, cancer, tmp_path):
+    # MLPClassifier takes one int for one layer, and any array-like
+    params = {**FAST, "hidden_layer_sizes": hidden, "n_heads": 1}
+    est = fit(SoftQuantizer(3, random_state=0, **params), cancer)
+    state = est.net_.module_.state_dict()
+    units = [b.numel() for k, b in state.items() if k.startswith("mlp") and "bias" in k]
+    assert units[:-1] == np.atleast_1d(hidden).tolist()
+    save(est, tmp_path / "m.bsq.npz")
+    loaded = load(tmp_path / "m.bsq.npz")
+    assert loaded.hidden_layer_sizes == (32 if np.ndim(hidden) == 0 else (32, 16))
+    X_test = cancer[1]
+    np.testing.assert_array_equal(
+        loaded.predict_proba(X_test), est.predict_proba(X_test)
+    )
+
+
 def test_round_trip_regression_with_names(diabetes, tmp_path):
     X_train, X_test, y_train, _ = diabetes
     columns = [f"s{i}" for i in range(X_train.shape[1])]
