@@ -410,7 +410,9 @@ def regression_output(g: GraphBuilder, heads: list[str], layer) -> str:
 def label_tensor(classes: np.ndarray) -> tuple[np.ndarray, int]:
     """``classes`` as an ONNX constant and its element type."""
     proto = _onnx().TensorProto
-    if classes.dtype.kind in "iub":
+    if classes.dtype.kind == "b":
+        return classes, proto.BOOL
+    if classes.dtype.kind in "iu":
         return classes.astype(np.int64), proto.INT64
     if classes.dtype.kind == "f":
         return classes.astype(np.float64), proto.DOUBLE

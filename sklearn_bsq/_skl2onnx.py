@@ -27,6 +27,7 @@ def parse(scope, model, inputs, custom_parsers=None):
     variable), so that skl2onnx adds no ZipMap of its own."""
     from onnx import TensorProto
     from skl2onnx.common.data_types import (
+        BooleanTensorType,
         DoubleTensorType,
         FloatTensorType,
         Int64TensorType,
@@ -38,6 +39,7 @@ def parse(scope, model, inputs, custom_parsers=None):
     if _classification(model):
         _, label_type = label_tensor(np.asarray(model.target_.classes))
         types = {
+            TensorProto.BOOL: BooleanTensorType,
             TensorProto.INT64: Int64TensorType,
             TensorProto.DOUBLE: DoubleTensorType,
             TensorProto.STRING: StringTensorType,

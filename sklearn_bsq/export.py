@@ -563,8 +563,8 @@ def export_onnx(estimator, path=None, *, input: str = "packed"):
     Returns
     -------
     model : onnx.ModelProto
-        Outputs ``predictions`` (``[N]``: class labels, int64, float64 or
-        string as the classes were given, or float64 values in the target's
+        Outputs ``predictions`` (``[N]``: class labels, bool, int64, float64
+        or string as the classes were given, or float64 values in the target's
         units) and, for classifiers, ``probabilities`` (float32
         ``[N, n_classes]``, columns as ``classes_``).
 

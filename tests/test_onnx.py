@@ -287,6 +287,19 @@ def test_string_labels_and_a_task_chosen_by_the_data(iris):
     np.testing.assert_allclose(probabilities, sq.predict_proba(X), rtol=RTOL, atol=ATOL)
 
 
+def test_bool_labels_come_out_as_bool(iris):
+    from skl2onnx import to_onnx
+
+    X, y = iris
+    sq = SoftQuantizer(2, max_epochs=3, random_state=0).fit(X, y == 0)
+    labels, _ = run(export_onnx(sq), "packed", sq.transform(X))
+    register_skl2onnx()
+    converted, _ = run(to_onnx(sq, X[:1].astype(np.float32)), "X", X.astype(np.float32))
+    for out in (labels, converted):
+        assert out.dtype == bool
+        np.testing.assert_array_equal(out, sq.predict(X))
+
+
 def test_the_thresholds_decide_readings_as_the_node_does(diabetes):
     """A reading equal to a threshold goes to the lower code, the next float32
     above it to the higher one; NaN gets code 0, as the exported encoders."""
