@@ -5,8 +5,8 @@ Usage (on a machine with CUDA): ``python benchmarks/gpu_check.py [--rows 200000]
 
 ``--device cpu`` runs every check with the CPU in CUDA's place (the tests run it
 so, with a few rows, so that the script works the day a device is lent).
-``--out FILE`` also writes the lines as a Markdown page with the command, the
-device and the verdict: the file to commit after a run on a GPU.
+``--out FILE`` also writes the lines as a Markdown page with the command (less
+``--out``), the device and the verdict: the file to commit after a run on a GPU.
 
 1. Fits ``SoftQuantizerClassifier(4, device="cuda")`` and the same estimator on the
    CPU (same seed, same data), side by side, and prints both fit times.
@@ -140,11 +140,25 @@ def main(argv=None) -> int:
     return 0 if all(passed) else 1
 
 
+def without_out(args: list[str]) -> list[str]:
+    """The arguments less ``--out``'s: where the page went (on a device, a
+    scratch folder) is not part of the command that made its lines."""
+    kept, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "--out":
+            skip = True
+        elif not arg.startswith("--out="):
+            kept.append(arg)
+    return kept
+
+
 def write_page(path: Path, argv, lines: list[str], passed: list[bool]) -> None:
     """The run as a Markdown page: the command, its lines (the first names torch
     and the device), and the verdict."""
     args = sys.argv[1:] if argv is None else list(argv)
-    command = " ".join(["python benchmarks/gpu_check.py", *args])
+    command = " ".join(["python benchmarks/gpu_check.py", *without_out(args)])
     failed = passed.count(False)
     verdict = (
         f"{failed} of {len(passed)} checks failed."
