@@ -9,6 +9,7 @@ no members other than the ones the format names.
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import tokenize
@@ -32,14 +33,19 @@ class Archive:
     the array. Use it as a context manager.
     """
 
-    def __init__(self, path, allowed) -> None:
-        path = Path(path)
-        mode = os.stat(path).st_mode  # FileNotFoundError as for open()
-        if not stat.S_ISREG(mode):
-            # A FIFO or a device would block or never end.
-            raise ValueError(f"{path} is not a regular file.")
-        self._size = os.stat(path).st_size
-        self._file = open(path, "rb")  # closed by close()
+    def __init__(self, source, allowed) -> None:
+        if hasattr(source, "read"):  # a binary file object: from here to its end
+            data = source.read()
+            self._size = len(data)
+            self._file = io.BytesIO(data)
+        else:
+            path = Path(source)
+            mode = os.stat(path).st_mode  # FileNotFoundError as for open()
+            if not stat.S_ISREG(mode):
+                # A FIFO or a device would block or never end.
+                raise ValueError(f"{path} is not a regular file.")
+            self._size = os.stat(path).st_size
+            self._file = open(path, "rb")  # closed by close()
         try:
             self._zip = zipfile.ZipFile(self._file)
             self._members = self._check_members(allowed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import io
 import os
 import stat
 import tempfile
@@ -12,6 +13,24 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
+
+
+def is_file_object(target, caller: str, mode: str) -> bool:
+    """True for a binary file object, False for a path; a ``TypeError`` naming
+    the fix for a text stream or anything else."""
+    if isinstance(target, io.TextIOBase):
+        raise TypeError(
+            f"{caller} {'reads' if mode == 'rb' else 'writes'} bytes; open the "
+            f"file in binary mode ({mode!r}), not text mode."
+        )
+    if hasattr(target, "read" if mode == "rb" else "write"):
+        return True
+    if isinstance(target, (str, bytes, os.PathLike)):
+        return False
+    raise TypeError(
+        f"{caller} takes a path or a binary file object (opened with {mode!r}), "
+        f"got {type(target).__name__}."
+    )
 
 
 def write_atomically(path, write: Callable[[BinaryIO], None]) -> None:
@@ -38,6 +57,11 @@ def write_atomically(path, write: Callable[[BinaryIO], None]) -> None:
             write(f)
         return
     path = Path(os.path.realpath(path))  # through links: the link stays
+    if not path.parent.is_dir():
+        raise FileNotFoundError(
+            f"there is no folder {path.parent} to write {path.name} into; "
+            "create it first."
+        )
     _remove_orphans(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

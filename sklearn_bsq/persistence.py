@@ -40,6 +40,7 @@ runs code from the file: never unpickle a model you do not trust. Use
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 import zipfile
@@ -56,7 +57,7 @@ from ._estimator import (
     estimator_from_state,
     fitted_state,
 )
-from ._files import write_atomically
+from ._files import is_file_object, write_atomically
 from ._fitted_state import FittedState
 from ._quantizers import REPRESENTATIONS, quantizer_representation
 from ._target import FittedTarget
@@ -82,10 +83,12 @@ def save(estimator, path) -> None:
     Parameters
     ----------
     estimator : fitted SoftQuantizer, SoftQuantizerClassifier or SoftQuantizerRegressor
-    path : str or path-like
+    path : str, path-like or binary file object
         Destination; by convention ending in ``.bsq.npz``. It is written to a
         temporary file beside it and renamed into place, so an interrupted save
-        never leaves a damaged file under this name.
+        never leaves a damaged file under this name. A file object opened for
+        writing bytes (``open(..., "wb")``, ``io.BytesIO``, a storage
+        client's stream) is written into directly, from its position.
 
     Examples
     --------
@@ -105,9 +108,19 @@ def save(estimator, path) -> None:
     if name not in _CLASSES:
         raise TypeError(f"save() takes a SoftQuantizer estimator, got {name}.")
     check_is_fitted(estimator)
+    to_stream = is_file_object(path, "save()", "wb")
     arrays, metadata = _to_arrays(estimator)
     metadata_bytes = np.frombuffer(json.dumps(metadata).encode("utf-8"), np.uint8)
-    write_atomically(path, lambda f: np.savez(f, __metadata__=metadata_bytes, **arrays))
+
+    def write(f):
+        np.savez(f, __metadata__=metadata_bytes, **arrays)
+
+    if to_stream:  # built whole first: zipfile seeks back, which streams may not
+        buffer = io.BytesIO()
+        write(buffer)
+        path.write(buffer.getvalue())
+    else:
+        write_atomically(path, write)
 
 
 def _pipeline_refusal(pipeline) -> str:
@@ -133,8 +146,9 @@ def load(path, device="cpu"):
 
     Parameters
     ----------
-    path : str or path-like
-        A file written by :func:`save`.
+    path : str, path-like or binary file object
+        A file written by :func:`save`; a file object (``open(..., "rb")``,
+        ``io.BytesIO(blob)``) is read from its position to its end.
     device : str, default="cpu"
         Where the loaded network runs ("cpu", "cuda", "cuda:N", "auto"); it
         replaces the saved ``device`` parameter, so a model trained on a GPU
@@ -154,6 +168,9 @@ def load(path, device="cpu"):
         or cannot be read as one (a link loop, a name too long).
     FileNotFoundError
         There is no file at ``path``.
+    TypeError
+        ``path`` is neither a path nor a binary file object (a text stream:
+        open it with ``"rb"``).
 
     Examples
     --------
@@ -171,6 +188,11 @@ def load(path, device="cpu"):
     (442,)
     """
     check_device(device)  # before the file: a bad device is not a bad file
+    name = (
+        getattr(path, "name", "the file object")
+        if is_file_object(path, "load()", "rb")
+        else path
+    )
     try:
         with Archive(path, _allowed_member) as archive:
             return _from_archive(archive, device)
@@ -180,7 +202,7 @@ def load(path, device="cpu"):
         # OSError: a damaged archive (zipfile seeks before its start), a link
         # loop, a name too long
         raise ValueError(
-            f"{path} is not a readable sklearn_bsq model file ({exc})."
+            f"{name} is not a readable sklearn_bsq model file ({exc})."
         ) from exc
     except (
         KeyError,
@@ -192,7 +214,7 @@ def load(path, device="cpu"):
         UnicodeDecodeError,
     ) as exc:
         raise ValueError(
-            f"{path} is not a valid sklearn_bsq model file: {exc}"
+            f"{name} is not a valid sklearn_bsq model file: {exc}"
         ) from exc
 
 

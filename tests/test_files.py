@@ -103,3 +103,9 @@ def test_a_live_writers_temporary_file_is_left_alone(tmp_path):
     young.write_bytes(b"")
     write_atomically(target, lambda f: f.write(b"newer"))
     assert young.exists()
+
+
+def test_a_missing_folder_is_named_without_the_temporary_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no folder .*missing to write m.bin"):
+        write_atomically(tmp_path / "missing" / "m.bin", lambda f: f.write(b"x"))
+    assert not (tmp_path / "missing").exists()

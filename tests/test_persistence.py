@@ -1,5 +1,7 @@
 """save/load: data-only files that load whole or not at all."""
 
+import gzip
+import io
 import json
 import os
 import subprocess
@@ -237,6 +239,46 @@ def test_corrupted_byte(saved, tmp_path):
     bad.write_bytes(bytes(data))
     with pytest.raises(ValueError, match="sklearn_bsq model file"):
         load(bad)
+
+
+def test_file_objects_are_written_and_read_from_their_position(classifier, tmp_path):
+    # a database blob, a storage client's stream: bytes in memory or a stream
+    # that cannot seek back (gzip)
+    buffer = io.BytesIO(b"head")
+    buffer.seek(4)
+    save(classifier, buffer)
+    buffer.seek(4)
+    from_memory = load(buffer)
+    with gzip.open(tmp_path / "m.bsq.npz.gz", "wb") as f:
+        save(classifier, f)
+    with gzip.open(tmp_path / "m.bsq.npz.gz", "rb") as f:
+        from_gzip = load(f)
+    save(classifier, tmp_path / "m.bsq.npz")
+    assert buffer.getvalue()[4:] == (tmp_path / "m.bsq.npz").read_bytes()
+    X = np.random.default_rng(0).normal(size=(20, classifier.n_features_in_))
+    for loaded in (from_memory, from_gzip):
+        assert loaded.model_id_ == classifier.model_id_
+        np.testing.assert_array_equal(loaded.transform(X), classifier.transform(X))
+        np.testing.assert_array_equal(
+            loaded.predict_proba(X), classifier.predict_proba(X)
+        )
+
+
+def test_text_streams_and_other_objects_are_refused_with_the_fix(classifier, tmp_path):
+    with pytest.raises(
+        TypeError, match=r"save\(\) writes bytes; .* binary mode \('wb'\)"
+    ):
+        save(classifier, io.StringIO())
+    save(classifier, tmp_path / "m.bsq.npz")
+    with open(tmp_path / "m.bsq.npz") as text:
+        with pytest.raises(TypeError, match=r"binary mode \('rb'\), not text mode"):
+            load(text)
+    with pytest.raises(TypeError, match="takes a path or a binary file object"):
+        save(classifier, 3)
+    with pytest.raises(TypeError, match="got NoneType"):
+        load(None)
+    with pytest.raises(ValueError, match="the file object is not a readable"):
+        load(io.BytesIO(b"not a model"))
 
 
 def test_not_a_model_file(tmp_path):
