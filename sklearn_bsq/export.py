@@ -13,6 +13,7 @@ Both encoders do exactly this (the C header must not be compiled with
 
 from __future__ import annotations
 
+import os
 import re
 import string
 from pathlib import Path
@@ -35,6 +36,20 @@ from ._widths import n_thresholds
 __all__ = ["export_c", "export_onnx", "export_python", "register_skl2onnx"]
 
 _C_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def _check_path(path, what: str, returned: str | None = None) -> None:
+    """Refuse, before any work, a destination that is not a file path."""
+    if path is not None and not isinstance(path, (str, bytes, os.PathLike)):
+        hint = (
+            f"; to write into a stream, leave it out and write {returned}"
+            if returned
+            else ""
+        )
+        raise TypeError(
+            f"{what} must be a file path (str or path-like), got "
+            f"{type(path).__name__}{hint}."
+        )
 
 
 def _model_facts(estimator, user: str):
@@ -158,6 +173,8 @@ def export_c(estimator, path=None, *, name: str = "bsq", source_path=None) -> st
         raise ValueError(f"name must be a C identifier such as 'bsq', got {name!r}.")
     if source_path is not None and path is None:
         raise ValueError("source_path needs path: the .c file includes the header.")
+    _check_path(path, "export_c's path", "the header it returns")
+    _check_path(source_path, "export_c's source_path")
     facts = _model_facts(estimator, "export_c")
     widths, thresholds, names, model_id, tables = facts
     split = source_path is not None
@@ -499,6 +516,7 @@ def export_python(estimator, path=None) -> str:
     >>> namespace["encode"](X[0]) == reg.transform(X[:1]).tobytes()
     True
     """
+    _check_path(path, "export_python's path", "the source it returns")
     facts = _model_facts(estimator, "export_python")
     widths, thresholds, names, model_id, tables = facts
     # Bit patterns, not decimal text: exact on single-precision interpreters
@@ -594,6 +612,7 @@ def export_onnx(estimator, path=None, *, input: str = "packed"):
     """
     from ._onnx import onnx_model
 
+    _check_path(path, "export_onnx's path", "the returned model's SerializeToString()")
     model = onnx_model(estimator, input)
     if path is not None:
         data = model.SerializeToString()

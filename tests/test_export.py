@@ -1,5 +1,6 @@
 """Device encoders: the C header and the pure-Python module give transform's bytes."""
 
+import io
 import re
 import shutil
 import subprocess
@@ -243,6 +244,16 @@ def test_writes_the_file(model, tmp_path):
     assert export_c(model[0], path=path) == path.read_text()
     path = tmp_path / "enc.py"
     assert export_python(model[0], path=path) == path.read_text()
+
+
+def test_a_stream_for_a_path_is_refused_with_the_way_to_write_one(model, tmp_path):
+    with pytest.raises(TypeError, match="got BytesIO; .* write the header it returns"):
+        export_c(model[0], io.BytesIO())
+    with pytest.raises(TypeError, match="source_path must be a file path"):
+        export_c(model[0], tmp_path / "enc.h", source_path=io.StringIO())
+    with pytest.raises(TypeError, match="got int; .* write the source it returns"):
+        export_python(model[0], 3)
+    assert not (tmp_path / "enc.h").exists()
 
 
 @pytest.mark.parametrize("name", ["9lives", "my-model", "", None])

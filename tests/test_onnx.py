@@ -2,6 +2,7 @@
 codes and readings, for every representation, heads, mixed widths and the
 committed fixture; skl2onnx converts pipelines that end in an estimator."""
 
+import io
 import json
 import subprocess
 import sys
@@ -364,6 +365,8 @@ def test_bad_arguments_get_clear_errors(iris):
     clf = SoftQuantizerClassifier(2, max_epochs=1, random_state=0).fit(X, y)
     with pytest.raises(ValueError, match="input must be one of"):
         export_onnx(clf, input="bytes")
+    with pytest.raises(TypeError, match="returned model's SerializeToString"):
+        export_onnx(clf, io.BytesIO())
 
 
 def test_steps_at_16_bits_are_refused_with_the_way_out():
