@@ -259,7 +259,9 @@ PARTIAL_FIT_DOC = """Train on one chunk of the data: one epoch, going on from th
 
         The first call (on an estimator without a fit) fixes the task, the
         classes, the widths, the standardization and the initial thresholds from
-        its chunk; later calls only train. The steepness and learning-rate
+        its chunk; later calls only train, with the parameters of the first call
+        (or of ``fit``): a later call after ``set_params`` of any parameter but
+        ``n_threads`` raises ``ValueError``. The steepness and learning-rate
         schedules count calls as epochs: after ``max_epochs`` calls (40 for
         ``max_epochs="auto"``, which cannot know the rows to come) the steps are
         at their final steepness and, with ``lr_schedule="cosine"``, the

@@ -197,6 +197,7 @@ class _BaseSoftQuantizer(
             return fit_from_scratch(
                 self, lambda: self._first_chunk(X, y, classes, sample_weight)
             )
+        check_unchanged_since_fit(self)
         X, y = check_readings(self, X, y, reset=False)
         weights = check_sample_weight(sample_weight, X, rescale=False)
         trained = TrainedQuantizer(
@@ -290,6 +291,41 @@ def check_parameters(estimator) -> None:
     check_steepness(estimator.steepness)
     check_hidden_layer_sizes(estimator.hidden_layer_sizes)
     check_bit_budget(estimator.n_bits, estimator.bit_budget, estimator.allocation)
+
+
+# What a later partial_fit call may change: how it runs, not what it trains.
+# The first call (or fit) built the network, its optimizer and schedules from
+# every other parameter; a new value would not take effect, and a file saved
+# with it would describe another model (or not load at all).
+CHANGEABLE_BETWEEN_CHUNKS = frozenset({"n_threads"})
+
+
+def check_unchanged_since_fit(estimator) -> None:
+    """ValueError when a parameter that the fitted model was built with has
+    been changed (``set_params``) before a later ``partial_fit`` call."""
+    for name, value in estimator.get_params(deep=False).items():
+        fitted = estimator._fitted_params_[name]
+        if name not in CHANGEABLE_BETWEEN_CHUNKS and not _same_value(value, fitted):
+            raise ValueError(
+                f"partial_fit goes on training the model that was built with "
+                f"{name}={fitted!r}, but {name} is now {value!r}. Set it back "
+                f"(set_params({name}={fitted!r})) to go on, or call fit to train "
+                "a new model with the new value."
+            )
+
+
+def _same_value(a, b) -> bool:
+    if isinstance(a, str) or isinstance(b, str) or a is None or b is None:
+        return type(a) is type(b) and a == b
+    if type(a).__eq__ is object.__eq__:
+        # No value to compare (a RandomState): the fitted parameters hold a
+        # copy of it, and the estimator's own is drawn from as it trains.
+        return type(a) is type(b)
+    if np.ndim(a) or np.ndim(b) or isinstance(a, (list, tuple)):
+        return np.shape(a) == np.shape(b) and np.array_equal(
+            np.asarray(a, dtype=object), np.asarray(b, dtype=object)
+        )
+    return a == b
 
 
 # ----------------------------------------------------- fitted-state contract

@@ -33,8 +33,16 @@ def is_file_object(target, caller: str, mode: str) -> bool:
     )
 
 
-def write_atomically(path, write: Callable[[BinaryIO], None]) -> None:
+def write_atomically(
+    path,
+    write: Callable[[BinaryIO], None],
+    check: Callable[[BinaryIO], None] | None = None,
+) -> None:
     """Write ``path`` through ``write(file)`` so that nothing is lost or torn.
+
+    ``check``, when given, reads what was written (the temporary file's path,
+    or for a device or a pipe a binary file of it) before it takes the place of
+    what was there; an exception from it leaves the path as it was.
 
     A regular file is written into a temporary file beside it, synced, and
     renamed into place: readers see the old file or the new one. What is
@@ -53,6 +61,8 @@ def write_atomically(path, write: Callable[[BinaryIO], None]) -> None:
     """
     mode = _mode_to_keep(Path(path))
     if mode is None:  # a device or a pipe: no rename into it
+        if check is not None:  # checked whole before any of it goes out
+            write = _checked_in_memory(write, check)
         with open(path, "wb") as f:
             write(f)
         return
@@ -71,10 +81,23 @@ def write_atomically(path, write: Callable[[BinaryIO], None]) -> None:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+            if check is not None:
+                check(tmp)
             os.replace(tmp, path)  # while locked: the file is never an orphan
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _checked_in_memory(
+    write: Callable[[BinaryIO], None], check: Callable[[BinaryIO], None]
+) -> Callable[[BinaryIO], None]:
+    """A writer of what ``write`` writes, built in memory and checked now."""
+    buffer = io.BytesIO()
+    write(buffer)
+    buffer.seek(0)
+    check(buffer)
+    return lambda f: f.write(buffer.getvalue())
 
 
 def _mode_to_keep(path: Path) -> int | None:

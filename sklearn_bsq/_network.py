@@ -288,7 +288,8 @@ def load_network(build: Callable[[], nn.Module], tensors: TensorSource) -> nn.Mo
                 f"size mismatch for module tensor {key!r}: shape "
                 f"{tensors.shape(key)}, the parameters imply {tuple(tensor.shape)}."
             )
-    module = build()
+    with torch.random.fork_rng(devices=[]):  # its initial weights are replaced:
+        module = build()  # drawing them must not move the caller's generator
     state = {key: torch.from_numpy(tensors.read(key)) for key in layout}
     module.load_state_dict(state, strict=True)
     for name, tensor in module.state_dict().items():

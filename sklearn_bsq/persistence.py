@@ -115,12 +115,25 @@ def save(estimator, path) -> None:
     def write(f):
         np.savez(f, __metadata__=metadata_bytes, **arrays)
 
+    def loads_back(written):
+        # What load would refuse is refused here, while the model is still in
+        # memory: an estimator whose state disagrees with its parameters.
+        try:
+            _read(written, "cpu", "the file it would write")
+        except ValueError as exc:
+            raise ValueError(
+                f"save() wrote nothing: {exc} The estimator's fitted state "
+                "disagrees with its parameters; fit it again."
+            ) from exc
+
     if to_stream:  # built whole first: zipfile seeks back, which streams may not
         buffer = io.BytesIO()
         write(buffer)
+        buffer.seek(0)
+        loads_back(buffer)
         path.write(buffer.getvalue())
     else:
-        write_atomically(path, write)
+        write_atomically(path, write, check=loads_back)
 
 
 def _pipeline_refusal(pipeline) -> str:
@@ -193,8 +206,14 @@ def load(path, device="cpu"):
         if is_file_object(path, "load()", "rb")
         else path
     )
+    return _read(path, device, name)
+
+
+def _read(source, device: str, name) -> object:
+    """The estimator in ``source`` (a path or a binary file object); a
+    ValueError that calls it ``name`` for anything but a valid model file."""
     try:
-        with Archive(path, _allowed_member) as archive:
+        with Archive(source, _allowed_member) as archive:
             return _from_archive(archive, device)
     except FileNotFoundError:
         raise

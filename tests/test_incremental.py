@@ -117,3 +117,46 @@ def test_what_partial_fit_cannot_do(cancer):
     clf.partial_fit(X_train[:50], y_train[:50], classes=[0, 1])
     with pytest.raises(ValueError, match="30 features"):
         clf.partial_fit(X_train[:50, :5], y_train[:50])
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"n_bits": 3},  # the file would not load: widths contradict n_bits
+        {"hidden_layer_sizes": (16,)},  # nor this: the tensors' shapes
+        {"n_heads": 2},
+        {"quantizer": "lsq"},
+        {"lr": 1e-6},  # would not take effect: the optimizer is built
+        {"random_state": 1},
+    ],
+)
+def test_a_later_call_refuses_changed_parameters_and_keeps_the_model(
+    cancer, tmp_path, change
+):
+    X_train, X_test, y_train, _ = cancer
+    clf = SoftQuantizerClassifier(2, random_state=0, **STREAM)
+    clf.partial_fit(X_train[:100], y_train[:100], classes=[0, 1])
+    packed = clf.transform(X_test)
+    ((name, value),) = change.items()
+    before = clf.get_params()[name]
+    clf.set_params(**change)
+    with pytest.raises(ValueError, match=rf"built with {name}=.*set_params\({name}="):
+        clf.partial_fit(X_train[100:], y_train[100:])
+    np.testing.assert_array_equal(clf.transform(X_test), packed)  # not trained on
+    save(clf, tmp_path / "m.npz")  # what was fitted, not the changed parameter
+    assert load(tmp_path / "m.npz").get_params()[name] == before
+    clf.set_params(**{name: before})
+    clf.partial_fit(X_train[100:], y_train[100:])
+    save(clf, tmp_path / "m.npz")
+    loaded = load(tmp_path / "m.npz")
+    np.testing.assert_array_equal(loaded.transform(X_test), clf.transform(X_test))
+
+
+def test_threads_may_change_between_calls_and_a_random_state_is_drawn_from(cancer):
+    X_train, _, y_train, _ = cancer
+    seeds = np.random.RandomState(0)
+    clf = SoftQuantizerClassifier(2, random_state=seeds, n_threads=1, **STREAM)
+    clf.partial_fit(X_train[:100], y_train[:100], classes=[0, 1])
+    clf.set_params(n_threads=2, hidden_layer_sizes=[32])  # the same layers as (32,)
+    clf.partial_fit(X_train[100:], y_train[100:])
+    assert len(clf.net_.history) == 2

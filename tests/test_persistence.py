@@ -1,5 +1,6 @@
 """save/load: data-only files that load whole or not at all."""
 
+import copy
 import gzip
 import io
 import json
@@ -12,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from sklearn_bsq import (
     SoftQuantizer,
@@ -381,6 +383,33 @@ def test_interrupted_save_keeps_the_old_file(classifier, saved, monkeypatch):
         save(classifier, saved)
     assert saved.read_bytes() == before
     assert sorted(p.name for p in saved.parent.iterdir()) == ["good.npz"]
+
+
+def test_a_state_that_would_not_load_is_never_written(classifier, saved, tmp_path):
+    # The estimator's parameters no longer describe its fitted network (as
+    # set_params before partial_fit once left them): its file would not load.
+    broken = copy.deepcopy(classifier)
+    broken._fitted_params_["n_bits"] = 4
+    before = saved.read_bytes()
+    with pytest.raises(ValueError, match=r"save\(\) wrote nothing: .*contradicts"):
+        save(broken, saved)
+    assert saved.read_bytes() == before
+    assert sorted(p.name for p in saved.parent.iterdir()) == ["good.npz"]
+    stream = io.BytesIO()
+    with pytest.raises(ValueError, match="wrote nothing"):
+        save(broken, stream)
+    assert stream.getvalue() == b""
+    with pytest.raises(ValueError, match="wrote nothing"):
+        save(broken, os.devnull)  # a device: checked before any of it goes out
+
+
+def test_save_and_load_leave_torchs_generator_alone(classifier, tmp_path):
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    save(classifier, tmp_path / "m.npz")
+    load(tmp_path / "m.npz")
+    np.testing.assert_array_equal(torch.rand(3), expected)
 
 
 def test_save_refuses_other_objects(tmp_path):
