@@ -55,6 +55,15 @@ def read_table(path: str):
         raise UsageError(f"{path} is not a readable table: {exc}") from exc
     if len(table) == 0:
         raise UsageError(f"{path} has a header but no rows")
+    (first, *others) = map(str, table.columns)
+    separator = next((c for c in ";\t|" if c in first), None)
+    if not others and separator is not None:
+        shown = first if len(first) <= 40 else first[:40] + "..."
+        raise UsageError(
+            f"{path} reads as one column, {shown!r}: its values are "
+            f"separated by {separator!r}, not commas; write it with commas, e.g. "
+            f"pandas.read_csv(path, sep={separator!r}).to_csv(new_path, index=False)"
+        )
     return table
 
 

@@ -129,6 +129,14 @@ def test_damaged_and_empty_tables_are_one_line(folder, capsys):
         capsys,
     )
     _one_line_error(code, err, "has a header but no rows")
+    for separator in (";", "\t"):
+        table = pd.DataFrame(rows, columns=["a", "b"])
+        table.to_csv(folder / "other.csv", index=False, sep=separator)
+        code, _, err = run(
+            ["fit", folder / "other.csv", "--target", "b", "-o", folder / "x.npz"],
+            capsys,
+        )
+        _one_line_error(code, err, f"separated by {separator!r}, not commas")
 
 
 def test_missing_values_in_held_out_rows_are_refused_before_training(folder, capsys):
