@@ -16,7 +16,7 @@ from ._mlp_estimator import (
     fit_from_scratch,
     has_predict_proba,
 )
-from ._network import PlainMLP, softmax_probabilities
+from ._network import PlainMLP, log_probabilities, softmax_probabilities
 from ._standardization import fit_standardization, standardize
 from ._target import FittedTarget, resolve_task
 from ._threads import threads_for, torch_threads, uses_threads
@@ -153,6 +153,31 @@ class _BaseFullPrecisionMLP(BaseMLPEstimator):
         (2, 3)
         """
         return softmax_probabilities(self._outputs(X))
+
+    @available_if(has_predict_proba)
+    def predict_log_proba(self, X):
+        """Logarithms of the class probabilities, from the network's outputs
+        (finite where ``predict_proba`` rounds a probability to 0).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.datasets import load_wine
+        >>> from sklearn_bsq import FullPrecisionMLP
+        >>> X, y = load_wine(return_X_y=True)
+        >>> mlp = FullPrecisionMLP(max_epochs=2, random_state=0).fit(X, y)
+        >>> bool(np.allclose(np.exp(mlp.predict_log_proba(X)), mlp.predict_proba(X)))
+        True
+        """
+        return log_probabilities(self._outputs(X))
 
 
 class FullPrecisionMLP(_BaseFullPrecisionMLP):

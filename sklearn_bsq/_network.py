@@ -269,6 +269,13 @@ def softmax_probabilities(outputs: np.ndarray) -> np.ndarray:
     return torch.softmax(logits, dim=1).numpy()
 
 
+def log_probabilities(outputs: np.ndarray) -> np.ndarray:
+    """The logarithms of :func:`softmax_probabilities`, computed from the
+    logits (finite where a probability rounds to 0)."""
+    logits = torch.from_numpy(np.ascontiguousarray(outputs)).double()
+    return torch.log_softmax(logits, dim=1).numpy()
+
+
 def load_network(build: Callable[[], nn.Module], tensors: TensorSource) -> nn.Module:
     """``build()`` with ``tensors`` loaded strictly, in eval mode.
 

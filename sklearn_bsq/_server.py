@@ -10,7 +10,11 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from ._mlp_estimator import has_predict_proba
-from ._network import PREDICT_BATCH_ROWS, softmax_probabilities
+from ._network import (
+    PREDICT_BATCH_ROWS,
+    log_probabilities,
+    softmax_probabilities,
+)
 from ._target import FittedTarget
 from ._threads import threads_for, torch_threads
 
@@ -52,6 +56,9 @@ class NetworkServer:
 
     def predict_proba(self, codes: np.ndarray) -> np.ndarray:
         return softmax_probabilities(self.outputs(codes))
+
+    def predict_log_proba(self, codes: np.ndarray) -> np.ndarray:
+        return log_probabilities(self.outputs(codes))
 
 
 class ServerSideMixin:
@@ -366,6 +373,34 @@ class ServerSideMixin:
         (2, 3)
         """
         return self._server().predict_proba(self.encode(X))
+
+    @available_if(has_predict_proba)
+    def predict_log_proba(self, X):
+        """Logarithms of the class probabilities, through the hard quantizer.
+
+        Computed from the network's outputs, so finite where ``predict_proba``
+        rounds a probability to 0.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Columns follow ``classes_``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.datasets import load_iris
+        >>> from sklearn_bsq import SoftQuantizerClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = SoftQuantizerClassifier(2, max_epochs=2, random_state=0).fit(X, y)
+        >>> bool(np.allclose(np.exp(clf.predict_log_proba(X)), clf.predict_proba(X)))
+        True
+        """
+        return self._server().predict_log_proba(self.encode(X))
 
     def _checked(self, codes) -> np.ndarray:
         """Codes from the caller: shape, integer type and range checked (codes

@@ -12,11 +12,18 @@ import pytest
 import torch
 from sklearn.base import clone, is_classifier, is_regressor
 from sklearn.compose import ColumnTransformer
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_bsq import SoftQuantizer, SoftQuantizerClassifier, SoftQuantizerRegressor
+from sklearn_bsq import (
+    FullPrecisionMLPClassifier,
+    FullPrecisionMLPRegressor,
+    SoftQuantizer,
+    SoftQuantizerClassifier,
+    SoftQuantizerRegressor,
+)
+from sklearn_bsq._network import log_probabilities, softmax_probabilities
 
 from conftest import FAST, MIXED
 
@@ -253,3 +260,23 @@ def test_widths_that_cannot_fit_in_memory_are_refused_before_training():
     auto = SoftQuantizerClassifier("auto", bit_budget=1600, representation="bits")
     with pytest.raises(MemoryError, match="the bit allocation's wide pass"):
         auto.set_params(hidden_layer_sizes=(100_000, 100_000)).fit(X, y)
+
+
+@pytest.mark.parametrize("cls", [SoftQuantizerClassifier, FullPrecisionMLPClassifier])
+def test_log_probabilities_for_scikit_learns_tools(cls, cancer):
+    X_train, X_test, y_train, _ = cancer
+    clf = cls(random_state=0, **FAST).fit(X_train, y_train)
+    log_proba = clf.predict_log_proba(X_test)
+    np.testing.assert_allclose(np.exp(log_proba), clf.predict_proba(X_test), rtol=1e-12)
+    folds = cross_val_predict(
+        cls(random_state=0, **FAST), X_train, y_train, cv=2, method="predict_log_proba"
+    )
+    assert folds.shape == (len(X_train), 2) and np.all(folds <= 0)
+    assert not hasattr(SoftQuantizerRegressor(), "predict_log_proba")
+    assert not hasattr(FullPrecisionMLPRegressor(), "predict_log_proba")
+
+
+def test_log_probabilities_stay_finite_where_probabilities_round_to_zero():
+    logits = np.array([[0.0, -800.0], [50.0, 0.0]], np.float32)
+    assert softmax_probabilities(logits)[0, 1] == 0.0
+    np.testing.assert_allclose(log_probabilities(logits), [[0, -800], [0, -50]])
