@@ -19,16 +19,12 @@ import torch
 from torch import nn
 
 from ._estimator import estimator_from_state, fitted_state
+from ._generators import caller_random_state_kept, seed_torch
 from ._mlp_estimator import configured_task
 from ._network import InMemoryTensors, has_head_axis
 from ._quantizer_training import QuantizerTraining
 from ._threads import threads_for, torch_threads
-from ._training import (
-    caller_random_state_kept,
-    draw_seed,
-    resolve_epochs,
-    seed_torch,
-)
+from ._training import draw_seed, resolve_epochs
 
 # max_epochs="auto": this many times the epochs "auto" gives the fit itself; a
 # student matches its teacher more closely with more passes (benchmarks/results/
@@ -147,8 +143,7 @@ def distill(
     distilled = dataclasses.replace(
         state, params=params, module_state=InMemoryTensors(student.state_dict())
     )
-    with caller_random_state_kept(str(device)):  # its placeholder draws weights
-        return estimator_from_state(type(model), distilled, device=fitted["device"])
+    return estimator_from_state(type(model), distilled, device=fitted["device"])
 
 
 def _check_options(n_heads, max_epochs, perturbation, verbose) -> None:

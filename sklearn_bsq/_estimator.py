@@ -31,6 +31,7 @@ from ._docs import (
     with_docstring,
 )
 from ._fitted_state import FittedState
+from ._generators import RandomStream
 from ._mlp_estimator import (
     BaseMLPEstimator,
     configured_task,
@@ -45,7 +46,7 @@ from ._quantizers import QUANTIZERS, REPRESENTATIONS
 from ._server import ServerSideMixin
 from ._threads import uses_threads
 from ._threshold_init import THRESHOLD_INITS
-from ._training import RandomStream, draw_seed
+from ._training import draw_seed
 from ._validation import (
     ALLOCATIONS,
     LEARNED_MIN_ROWS,

@@ -36,7 +36,7 @@ def is_file_object(target, caller: str, mode: str) -> bool:
 def write_atomically(
     path,
     write: Callable[[BinaryIO], None],
-    check: Callable[[BinaryIO], None] | None = None,
+    check: Callable[[str | BinaryIO], None] | None = None,
 ) -> None:
     """Write ``path`` through ``write(file)`` so that nothing is lost or torn.
 
@@ -90,7 +90,7 @@ def write_atomically(
 
 
 def _checked_in_memory(
-    write: Callable[[BinaryIO], None], check: Callable[[BinaryIO], None]
+    write: Callable[[BinaryIO], None], check: Callable[[str | BinaryIO], None]
 ) -> Callable[[BinaryIO], None]:
     """A writer of what ``write`` writes, built in memory and checked now."""
     buffer = io.BytesIO()

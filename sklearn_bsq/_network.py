@@ -14,6 +14,7 @@ from torch.nn import functional as F
 
 from ._first_layer import first_layer_tables
 from ._quantizers import Quantizer
+from ._quantizers.base import register_derived_buffer
 
 # Rows per batch when a trained network only predicts (validation, serving).
 PREDICT_BATCH_ROWS = 4096
@@ -184,10 +185,8 @@ class QuantizedMLP(nn.Module):
         # Derived from the widths, which are stored apart from the weights: not
         # part of the state dict.
         everything = active is None or np.array_equal(active, np.arange(n_features))
-        self.register_buffer(
-            "active",
-            None if everything else torch.as_tensor(np.asarray(active, np.int64)),
-            persistent=False,
+        register_derived_buffer(
+            self, "active", None if everything else np.asarray(active, np.int64)
         )
 
     def forward(self, x: Tensor | None = None, codes: Tensor | None = None) -> Tensor:
@@ -279,12 +278,16 @@ def log_probabilities(outputs: np.ndarray) -> np.ndarray:
 def load_network(build: Callable[[], nn.Module], tensors: TensorSource) -> nn.Module:
     """``build()`` with ``tensors`` loaded strictly, in eval mode.
 
-    The module is laid out on torch's "meta" device first (shapes, no memory),
-    so tensors of the wrong names or shapes are refused before anything is
-    read or allocated; non-finite values are refused after loading.
+    The module is laid out on torch's "meta" device (shapes, no memory, no
+    initial weights drawn), so tensors of the wrong names or shapes are
+    refused before anything is read or allocated; then the tensors read take
+    the places of the layout's, and non-finite values are refused. Nothing is
+    drawn from torch's random generators, so a load never waits for a fit
+    running in another thread (``_generators``) nor moves the caller's state.
     """
     with torch.device("meta"):
-        layout = build().state_dict()
+        module = build()
+    layout = module.state_dict()
     if list(tensors.keys()) != list(layout):
         raise ValueError(
             f"the network's tensors are {list(layout)}, found {list(tensors.keys())}."
@@ -295,11 +298,20 @@ def load_network(build: Callable[[], nn.Module], tensors: TensorSource) -> nn.Mo
                 f"size mismatch for module tensor {key!r}: shape "
                 f"{tensors.shape(key)}, the parameters imply {tuple(tensor.shape)}."
             )
-    with torch.random.fork_rng(devices=[]):  # its initial weights are replaced:
-        module = build()  # drawing them must not move the caller's generator
-    state = {key: torch.from_numpy(tensors.read(key)) for key in layout}
-    module.load_state_dict(state, strict=True)
+    state = {
+        key: torch.from_numpy(tensors.read(key)).to(tensor.dtype)
+        for key, tensor in layout.items()
+    }
+    module.load_state_dict(state, strict=True, assign=True)
+    on_meta = [name for name, t in _module_tensors(module) if t.is_meta]
+    if on_meta:  # a tensor outside the state dict, built on "meta" by build()
+        raise RuntimeError(f"no values for the module's tensors {on_meta}.")
     for name, tensor in module.state_dict().items():
         if tensor.is_floating_point() and not torch.all(torch.isfinite(tensor)):
             raise ValueError(f"module tensor {name!r} holds NaN or infinity.")
     return module.eval()
+
+
+def _module_tensors(module: nn.Module):
+    """Every parameter and buffer of ``module``, with its name."""
+    return itertools.chain(module.named_parameters(), module.named_buffers())

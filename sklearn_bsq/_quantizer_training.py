@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._allocation import WIDE_HEADS, allocate_bits, start_width
+from ._generators import RandomStream
 from ._memory import check_training_memory, training_bytes
 from ._network import QuantizedMLP
 from ._quantizers import (
@@ -26,7 +27,7 @@ from ._quantizers import (
 from ._standardization import fit_standardization, standardize, to_raw_units
 from ._target import FittedTarget, resolve_task
 from ._threshold_init import model_initial_thresholds
-from ._training import RandomStream, TrainingSetup, draw_seed, training_inputs
+from ._training import TrainingSetup, draw_seed, training_inputs
 from ._validation import check_hidden_layer_sizes, check_steepness
 from ._widths import n_thresholds, widths_of
 from .codec import Codec

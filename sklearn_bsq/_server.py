@@ -10,11 +10,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from ._mlp_estimator import has_predict_proba
-from ._network import (
-    PREDICT_BATCH_ROWS,
-    log_probabilities,
-    softmax_probabilities,
-)
+from ._network import PREDICT_BATCH_ROWS, log_probabilities, softmax_probabilities
 from ._target import FittedTarget
 from ._threads import threads_for, torch_threads
 

@@ -9,7 +9,6 @@ import operator
 import re
 import sys
 import warnings
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +22,7 @@ from skorch.utils import to_tensor
 from torch import nn
 from torch.nn import functional as F
 
+from ._generators import caller_random_state_kept, seed_torch
 from ._network import PREDICT_BATCH_ROWS, has_head_axis
 from ._validation import check_device
 
@@ -212,52 +212,6 @@ class WeightedNetClassifier(RowLoss, NeuralNetClassifier):
 
 class WeightedNetRegressor(RowLoss, NeuralNetRegressor):
     """``NeuralNetRegressor`` with :class:`RowLoss` (sample weights, heads)."""
-
-
-def seed_torch(seed: int) -> None:
-    """Seed torch's global generator; call it before building a module."""
-    torch.manual_seed(seed)
-
-
-def _cuda_index(device: str) -> int | None:
-    """The CUDA device's index, or None for the CPU."""
-    return (torch.device(device).index or 0) if device.startswith("cuda") else None
-
-
-@contextmanager
-def caller_random_state_kept(device: str = "cpu"):
-    """Run training that draws from torch's global generators (initial weights,
-    dropout masks) and give the caller's generator states back afterwards."""
-    cuda = _cuda_index(device)
-    with torch.random.fork_rng(devices=[] if cuda is None else [cuda]):
-        yield
-
-
-class RandomStream:
-    """torch's generator state carried from one ``partial_fit`` call to the
-    next, so that a sequence of calls draws the same dropout masks whatever
-    else uses torch in between."""
-
-    def __init__(self) -> None:
-        self.state: tuple | None = None
-
-    @contextmanager
-    def resumed(self, device: str = "cpu", seed: int | None = None):
-        """Run training from the kept state (or, without one, from ``seed``
-        if given) and keep the new state; the caller's state is given back."""
-        cuda = _cuda_index(device)
-        with caller_random_state_kept(device):
-            if self.state is None and seed is not None:
-                seed_torch(seed)
-            if self.state is not None:
-                torch.set_rng_state(self.state[0])
-                if cuda is not None and self.state[1] is not None:
-                    torch.cuda.set_rng_state(self.state[1], cuda)
-            yield
-            self.state = (
-                torch.get_rng_state(),
-                None if cuda is None else torch.cuda.get_rng_state(cuda),
-            )
 
 
 def draw_seed(random_state) -> int:

@@ -4,7 +4,9 @@ caller's setting comes back."""
 import os
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ from sklearn.datasets import load_iris
 from skorch import NeuralNet
 
 from sklearn_bsq import FullPrecisionMLP, SoftQuantizer, _threads, load, save
+from sklearn_bsq._generators import caller_random_state_kept
 
 X, y = load_iris(return_X_y=True)
 
@@ -200,3 +203,48 @@ def test_auto_gives_a_core_to_a_busy_process(monkeypatch):
         spinner.stdout.close()
         torch.set_num_threads(before)
     assert 1 <= seen[0] < cores
+
+
+def test_fits_in_threads_give_the_bytes_their_seeds_give_alone(tmp_path):
+    # torch's generators are one per process: without the lock, fits in
+    # threads drew each other's dropout masks (joblib's threading backend, a
+    # Dask worker's threads).
+    def fit(seed):
+        model = SoftQuantizer(3, max_epochs=4, dropout=0.3, random_state=seed)
+        return model.fit(X, y).transform(X)
+
+    def save_and_load(_):
+        save(alone_model, tmp_path / "m.npz")
+        return load(tmp_path / "m.npz").transform(X)
+
+    alone = [fit(0), fit(1)]
+    alone_model = SoftQuantizer(2, max_epochs=1, random_state=0).fit(X, y)
+    with ThreadPoolExecutor(4) as pool:
+        fits = [pool.submit(fit, seed) for seed in (0, 1, 0, 1)]
+        loads = [pool.submit(save_and_load, i) for i in range(4)]
+        for i, done in enumerate(fits):
+            np.testing.assert_array_equal(done.result(), alone[i % 2])
+        for done in loads:
+            np.testing.assert_array_equal(done.result(), alone_model.transform(X))
+
+
+def test_load_and_predictions_do_not_wait_for_a_fit_in_another_thread(tmp_path):
+    model = SoftQuantizer(2, max_epochs=1, random_state=0).fit(X, y)
+    save(model, tmp_path / "m.npz")
+    training, done = threading.Event(), threading.Event()
+
+    def a_long_fit():  # holds torch's generators as training does
+        with caller_random_state_kept():
+            training.set()
+            done.wait(timeout=60)
+
+    fit = threading.Thread(target=a_long_fit)
+    fit.start()
+    try:
+        training.wait(timeout=30)
+        with ThreadPoolExecutor(1) as pool:
+            loaded = pool.submit(lambda: load(tmp_path / "m.npz").predict(X))
+            np.testing.assert_array_equal(loaded.result(timeout=30), model.predict(X))
+    finally:
+        done.set()
+        fit.join()

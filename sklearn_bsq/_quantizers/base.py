@@ -27,6 +27,14 @@ from .._widths import n_thresholds, widths_of
 from .ops import count_below
 
 
+def register_derived_buffer(module: nn.Module, name: str, values) -> None:
+    """Give ``module`` a buffer computed from its widths as it is built, not
+    saved (outside the state dict). Made on the CPU even where the module is
+    laid out on torch's "meta" device: loading fills only the state dict."""
+    tensor = None if values is None else torch.as_tensor(values, device="cpu")
+    module.register_buffer(name, tensor, persistent=False)
+
+
 class Quantizer(nn.Module):
     """Base class: per-feature thresholds, hard codes, the network's input.
 
@@ -61,7 +69,7 @@ class Quantizer(nn.Module):
         if counts.size == 0 or np.any(counts < 1):
             raise ValueError("each feature needs 2**b - 1 thresholds with b >= 1.")
         self.n_bits = widths_of(counts)
-        self.register_buffer("counts", torch.as_tensor(counts), persistent=False)
+        register_derived_buffer(self, "counts", counts)
         self.steepness = 1.0
 
     def thresholds(self) -> Tensor:

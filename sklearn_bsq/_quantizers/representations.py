@@ -31,6 +31,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from .._widths import n_codes, n_thresholds
+from .base import register_derived_buffer
 
 # "embedding": trainable values per code and feature in this many channels.
 EMBEDDING_CHANNELS = 16
@@ -181,9 +182,7 @@ class Bits(Representation):
         flips = np.stack([_bit_flip_matrix(b, k_max, b_max) for b in n_bits])
         q.register_buffer("bit_flips", torch.as_tensor(flips))
         bit_mask = np.arange(b_max)[None, :] < n_bits[:, None]
-        q.register_buffer(
-            "bit_index", torch.as_tensor(np.flatnonzero(bit_mask)), persistent=False
-        )
+        register_derived_buffer(q, "bit_index", np.flatnonzero(bit_mask))
         return super().attach(q, padded, counts)
 
     @classmethod
@@ -318,9 +317,7 @@ class LevelsThermometer(Levels):
         # columns of the (d, 1 + K_max) [level, steps] blocks kept
         mask = np.arange(padded.shape[1])[None, :] < counts[:, None]
         kept = np.concatenate([np.ones((len(counts), 1), bool), mask], axis=1)
-        q.register_buffer(
-            "level_step_index", torch.as_tensor(np.flatnonzero(kept)), persistent=False
-        )
+        register_derived_buffer(q, "level_step_index", np.flatnonzero(kept))
         return out_sizes
 
     @classmethod

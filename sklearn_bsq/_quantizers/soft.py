@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from .._widths import n_thresholds
-from .base import Quantizer, register
+from .base import Quantizer, register, register_derived_buffer
 from .ops import inverse_softplus
 from .representations import REPRESENTATION_CLASSES, representation_names
 
@@ -82,9 +82,7 @@ class BitwiseSoftQuantizer(Quantizer):
         self.register_buffer("mask", torch.as_tensor(mask))
         # With equal widths there is no padding: skip masking and gathers.
         self.dense = bool(mask.all())
-        self.register_buffer(
-            "step_index", torch.as_tensor(np.flatnonzero(mask)), persistent=False
-        )
+        register_derived_buffer(self, "step_index", np.flatnonzero(mask))
         self.register_buffer(
             "slope_scale", torch.as_tensor(2.0**n_bits, dtype=torch.float32)
         )
