@@ -298,8 +298,8 @@ def load_network(build: Callable[[], nn.Module], tensors: TensorSource) -> nn.Mo
                 f"size mismatch for module tensor {key!r}: shape "
                 f"{tensors.shape(key)}, the parameters imply {tuple(tensor.shape)}."
             )
-    state = {
-        key: torch.from_numpy(tensors.read(key)).to(tensor.dtype)
+    state = {  # copies: the source may be a live module's tensors (InMemoryTensors)
+        key: torch.from_numpy(tensors.read(key)).to(tensor.dtype, copy=True)
         for key, tensor in layout.items()
     }
     module.load_state_dict(state, strict=True, assign=True)

@@ -42,6 +42,13 @@ def test_a_state_makes_a_fresh_estimator_the_same_model(model, cancer):
     assert copy.bytes_per_row_ == 10 and copy.compression_ratio_ == 12.0
     assert copy.get_params() == model.get_params()
 
+    # its own tensors: training the one later leaves the other as it is
+    def storage(estimator):
+        tensors = estimator.net_.module_.state_dict().values()
+        return {t.data_ptr() for t in tensors if t.numel()}
+
+    assert not storage(model) & storage(copy)
+
 
 def test_a_state_that_contradicts_the_parameters_is_refused(model):
     state = fitted_state(model)
