@@ -162,8 +162,9 @@ def unpack(packed: ArrayLike, widths: ArrayLike) -> NDArray[np.unsignedinteger]:
 
     Parameters
     ----------
-    packed : array-like of uint8, shape (n_samples, bytes_per_row(widths))
-        Rows produced by :func:`pack`. The padding bits must be zero.
+    packed : array-like of uint8, shape (n_samples, bytes_per_row(widths)), or bytes
+        Rows produced by :func:`pack` (as bytes: rows back to back). The
+        padding bits must be zero.
     widths : array-like of int, shape (n_features,)
 
     Returns
@@ -294,11 +295,20 @@ def _check_codes_in_range(codes: np.ndarray, widths: NDArray[np.int64]) -> None:
 def _check_packed(
     packed: ArrayLike, widths: NDArray[np.int64], n_bytes: int
 ) -> NDArray[np.uint8]:
+    if isinstance(packed, (bytes, bytearray, memoryview)):
+        # as a node sends them: rows of n_bytes back to back, one or many
+        arr = np.frombuffer(packed, dtype=np.uint8)
+        if arr.size % n_bytes:
+            raise ValueError(
+                f"{arr.size} bytes are not a whole number of {n_bytes}-byte rows "
+                "for this model."
+            )
+        return _check_packed(arr.reshape(-1, n_bytes), widths, n_bytes)
     arr = np.asarray(packed)
     if arr.dtype != np.uint8:
         raise TypeError(
             f"packed bytes must have dtype uint8, got {arr.dtype}; pass the array "
-            "returned by transform, or bytes via np.frombuffer(b, dtype=np.uint8)."
+            "returned by transform, or the bytes themselves (bytes, bytearray)."
         )
     if arr.ndim == 1 and arr.size == n_bytes:
         arr = arr.reshape(1, -1)

@@ -71,9 +71,11 @@ class ServerSideMixin:
 
         Parameters
         ----------
-        packed : array-like of uint8, shape (n_samples, ``bytes_per_row_``)
+        packed : array-like of uint8, shape (n_samples, ``bytes_per_row_``), or bytes
             Rows as ``transform`` writes them; one row may be given as a 1-D
-            array. The padding bits must be zero.
+            array, and rows as a node sends them as ``bytes`` (or a bytearray
+            or memoryview): one or more rows back to back. The padding bits
+            must be zero.
 
         Returns
         -------
@@ -104,7 +106,8 @@ class ServerSideMixin:
 
         Parameters
         ----------
-        packed : array-like of uint8, shape (n_samples, ``bytes_per_row_``)
+        packed : array-like of uint8, shape (n_samples, ``bytes_per_row_``), or bytes
+            As for ``decode``: an array of rows, or rows back to back as bytes.
 
         Returns
         -------
@@ -187,7 +190,8 @@ class ServerSideMixin:
 
         Parameters
         ----------
-        packed : array-like of uint8, shape (n_samples, ``bytes_per_row_``)
+        packed : array-like of uint8, shape (n_samples, ``bytes_per_row_``), or bytes
+            As for ``decode``: an array of rows, or rows back to back as bytes.
 
         Returns
         -------
@@ -204,6 +208,12 @@ class ServerSideMixin:
         >>> reg = SoftQuantizerRegressor(3, max_epochs=2, random_state=0).fit(X, y)
         >>> bool((reg.predict_packed(reg.transform(X)) == reg.predict(X)).all())
         True
+
+        The bytes a node sent, as they arrive (here two rows back to back):
+
+        >>> message = reg.transform(X[:2]).tobytes()
+        >>> bool((reg.predict_packed(message) == reg.predict(X[:2])).all())
+        True
         """
         return self._server().predict(self.decode(packed))
 
@@ -214,7 +224,8 @@ class ServerSideMixin:
 
         Parameters
         ----------
-        packed : array-like of uint8, shape (n_samples, ``bytes_per_row_``)
+        packed : array-like of uint8, shape (n_samples, ``bytes_per_row_``), or bytes
+            As for ``decode``: an array of rows, or rows back to back as bytes.
 
         Returns
         -------

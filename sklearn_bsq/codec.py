@@ -294,8 +294,9 @@ class Codec:
 
         Parameters
         ----------
-        packed : array-like of uint8, shape (n_samples, ``bytes_per_row``)
-            Rows in wire format v1; padding bits must be zero (checked).
+        packed : array-like of uint8, shape (n_samples, ``bytes_per_row``), or bytes
+            Rows in wire format v1 (as bytes: rows back to back); padding bits
+            must be zero (checked).
 
         Returns
         -------
@@ -339,8 +340,8 @@ class Codec:
 
         Parameters
         ----------
-        packed : array-like of uint8, shape (n_samples, ``bytes_per_row``)
-            Rows in wire format v1.
+        packed : array-like of uint8, shape (n_samples, ``bytes_per_row``), or bytes
+            Rows in wire format v1 (as bytes: rows back to back).
 
         Returns
         -------

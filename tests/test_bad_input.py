@@ -256,7 +256,8 @@ BYTES_CASES = {
     "3-D": (np.zeros((2, 2, 1), np.uint8), ValueError, r"shape \(n_samples, 2\)"),
     "int64": (np.zeros((2, 2), np.int64), TypeError, "dtype uint8"),
     "float": (np.zeros((2, 2)), TypeError, "dtype uint8"),
-    "python bytes": (b"\x00\x00", TypeError, "np.frombuffer"),
+    "bytes cut short": (b"\x00\x00\x00", ValueError, "not a whole number of 2-byte"),
+    "bytes with padding": (b"\x00\x00\x00\x01", ValueError, "padding bits in row 1"),
     "padding": (
         np.array([[0, 1]], np.uint8),
         ValueError,
@@ -279,6 +280,16 @@ def test_a_single_row_of_bytes_is_accepted(fitted):
     np.testing.assert_array_equal(
         fitted.decode(np.frombuffer(row.tobytes(), np.uint8)), fitted.encode(X3[:1])
     )
+
+
+def test_bytes_as_a_node_sends_them_are_rows_back_to_back(fitted):
+    sent = fitted.transform(X3[:5]).tobytes()
+    for as_received in (sent, bytearray(sent), memoryview(sent)):
+        np.testing.assert_array_equal(fitted.decode(as_received), fitted.encode(X3[:5]))
+        np.testing.assert_array_equal(
+            fitted.predict_packed(as_received), fitted.predict(X3[:5])
+        )
+    np.testing.assert_array_equal(fitted.decode(sent[:2]), fitted.encode(X3[:1]))
 
 
 @pytest.mark.parametrize(
