@@ -22,7 +22,13 @@ from skorch.utils import to_tensor
 from torch import nn
 from torch.nn import functional as F
 
-from ._generators import caller_random_state_kept, seed_torch
+# RandomStream lived here: pickled estimators (their ``_stream_``) written before
+# it moved name this module, so it stays importable from here.
+from ._generators import (
+    RandomStream,  # noqa: F401
+    caller_random_state_kept,
+    seed_torch,
+)
 from ._network import PREDICT_BATCH_ROWS, has_head_axis
 from ._validation import check_device
 

@@ -248,6 +248,15 @@ class TestEcosystem:
             restored.predict_proba(cancer[1]), fitted.predict_proba(cancer[1])
         )
 
+    def test_a_pickle_from_before_the_stream_moved_loads(self, fitted):
+        # Pickles written before RandomStream moved to _generators name it in
+        # _training (protocol 0 names classes as text, so the old name can be set)
+        now = pickle.dumps(fitted, protocol=0)
+        before = now.replace(b"sklearn_bsq._generators", b"sklearn_bsq._training")
+        assert before != now
+        restored = pickle.loads(before)
+        assert type(restored._stream_) is type(fitted._stream_)
+
 
 def test_widths_that_cannot_fit_in_memory_are_refused_before_training():
     """100 features at 16 bits on the thermometer: about 90 GiB of weights
