@@ -62,7 +62,7 @@ def write_atomically(
     mode = _mode_to_keep(Path(path))
     if mode is None:  # a device or a pipe: no rename into it
         if check is not None:  # checked whole before any of it goes out
-            write = _checked_in_memory(write, check)
+            write = checked_in_memory(write, check)
         with open(path, "wb") as f:
             write(f)
         return
@@ -89,7 +89,7 @@ def write_atomically(
         raise
 
 
-def _checked_in_memory(
+def checked_in_memory(
     write: Callable[[BinaryIO], None], check: Callable[[str | BinaryIO], None]
 ) -> Callable[[BinaryIO], None]:
     """A writer of what ``write`` writes, built in memory and checked now."""

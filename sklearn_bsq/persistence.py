@@ -40,7 +40,6 @@ runs code from the file: never unpickle a model you do not trust. Use
 
 from __future__ import annotations
 
-import io
 import json
 import sys
 import zipfile
@@ -57,7 +56,7 @@ from ._estimator import (
     estimator_from_state,
     fitted_state,
 )
-from ._files import is_file_object, write_atomically
+from ._files import checked_in_memory, is_file_object, write_atomically
 from ._fitted_state import FittedState
 from ._quantizers import REPRESENTATIONS, quantizer_representation
 from ._target import FittedTarget
@@ -127,11 +126,7 @@ def save(estimator, path) -> None:
             ) from exc
 
     if to_stream:  # built whole first: zipfile seeks back, which streams may not
-        buffer = io.BytesIO()
-        write(buffer)
-        buffer.seek(0)
-        loads_back(buffer)
-        path.write(buffer.getvalue())
+        checked_in_memory(write, loads_back)(path)
     else:
         write_atomically(path, write, check=loads_back)
 
