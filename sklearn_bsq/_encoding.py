@@ -40,8 +40,12 @@ def encode_codes(
 
 def count_below(thresholds: NDArray[np.float32], values: NDArray) -> NDArray:
     """How many of the sorted ``thresholds`` lie strictly below each value: a
-    value equal to a threshold goes to the lower code."""
-    return np.searchsorted(thresholds, values, side="left")
+    value equal to a threshold goes to the lower code, and NaN, which compares
+    false with every threshold, gets code 0 (as the exported encoders give;
+    numpy's search would sort it above them all)."""
+    below = np.searchsorted(thresholds, values, side="left")
+    below[np.isnan(values)] = 0
+    return below
 
 
 def bin_representatives(
@@ -172,6 +176,11 @@ class BucketEncoder:
                     for j in np.unique(c):
                         sel = c == j
                         out[r[sel], j] = count_below(self.thresholds[j], x[r[sel], j])
+            # NaN gets code 0. The table gives most NaNs 0 already, but the
+            # bucket of +inf also holds NaNs (payload in the low 16 bits).
+            nan = np.isnan(x, out=above[:m])
+            if nan.any():
+                out[nan] = 0
         return codes
 
 

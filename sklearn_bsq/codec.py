@@ -238,7 +238,9 @@ class Codec:
     # ------------------------------------------------------------ node side
     def encode(self, X: ArrayLike) -> NDArray[np.unsignedinteger]:
         """Code of every reading: the number of its feature's thresholds
-        strictly below it, comparing as float32.
+        strictly below it, comparing as float32. As on a node, NaN gets code 0
+        (it compares false with every threshold), ``-inf`` code 0 and ``+inf``
+        the highest code; the estimators' ``transform`` refuses them instead.
 
         Parameters
         ----------

@@ -43,6 +43,33 @@ def test_matches_binary_search(width):
     np.testing.assert_array_equal(encoder(X), encode_codes(X, thresholds, widths))
 
 
+NAN_BIT_PATTERNS = [
+    0x7FC00000,  # the quiet NaN numpy makes
+    0xFFC00000,  # with the sign bit
+    0x7F800001,  # payload in the low 16 bits: the bucket of +inf
+    0xFF800001,  # the bucket of -inf
+    0x7FFFFFFF,
+]
+
+
+@pytest.mark.parametrize("search", [False, True], ids=["table", "search"])
+def test_nan_gets_code_0_as_on_the_node(search, monkeypatch):
+    """NaN compares false with every threshold, so the exported encoders give
+    it code 0; numpy's search sorts it above every threshold (the top code)."""
+    if search:
+        monkeypatch.setattr(BucketEncoder, "TABLE_BUDGET_BYTES", 0)
+    widths = [1, 4, 8, 10]
+    thresholds = [np.linspace(-1, 1, 2**b - 1, dtype=np.float32) for b in widths]
+    bits = np.array(NAN_BIT_PATTERNS + [0x7F800000, 0xFF800000], dtype=np.uint32)
+    X = np.repeat(bits.view(np.float32)[:, None], 4, axis=1)
+    top = [2**b - 1 for b in widths]
+    expected = [[0] * 4] * len(NAN_BIT_PATTERNS) + [top, [0] * 4]  # then +-inf
+    encoder = BucketEncoder(thresholds, widths)
+    assert bool(encoder.use_table) is not search
+    np.testing.assert_array_equal(encoder(X), expected)
+    np.testing.assert_array_equal(encode_codes(X, thresholds, widths), expected)
+
+
 def test_mixed_widths_and_chunk_boundaries():
     rng = np.random.default_rng(0)
     widths = [1, 5, 9, 16]

@@ -184,6 +184,8 @@ def test_non_finite_readings(model, encoder, encoders):
     from sklearn_bsq import pack
 
     np.testing.assert_array_equal(encode(rows), pack(expected, sq.n_bits_))
+    # the codec, the node side in Python, gives the same bytes
+    np.testing.assert_array_equal(sq.codec_.transform(rows), encode(rows))
 
 
 def test_header_contents(model):
