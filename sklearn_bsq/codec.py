@@ -174,6 +174,7 @@ class Codec:
         >>> Codec.from_readings(X, [1], [[2.0]]).bin_values[0].tolist()
         [0.5, 3.5]
         """
+        X, sample_weight = _check_training_readings(X, sample_weight)
         provisional = cls(
             n_bits,
             thresholds,
@@ -355,9 +356,11 @@ class Codec:
     def _range_coder(self) -> RangeCoder:
         if self._tables is None:
             raise ValueError(
-                "this model has no code tables, so it cannot write or read "
-                "range-coded messages (format v2): it was saved before they were "
-                "part of a model. Refit it, or send wire format v1 (transform)."
+                "this codec has no code tables, so it cannot write or read "
+                "range-coded messages (format v2): its model was saved before "
+                "they were part of one, or it was built without code_tables. "
+                "Refit the model (or build the codec with Codec.from_readings), "
+                "or send wire format v1 (transform)."
             )
         if self._coder is None:
             self._coder = RangeCoder(self._n_bits, self._tables)
@@ -422,6 +425,32 @@ class Codec:
         bits : ndarray of shape (n_samples,)
         """
         return self._range_coder().message_bits(self.check_codes(codes))
+
+
+def _check_training_readings(X, sample_weight):
+    """``from_readings``'s inputs: a bin value or a code table learned from
+    NaN, no rows or misshapen weights would be garbage on every node."""
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim != 2 or len(X) == 0:
+        raise ValueError(
+            f"X must be training readings of shape (n_samples, n_features) with "
+            f"at least one row, got shape {X.shape}."
+        )
+    if not np.isfinite(X).all():
+        raise ValueError(
+            "X contains NaN or infinity; bin values and code tables are learned "
+            "from finite readings only: drop or impute those rows first."
+        )
+    if sample_weight is not None:
+        sample_weight = np.asarray(sample_weight, dtype=np.float64)
+        if sample_weight.shape != (len(X),):
+            raise ValueError(
+                f"sample_weight must have shape ({len(X)},), one weight per row "
+                f"of X, got {sample_weight.shape}."
+            )
+        if not np.isfinite(sample_weight).all() or (sample_weight < 0).any():
+            raise ValueError("sample_weight must be finite and non-negative.")
+    return X, sample_weight
 
 
 def _check_messages(messages) -> list[bytes]:

@@ -326,6 +326,12 @@ def test_a_model_saved_before_v2_says_how_to_get_it(diabetes):
         model.mean_message_bits_  # noqa: B018
 
 
+def test_a_codec_built_without_code_tables_names_from_readings():
+    codec = Codec([2], [[-1.0, 0.0, 1.0]], [[-2.0, -0.5, 0.5, 2.0]])
+    with pytest.raises(ValueError, match="built without code_tables.*from_readings"):
+        codec.compress(np.zeros((1, 1)))
+
+
 @pytest.mark.parametrize(
     ("messages", "error", "match"),
     [

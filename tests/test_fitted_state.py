@@ -127,6 +127,23 @@ def test_a_codec_refuses_thresholds_that_do_not_fit_its_widths():
         Codec([1], [[0.0]], [[0.0, 1.0]]).encode(np.zeros((2, 3)))
 
 
+@pytest.mark.parametrize(
+    ("X", "sample_weight", "match"),
+    [
+        ([[0.0], [np.nan]], None, "NaN or infinity"),
+        (np.zeros((0, 1)), None, "at least one row"),
+        ([0.0, 1.0], None, r"shape \(n_samples, n_features\)"),
+        ([[0.0], [1.0]], [1.0, 1.0, 1.0], r"shape \(2,\)"),
+        ([[0.0], [1.0]], [1.0, -1.0], "non-negative"),
+    ],
+)
+def test_a_codec_learns_only_from_finite_rows_and_matching_weights(
+    X, sample_weight, match
+):
+    with pytest.raises(ValueError, match=match):
+        Codec.from_readings(X, [1], [[0.5]], sample_weight=sample_weight)
+
+
 def test_save_after_set_params_writes_the_model_as_fitted(model, cancer, tmp_path):
     """set_params after fit does not change the fitted model; the file holds
     the parameters it was fitted with and loads and predicts as before."""
