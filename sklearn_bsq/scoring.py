@@ -9,6 +9,8 @@
 from __future__ import annotations
 
 import numpy as np
+from sklearn.metrics import get_scorer
+from sklearn.utils.validation import check_is_fitted
 
 __all__ = [
     "bits_per_sample",
@@ -22,6 +24,8 @@ def _quantizer(estimator):
     """The SoftQuantizer itself, or the last step of a Pipeline."""
     final = estimator[-1] if hasattr(estimator, "steps") else estimator
     if not hasattr(final, "bytes_per_row_"):
+        if hasattr(final, "codec_") or hasattr(type(final), "bytes_per_row_"):
+            check_is_fitted(final)  # a SoftQuantizer not fitted yet
         raise TypeError(
             f"rate scorers need a fitted SoftQuantizer (or a Pipeline ending in one), "
             f"got {type(final).__name__}."
@@ -83,6 +87,11 @@ def message_bits_per_sample(estimator, X, y=None) -> float:
     True
     """
     quantizer = _quantizer(estimator)
+    if X is None:
+        raise ValueError(
+            "message_bits_per_sample measures the messages of rows X; pass the "
+            "readings (bits_per_sample needs none)."
+        )
     if hasattr(estimator, "steps"):
         X = estimator[:-1].transform(X)
     messages = quantizer.compress(X)
@@ -145,6 +154,13 @@ def rate_scoring(score=None) -> dict:
     >>> search.cv_results_["mean_test_bits_per_sample"].tolist()
     [8.0, 16.0]
     """
+    if isinstance(score, str):
+        get_scorer(score)  # an unknown name fails here, not in every fold
+    elif score is not None and not callable(score):
+        raise TypeError(
+            f"score must be a scikit-learn scorer name such as 'accuracy', a "
+            f"callable scorer(estimator, X, y) or None, got {score!r}."
+        )
     return {
         "score": _estimator_score if score is None else score,
         "bits_per_sample": bits_per_sample,

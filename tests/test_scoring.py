@@ -3,6 +3,7 @@
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -68,3 +69,24 @@ def test_rate_scorers_need_a_quantizer(cancer):
         bits_per_sample(mlp, cancer[1], cancer[3])
     with pytest.raises(TypeError, match="rate scorers need a fitted SoftQuantizer"):
         message_bits_per_sample(mlp, cancer[1], cancer[3])
+
+
+def test_an_unfitted_quantizer_is_reported_as_not_fitted(cancer):
+    for scorer in (bits_per_sample, message_bits_per_sample):
+        with pytest.raises(NotFittedError):
+            scorer(SoftQuantizerClassifier(), cancer[1], cancer[3])
+
+
+def test_message_bits_need_the_rows(cancer):
+    clf = SoftQuantizerClassifier(2, **{**FAST, "max_epochs": 1})
+    clf.fit(cancer[0], cancer[2])
+    with pytest.raises(ValueError, match="messages of rows X"):
+        message_bits_per_sample(clf, None)
+
+
+def test_rate_scoring_checks_the_score_when_called():
+    with pytest.raises(ValueError, match="not a valid scoring value"):
+        rate_scoring("acuracy")
+    with pytest.raises(TypeError, match="scorer name such as 'accuracy'"):
+        rate_scoring(3)
+    assert rate_scoring("f1_macro")["score"] == "f1_macro"
