@@ -8,7 +8,10 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
+from sklearn.utils.validation import check_is_fitted
 
 from ._estimator import fitted_state
 from ._packing import bytes_per_row, float32_ratio
@@ -91,15 +94,16 @@ class ThresholdDisplay:
 
         Parameters
         ----------
-        estimator : fitted SoftQuantizer
+        estimator : fitted SoftQuantizer, or a Pipeline ending in one
+            The steps before the quantizer transform ``X`` first.
         X : array-like of shape (n_samples, n_features)
             Readings to histogram, usually the training data. The initial
             thresholds are computed from it by ``fit``'s own rule and the
             model's standardization: on the (unweighted) training data they
             are exactly where ``fit`` started.
-        features : list of int or str, optional
+        features : int, str or list of them, optional
             Indices or names of the features to plot (default: the first
-            ``max_features``).
+            ``max_features``); names are the quantizer's input features.
         max_features : int, default=6
             How many features to plot when ``features`` is not given.
         ax : matplotlib Axes or array of Axes, optional
@@ -131,12 +135,13 @@ class ThresholdDisplay:
         ['petal length (cm) (4 bits)', 'sepal width (cm) (4 bits)']
         >>> plt.close(display.figure_)
         """
+        if hasattr(estimator, "steps"):  # the steps before the quantizer make X
+            X = estimator[:-1].transform(X)
+            estimator = estimator[-1]
         state = fitted_state(estimator, "ThresholdDisplay.from_estimator")
         X_checked = check_readings(estimator, X, reset=False)
         names = state.feature_names()
-        if features is None:
-            features = list(range(min(max_features, len(names))))
-        indices = [names.index(f) if isinstance(f, str) else int(f) for f in features]
+        indices = _feature_indices(features, names, max_features)
         codec = state.codec
         # where fit started, by fit's own rule and standardization
         started = raw_initial_thresholds(
@@ -189,7 +194,13 @@ class ThresholdDisplay:
             )
             for extra in ax.ravel()[n:]:
                 extra.set_visible(False)
-        axes = np.asarray(ax, dtype=object).ravel()[:n]
+        axes = np.asarray(ax, dtype=object).ravel()
+        if axes.size < n:
+            raise ValueError(
+                f"ax holds {axes.size} Axes for {n} features: pass one per "
+                "feature, or none for a new figure."
+            )
+        axes = axes[:n]
         self.learned_lines_, self.initial_lines_ = [], []
         for a, values, learned, initial, name, width in zip(
             axes,
@@ -265,6 +276,7 @@ class RateAccuracyDisplay:
     """
 
     def __init__(self, rates, scores, errors=None, *, x="bits_per_sample", label=None):
+        _check_same_lengths(rates=rates, scores=scores, errors=errors)
         order = np.argsort(rates)
         self.rates = np.asarray(rates, dtype=float)[order]
         self.scores = np.asarray(scores, dtype=float)[order]
@@ -313,6 +325,7 @@ class RateAccuracyDisplay:
         [8.0, 8.0, 16.0]
         >>> plt.close(display.figure_)
         """
+        check_is_fitted(search, "cv_results_")
         results = search.cv_results_
         n_features = _searched_feature_count(search)
         if "mean_test_bits_per_sample" in results:  # scoring=rate_scoring()
@@ -323,6 +336,12 @@ class RateAccuracyDisplay:
                 raise ValueError(
                     "the search's grid has no n_bits parameter to plot; search with "
                     "scoring=rate_scoring() to plot any grid."
+                )
+            if any(isinstance(w, str) for w in results[keys[0]]):
+                raise ValueError(
+                    "the search's grid has n_bits='auto', whose widths each fit "
+                    "learns; search with scoring=rate_scoring() to record the bits "
+                    "per sample of every candidate."
                 )
             bits = 8 * np.array(
                 [
@@ -374,6 +393,7 @@ class RateAccuracyDisplay:
         [11.5, 25.0]
         >>> plt.close(display.figure_)
         """
+        _check_same_lengths(message_bits=message_bits, scores=scores, errors=errors)
         rates = np.asarray(message_bits, dtype=float)
         if self.x == "compression_ratio":
             rates = float32_ratio(self.n_features, rates)
@@ -497,6 +517,45 @@ class RateAccuracyDisplay:
         if new_figure:
             self.figure_.tight_layout()  # keeps the axis labels inside the canvas
         return self
+
+
+def _feature_indices(features, names, max_features) -> list[int]:
+    """Indices in ``names`` of ``features`` (indices or names, or one of them);
+    the first ``max_features`` when None."""
+    n = len(names)
+    if features is None:
+        if not isinstance(max_features, numbers.Integral) or max_features < 1:
+            raise ValueError(f"max_features must be an int >= 1, got {max_features!r}.")
+        return list(range(min(int(max_features), n)))
+    if isinstance(features, (str, numbers.Integral)):
+        features = [features]
+    indices = []
+    for f in features:
+        if isinstance(f, str):
+            if f not in names:
+                shown = ", ".join(names[:8]) + (", ..." if n > 8 else "")
+                raise ValueError(f"no feature is named {f!r}; the names are {shown}.")
+            indices.append(names.index(f))
+        elif isinstance(f, numbers.Integral) and not isinstance(f, bool):
+            if not -n <= f < n:
+                raise ValueError(f"feature index {f} is out of range for {n} features.")
+            indices.append(int(f) % n)
+        else:
+            raise TypeError(f"features are indices (int) or names (str), got {f!r}.")
+    if not indices:
+        raise ValueError(
+            "features is empty: give indices or names, or None for the first "
+            "max_features."
+        )
+    return indices
+
+
+def _check_same_lengths(**arrays) -> None:
+    """One value per result in every array given (None: not given)."""
+    lengths = {k: len(np.atleast_1d(v)) for k, v in arrays.items() if v is not None}
+    if len(set(lengths.values())) > 1:
+        shown = ", ".join(f"{k}: {n}" for k, n in lengths.items())
+        raise ValueError(f"one value per result is needed in each array, got {shown}.")
 
 
 def _searched_feature_count(search) -> int:

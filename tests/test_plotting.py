@@ -4,11 +4,17 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_bsq import RateAccuracyDisplay, SoftQuantizer, ThresholdDisplay
+from sklearn_bsq import (
+    RateAccuracyDisplay,
+    SoftQuantizer,
+    ThresholdDisplay,
+    rate_scoring,
+)
 
 from conftest import FAST
 
@@ -93,6 +99,57 @@ def test_rate_accuracy_display_errors():
         RateAccuracyDisplay.from_results([8], [0.5], x="compression_ratio")
     with pytest.raises(ValueError, match="x must be"):
         RateAccuracyDisplay.from_results([8], [0.5], x="speed")
+    with pytest.raises(ValueError, match="rates: 3, scores: 2"):
+        RateAccuracyDisplay.from_results([8, 16, 24], [0.5, 0.6])
+    display = RateAccuracyDisplay.from_results([8, 16], [0.5, 0.6])
+    with pytest.raises(ValueError, match="message_bits: 2, scores: 2, errors: 1"):
+        display.plot_messages([6, 12], [0.5, 0.6], [0.1])
+    with pytest.raises(NotFittedError):
+        RateAccuracyDisplay.from_cv_results(GridSearchCV(SoftQuantizer(), {}))
+
+
+def test_a_search_over_auto_widths_needs_rate_scoring(cancer):
+    X_train, _, y_train, _ = cancer
+    grid = [{"n_bits": [1]}, {"n_bits": ["auto"], "bit_budget": [20]}]
+    sq = SoftQuantizer(random_state=0, **{**FAST, "max_epochs": 1})
+    search = GridSearchCV(sq, grid, cv=2).fit(X_train, y_train)
+    with pytest.raises(ValueError, match="n_bits='auto'.*rate_scoring"):
+        RateAccuracyDisplay.from_cv_results(search)
+    scored = GridSearchCV(sq, grid, cv=2, scoring=rate_scoring(), refit="score")
+    display = RateAccuracyDisplay.from_cv_results(scored.fit(X_train, y_train))
+    assert display.line_.lines[0].get_xdata().tolist() == [24.0, 32.0]
+
+
+@pytest.mark.parametrize(
+    ("features", "error", "match"),
+    [
+        ([30], ValueError, "index 30 is out of range for 30 features"),
+        (["nope"], ValueError, "no feature is named 'nope'; the names are f0, f1"),
+        ([1.5], TypeError, r"indices \(int\) or names \(str\), got 1.5"),
+        ([], ValueError, "features is empty"),
+    ],
+)
+def test_threshold_display_names_a_bad_feature(fitted, cancer, features, error, match):
+    sq, columns = fitted
+    X = pd.DataFrame(cancer[0], columns=columns)
+    with pytest.raises(error, match=match):
+        ThresholdDisplay.from_estimator(sq, X, features)
+
+
+def test_threshold_display_takes_one_feature_a_pipeline_and_checks_its_axes(cancer):
+    X_train, _, y_train, _ = cancer
+    pipe = make_pipeline(StandardScaler(), SoftQuantizer(2, random_state=0, **FAST))
+    pipe.fit(X_train, y_train)
+    display = ThresholdDisplay.from_estimator(pipe, X_train, -1)
+    assert display.features == [29]
+    drawn = display.axes_[0].patches
+    assert sum(bar.get_height() for bar in drawn) == len(X_train)
+    scaled = pipe[0].transform(X_train)[:, 29]
+    assert min(bar.get_x() for bar in drawn) == pytest.approx(scaled.min(), rel=1e-5)
+    with pytest.raises(ValueError, match="ax holds 2 Axes for 3 features"):
+        ThresholdDisplay.from_estimator(pipe, X_train, [0, 1, 2], ax=plt.subplots(2)[1])
+    with pytest.raises(ValueError, match="max_features must be an int >= 1"):
+        ThresholdDisplay.from_estimator(pipe, X_train, max_features=0)
 
 
 def assert_laid_out(figure):
