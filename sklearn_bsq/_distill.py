@@ -10,6 +10,7 @@ the server's model changes.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 from numbers import Integral, Real
@@ -60,7 +61,9 @@ def distill(
     Parameters
     ----------
     model : fitted SoftQuantizer, SoftQuantizerClassifier or SoftQuantizerRegressor
-        The teacher; it is not modified.
+        The teacher; it is not modified. A fitted Pipeline ending in one works
+        too: its earlier steps transform ``X``, and the student is a Pipeline
+        with copies of them.
     X : array-like of shape (n_samples, n_features)
         Readings to learn from, in raw units: the training rows are the usual
         choice. No target is needed.
@@ -81,7 +84,7 @@ def distill(
 
     Returns
     -------
-    student : the type of ``model``, fitted
+    student : the type of ``model`` (or a Pipeline), fitted
         ``get_params()`` are ``model``'s with ``n_heads`` replaced; fitting a
         clone of it trains that many heads directly (not by distillation).
 
@@ -97,6 +100,22 @@ def distill(
     >>> bool((student.transform(X) == teacher.transform(X)).all())
     True
     """
+    if hasattr(model, "steps"):  # a Pipeline: its earlier steps transform X
+        student = distill(
+            model[-1],
+            model[:-1].transform(X),
+            n_heads=n_heads,
+            max_epochs=max_epochs,
+            perturbation=perturbation,
+            random_state=random_state,
+            verbose=verbose,
+        )
+        pipeline = copy.copy(model)
+        pipeline.steps = [
+            *copy.deepcopy(model.steps[:-1]),
+            (model.steps[-1][0], student),
+        ]
+        return pipeline
     state = fitted_state(model, "distill")
     _check_options(n_heads, max_epochs, perturbation, verbose)
     codes = np.asarray(model.encode(X), dtype=np.int64)

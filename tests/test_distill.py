@@ -8,6 +8,8 @@ import torch
 from sklearn.datasets import load_breast_cancer, load_diabetes
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LinearRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from sklearn_bsq import (
     SoftQuantizerClassifier,
@@ -155,3 +157,20 @@ def test_bad_models_and_rows_are_refused(regression):
         distill(teacher, X[:, :5])
     with pytest.raises(ValueError):
         distill(teacher, X[:0])
+
+
+def test_a_pipeline_distills_into_a_pipeline_with_copies_of_its_steps(regression):
+    X, y, _ = regression
+    teacher = make_pipeline(
+        StandardScaler(), SoftQuantizerRegressor(3, max_epochs=5, random_state=0)
+    ).fit(X, y)
+    student = distill(teacher, X, max_epochs=3, random_state=0)
+    alone = distill(teacher[-1], teacher[0].transform(X), max_epochs=3, random_state=0)
+    assert isinstance(student, Pipeline) and student[-1].n_heads == 1
+    assert teacher[-1].n_heads == 3  # the teacher's steps are its own still
+    assert student[0] is not teacher[0]
+    np.testing.assert_array_equal(student[0].mean_, teacher[0].mean_)
+    np.testing.assert_array_equal(
+        student.predict(X), alone.predict(teacher[0].transform(X))
+    )
+    np.testing.assert_array_equal(student.transform(X), teacher.transform(X))
