@@ -361,6 +361,11 @@ def _read_packed(path: str, bytes_per_row: int, given: str = "auto") -> np.ndarr
 def predict(args) -> int:
     import pandas as pd
 
+    if args.packed and args.data:
+        raise UsageError(
+            "predict takes a table (DATA) or --packed BYTES, not both: the "
+            "predictions are of one or the other"
+        )
     output = output_path(args, args.model, args.data, args.packed)
     model = load(args.model)
     if args.packed and args.coding == "entropy":

@@ -226,6 +226,13 @@ def test_a_partial_row_is_an_error(folder, capsys):
     _one_line_error(code, err, "not a whole number of")
 
 
+def test_predict_takes_a_table_or_bytes_not_both(folder, capsys):
+    argv = ["predict", folder / "m.npz", folder / "d.csv", "--packed"]
+    code, _, err = run([*argv, folder / "p.bin", "-o", folder / "both.csv"], capsys)
+    _one_line_error(code, err, "a table (DATA) or --packed BYTES, not both")
+    assert not (folder / "both.csv").exists()
+
+
 def test_info_escapes_feature_names(folder, capsys):
     table = pd.read_csv(folder / "d.csv").rename(columns={"age": "age\x1b[2J\nfake"})
     table.to_csv(folder / "names.csv", index=False)
