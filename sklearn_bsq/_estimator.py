@@ -336,9 +336,17 @@ def fitted_state(estimator, user: str = "this function") -> FittedState:
     ``fit``."""
     if not isinstance(estimator, _BaseSoftQuantizer):
         check_is_fitted(estimator)  # TypeError for what is not an estimator
+        hint = ""
+        if hasattr(estimator, "steps") and isinstance(
+            estimator[-1], _BaseSoftQuantizer
+        ):
+            hint = (
+                " Pass the Pipeline's last step (pipeline[-1]): it takes what "
+                "the steps before it output."
+            )
         raise TypeError(
             f"{user} takes a fitted SoftQuantizer, SoftQuantizerClassifier or "
-            f"SoftQuantizerRegressor, got {type(estimator).__name__}."
+            f"SoftQuantizerRegressor, got {type(estimator).__name__}.{hint}"
         )
     check_is_fitted(estimator)
     return FittedState(

@@ -613,6 +613,12 @@ def export_onnx(estimator, path=None, *, input: str = "packed"):
     from ._onnx import onnx_model
 
     _check_path(path, "export_onnx's path", "the returned model's SerializeToString()")
+    if hasattr(estimator, "steps"):
+        raise TypeError(
+            "export_onnx takes the estimator itself; a Pipeline converts with "
+            "skl2onnx: call sklearn_bsq.register_skl2onnx(), then "
+            "skl2onnx.to_onnx(pipeline, X[:1])."
+        )
     model = onnx_model(estimator, input)
     if path is not None:
         data = model.SerializeToString()

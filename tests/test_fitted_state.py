@@ -8,6 +8,8 @@ import dataclasses
 import matplotlib
 import numpy as np
 import pytest
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from sklearn_bsq import (
     FullPrecisionMLP,
@@ -93,6 +95,10 @@ def test_export_and_plotting_name_what_they_take(cancer):
         TypeError, match="ThresholdDisplay.from_estimator takes a fitted SoftQuantizer"
     ):
         ThresholdDisplay.from_estimator(mlp, cancer[0])
+    sq = SoftQuantizer(2, **{**FAST, "max_epochs": 1})
+    pipeline = make_pipeline(StandardScaler(), sq).fit(cancer[0], cancer[2])
+    with pytest.raises(TypeError, match=r"Pipeline's last step \(pipeline\[-1\]\)"):
+        export_c(pipeline)
 
 
 # ------------------------------------------------------------------ codec_

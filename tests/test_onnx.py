@@ -366,6 +366,8 @@ def test_bad_arguments_get_clear_errors(iris):
         export_onnx(clf, input="bytes")
     with pytest.raises(TypeError, match="returned model's SerializeToString"):
         export_onnx(clf, io.BytesIO())
+    with pytest.raises(TypeError, match="register_skl2onnx"):
+        export_onnx(make_pipeline(StandardScaler(), clf))
 
 
 def test_steps_at_16_bits_are_refused_with_the_way_out():
