@@ -210,6 +210,11 @@ def check_steepness(steepness) -> tuple[float, float]:
 def check_device(device: str) -> str:
     """The torch device to train on: "cpu", "cuda", "cuda:N" or "auto" (CUDA when
     torch finds it, else the CPU)."""
+    if not isinstance(device, str):  # a torch.device too: the estimators take str
+        raise TypeError(
+            f"device must be a string, 'cpu', 'cuda', 'cuda:N' or 'auto', got "
+            f"{device!r}."
+        )
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cpu":

@@ -726,6 +726,9 @@ def test_load_puts_the_model_on_the_device_it_is_given(classifier, cancer, tmp_p
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="torch finds no CUDA device"):
             load(tmp_path / "m.npz", device="cuda")
+    for device in (None, torch.device("cpu")):
+        with pytest.raises(TypeError, match="device must be a string, 'cpu'"):
+            load(tmp_path / "m.npz", device=device)
 
 
 # ------------------------------------------- second adversarial round (issue 30)
