@@ -279,7 +279,8 @@ PARTIAL_FIT_DOC = """Train on one chunk of the data: one epoch, going on from th
         classes : array-like, default=None
             Every class label the stream can hold, on the first call of a
             classifier (a chunk need not hold them all; default: the labels of
-            the first chunk); ignored later.
+            the first chunk); a later call gives the same classes or none. A
+            regression takes none.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weight of each row of the chunk. Unlike in ``fit``
             they are used as given, so that chunks weigh against each other:

@@ -44,6 +44,7 @@ from ._node import NodeSideMixin
 from ._quantizer_training import QuantizerTraining, TrainedQuantizer
 from ._quantizers import QUANTIZERS, REPRESENTATIONS
 from ._server import ServerSideMixin
+from ._target import check_stream_classes
 from ._threads import uses_threads
 from ._threshold_init import THRESHOLD_INITS
 from ._training import draw_seed
@@ -199,6 +200,7 @@ class _BaseSoftQuantizer(
                 self, lambda: self._first_chunk(X, y, classes, sample_weight)
             )
         check_unchanged_since_fit(self)
+        check_stream_classes(classes, self.target_.task, self.target_.classes)
         X, y = check_readings(self, X, y, reset=False)
         weights = check_sample_weight(sample_weight, X, rescale=False)
         trained = TrainedQuantizer(

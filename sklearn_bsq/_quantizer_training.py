@@ -25,7 +25,7 @@ from ._quantizers import (
     quantizer_representation,
 )
 from ._standardization import fit_standardization, standardize, to_raw_units
-from ._target import FittedTarget, resolve_task
+from ._target import FittedTarget, check_stream_classes, resolve_task
 from ._threshold_init import model_initial_thresholds
 from ._training import TrainingSetup, draw_seed, training_inputs
 from ._validation import check_hidden_layer_sizes, check_steepness
@@ -200,6 +200,7 @@ class QuantizerTraining:
     def start_stream(self, X, y, widths, classes, sample_weight) -> TrainedQuantizer:
         """The first chunk of ``partial_fit``: what a fit derives from all its
         data comes from this chunk (``classes`` names every label)."""
+        check_stream_classes(classes, self.task)
         task = "classification" if classes is not None else self.task
         task = resolve_task(task, y)
         if task == "classification":

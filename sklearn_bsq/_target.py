@@ -147,6 +147,26 @@ def encode_with(y, classes: np.ndarray | None, mean: float, scale: float) -> np.
     return indices.astype(np.int64)
 
 
+def check_stream_classes(classes, task: str, first_classes=None) -> None:
+    """``partial_fit``'s ``classes``: for classification only, and on a later
+    call the first call's (scikit-learn's rule: a stream keeps its classes)."""
+    if classes is None:
+        return
+    if task == "regression":
+        raise ValueError(
+            "classes is for classification and this model is a regression: "
+            "call partial_fit without classes."
+        )
+    if first_classes is not None:
+        given = np.unique(np.asarray(classes))
+        if not np.array_equal(given, first_classes):
+            raise ValueError(
+                f"classes={given.tolist()} is not what the first partial_fit call "
+                f"fixed, {first_classes.tolist()}; a stream keeps its classes "
+                "(fit starts over)."
+            )
+
+
 @dataclass(frozen=True)
 class FittedTarget:
     """The task a network was trained for and how its outputs become

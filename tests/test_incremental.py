@@ -160,3 +160,18 @@ def test_threads_may_change_between_calls_and_a_random_state_is_drawn_from(cance
     clf.set_params(n_threads=2, hidden_layer_sizes=[32])  # the same layers as (32,)
     clf.partial_fit(X_train[100:], y_train[100:])
     assert len(clf.net_.history) == 2
+
+
+def test_classes_are_for_classification_and_fixed_by_the_first_call(cancer, diabetes):
+    X_train, _, y_train, _ = cancer
+    clf = SoftQuantizerClassifier(2, random_state=0, **STREAM)
+    clf.partial_fit(X_train[:50], y_train[:50], classes=[0, 1])
+    clf.partial_fit(X_train[50:100], y_train[50:100], classes=[1, 0])  # the same
+    with pytest.raises(ValueError, match=r"classes=\[0, 1, 2\] is not what the first"):
+        clf.partial_fit(X_train[:50], y_train[:50], classes=[0, 1, 2])
+    X, _, y, _ = diabetes
+    with pytest.raises(ValueError, match="classes is for classification"):
+        SoftQuantizerRegressor(2, **STREAM).partial_fit(X, y, classes=[0, 1])
+    reg = SoftQuantizerRegressor(2, random_state=0, **STREAM).partial_fit(X, y)
+    with pytest.raises(ValueError, match="classes is for classification"):
+        reg.partial_fit(X, y, classes=[0, 1])
