@@ -136,4 +136,8 @@ def register() -> None:
         FullPrecisionMLPClassifier,
         FullPrecisionMLPRegressor,
     ):
-        update_registered_converter(cls, _alias(cls), shape, convert, parser=parse)
+        # The graphs have no ZipMap: accept the option that asks for none, which
+        # conversion scripts often pass for every classifier.
+        update_registered_converter(
+            cls, _alias(cls), shape, convert, parser=parse, options={"zipmap": [False]}
+        )

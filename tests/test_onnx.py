@@ -450,6 +450,22 @@ def test_skl2onnx_converts_a_regressor_on_float32_inputs(diabetes):
     np.testing.assert_allclose(values.ravel(), pipe.predict(X32), rtol=RTOL)
 
 
+def test_skl2onnx_takes_the_option_for_no_zipmap(iris):
+    """Conversion scripts pass zipmap=False for every classifier; the graph has
+    no ZipMap, so that is accepted, and zipmap=True is refused by name."""
+    from skl2onnx import to_onnx
+
+    X, y = iris
+    clf = SoftQuantizerClassifier(2, max_epochs=1, random_state=0).fit(X, y)
+    pipe = make_pipeline(StandardScaler(), clf).fit(X, y)
+    register_skl2onnx()
+    for options in ({"zipmap": False}, {id(pipe[-1]): {"zipmap": False}}):
+        labels, _ = run(to_onnx(pipe, X[:1], options=options), "X", X)
+        np.testing.assert_array_equal(labels, pipe.predict(X))
+    with pytest.raises(ValueError, match="option 'zipmap'"):
+        to_onnx(pipe, X[:1], options={id(pipe[-1]): {"zipmap": True}})
+
+
 def test_skl2onnx_converts_for_opsets_13_on_and_refuses_older(iris):
     from skl2onnx import to_onnx
 
