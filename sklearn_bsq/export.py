@@ -634,7 +634,8 @@ def register_skl2onnx() -> None:
     StandardScaler or any other convertible steps in front): the estimator
     takes the float features of the steps before it as readings, coded in
     the graph as a node codes them. Outputs follow skl2onnx's names,
-    ``label`` and ``probabilities`` (no ZipMap) for a classifier and
+    ``label`` and ``probabilities`` (no ZipMap; the option ``zipmap=False``
+    is accepted) for a classifier and
     ``variable`` for a regressor. Convert with float64 inputs (``to_onnx(pipe,
     X[:1])`` for a float64 ``X``) to run the steps before in double, as
     scikit-learn does: then every reading gets the code ``predict`` gives it,
