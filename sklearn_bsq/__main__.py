@@ -47,6 +47,15 @@ def _positive(text: str) -> int:
     return value
 
 
+def _folds(text: str) -> int:
+    value = int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(
+            f"cross-validation needs at least 2 folds, got {value}"
+        )
+    return value
+
+
 def _fraction(text: str) -> float:
     value = float(text)
     if not 0 <= value < 1:
@@ -81,7 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=[1, 2, 4, 8],
         help=f"bits per feature, each 1..{MAX_BITS} (default: 1 2 4 8)",
     )
-    demo.add_argument("--folds", type=int, default=5)
+    demo.add_argument(
+        "--folds", type=_folds, default=5, help="cross-validation folds (default 5)"
+    )
     demo.add_argument("--seed", type=_seed, default=0)
     demo.add_argument(
         "--task", choices=["auto", "classification", "regression"], default="auto"

@@ -43,6 +43,10 @@ def test_demo_usage_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
         main(["demo", "--bits", "0"])
     assert exit_info.value.code == 2
     assert "bits must be 1..16, got 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--folds", "1"])
+    assert exit_info.value.code == 2
+    assert "at least 2 folds, got 1" in capsys.readouterr().err
     assert main(["demo", "--dataset", str(tmp_path / "missing.csv")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("sklearn-bsq: error:") and len(err.strip().splitlines()) == 1
