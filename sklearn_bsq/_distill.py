@@ -26,6 +26,7 @@ from ._network import InMemoryTensors, has_head_axis
 from ._quantizer_training import QuantizerTraining
 from ._threads import threads_for, torch_threads
 from ._training import draw_seed, resolve_epochs
+from ._validation import final_step
 
 # max_epochs="auto": this many times the epochs "auto" gives the fit itself; a
 # student matches its teacher more closely with more passes (benchmarks/results/
@@ -102,8 +103,7 @@ def distill(
     """
     if hasattr(model, "steps"):  # a Pipeline: its earlier steps transform X
         student = distill(
-            model[-1],
-            model[:-1].transform(X),
+            *final_step(model, X),
             n_heads=n_heads,
             max_epochs=max_epochs,
             perturbation=perturbation,

@@ -15,6 +15,15 @@ from sklearn.utils.validation import _check_sample_weight, validate_data
 from ._widths import check_bit_widths
 
 
+def final_step(estimator, X=None):
+    """The estimator a Pipeline ends in, and ``X`` through the steps before it;
+    anything else and ``X`` as given. The functions that take one fitted
+    SoftQuantizer take a Pipeline ending in one through this."""
+    if not hasattr(estimator, "steps"):
+        return estimator, X
+    return estimator[-1], None if X is None else estimator[:-1].transform(X)
+
+
 def check_readings(estimator, X, y="no_validation", *, reset: bool):
     """``validate_data`` for readings, cast to float32 as a device compares them."""
     _check_numeric_columns(X)

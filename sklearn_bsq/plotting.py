@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._estimator import fitted_state
 from ._packing import bytes_per_row, float32_ratio
 from ._threshold_init import raw_initial_thresholds
-from ._validation import check_readings
+from ._validation import check_readings, final_step
 
 __all__ = ["ThresholdDisplay", "RateAccuracyDisplay"]
 
@@ -135,9 +135,7 @@ class ThresholdDisplay:
         ['petal length (cm) (4 bits)', 'sepal width (cm) (4 bits)']
         >>> plt.close(display.figure_)
         """
-        if hasattr(estimator, "steps"):  # the steps before the quantizer make X
-            X = estimator[:-1].transform(X)
-            estimator = estimator[-1]
+        estimator, X = final_step(estimator, X)
         state = fitted_state(estimator, "ThresholdDisplay.from_estimator")
         X_checked = check_readings(estimator, X, reset=False)
         names = state.feature_names()
@@ -559,6 +557,5 @@ def _check_same_lengths(**arrays) -> None:
 
 
 def _searched_feature_count(search) -> int:
-    estimator = search.best_estimator_
-    final = estimator[-1] if hasattr(estimator, "steps") else estimator
+    final, _ = final_step(search.best_estimator_)
     return int(final.n_features_in_)

@@ -12,6 +12,8 @@ import numpy as np
 from sklearn.metrics import get_scorer
 from sklearn.utils.validation import check_is_fitted
 
+from ._validation import final_step
+
 __all__ = [
     "bits_per_sample",
     "compression_ratio",
@@ -22,9 +24,9 @@ __all__ = [
 
 def _quantizer(estimator):
     """The SoftQuantizer itself, or the last step of a Pipeline."""
-    final = estimator[-1] if hasattr(estimator, "steps") else estimator
+    final, _ = final_step(estimator)
     if not hasattr(final, "bytes_per_row_"):
-        if hasattr(final, "codec_") or hasattr(type(final), "bytes_per_row_"):
+        if hasattr(type(final), "bytes_per_row_"):
             check_is_fitted(final)  # a SoftQuantizer not fitted yet
         raise TypeError(
             f"rate scorers need a fitted SoftQuantizer (or a Pipeline ending in one), "
@@ -92,9 +94,7 @@ def message_bits_per_sample(estimator, X, y=None) -> float:
             "message_bits_per_sample measures the messages of rows X; pass the "
             "readings (bits_per_sample needs none)."
         )
-    if hasattr(estimator, "steps"):
-        X = estimator[:-1].transform(X)
-    messages = quantizer.compress(X)
+    messages = quantizer.compress(final_step(estimator, X)[1])
     return float(8 * np.mean([len(m) for m in messages])) if messages else 0.0
 
 
